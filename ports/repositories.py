@@ -1,0 +1,296 @@
+"""Persistence ports: what the use cases need from storage, nothing about how it is done.
+
+All methods are coroutines and run inside a ``UnitOfWork``; none of them commits.
+Listing methods return keyset pages newest first (see ``domain.pagination``).
+Time ranges are half-open: ``since <= t < until``; ``None`` leaves a side open.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from domain.model import (
+    APIKey,
+    Anomaly,
+    AuditLog,
+    Model,
+    ModelStatus,
+    ModelVersion,
+    Prediction,
+    ReviewStatus,
+    Severity,
+    SystemMetric,
+    Transaction,
+    User,
+)
+from domain.pagination import Page, PageRequest
+
+
+@dataclass(frozen=True, slots=True)
+class AddManyResult:
+    """Outcome of a bulk insert: which hashes were stored and which were already there."""
+
+    inserted: tuple[str, ...]
+    duplicates: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def contains(self, instant: datetime) -> bool:
+        return (self.since is None or instant >= self.since) and (
+            self.until is None or instant < self.until
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AnomalyFilter:
+    """Conjunction of optional criteria; an empty set means "any"."""
+
+    severities: frozenset[Severity] = field(default_factory=frozenset)
+    statuses: frozenset[ReviewStatus] = field(default_factory=frozenset)
+    period: TimeRange = field(default_factory=TimeRange)
+    model_version_id: uuid.UUID | None = None
+
+    def matches(self, anomaly: Anomaly) -> bool:
+        return (
+            (not self.severities or anomaly.severity in self.severities)
+            and (not self.statuses or anomaly.status in self.statuses)
+            and self.period.contains(anomaly.detected_at)
+            and (self.model_version_id is None or anomaly.model_version_id == self.model_version_id)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    user_id: uuid.UUID | None = None
+    action: str | None = None
+    period: TimeRange = field(default_factory=TimeRange)
+
+    def matches(self, entry: AuditLog) -> bool:
+        return (
+            (self.user_id is None or entry.user_id == self.user_id)
+            and (self.action is None or entry.action == self.action)
+            and self.period.contains(entry.timestamp)
+        )
+
+
+class TransactionRepository(Protocol):
+    async def add_many(self, transactions: Sequence[Transaction]) -> AddManyResult:
+        """Insert new transactions; a hash already stored (or repeated in the batch) is
+        reported in ``duplicates`` and left untouched — never overwritten, never an error."""
+        ...
+
+    async def get(self, tx_hash: str) -> Transaction:
+        """Raises ``TransactionNotFound``."""
+        ...
+
+    async def get_many(self, hashes: Iterable[str]) -> dict[str, Transaction]:
+        """The stored transactions among ``hashes``, keyed by hash (missing ones left out)."""
+        ...
+
+    async def list_by_time(self, period: TimeRange, page: PageRequest) -> Page[Transaction]:
+        """Ordered by ``(timestamp, hash)`` descending."""
+        ...
+
+    async def list_by_address(
+        self, address: str, period: TimeRange, page: PageRequest
+    ) -> Page[Transaction]:
+        """Transactions sent from or to ``address``, ordered by ``(timestamp, hash)`` desc."""
+        ...
+
+
+class PredictionRepository(Protocol):
+    async def add_many(self, predictions: Sequence[Prediction]) -> None:
+        """Raises ``DuplicateRecord`` if an id exists; ``TransactionNotFound`` if a
+        prediction names a transaction that is not stored."""
+        ...
+
+    async def list_by_transaction(self, tx_hash: str) -> list[Prediction]:
+        """Every prediction for the transaction, oldest first."""
+        ...
+
+    async def list_by_time(self, period: TimeRange, page: PageRequest) -> Page[Prediction]:
+        """Ordered by ``(created_at, id)`` descending."""
+        ...
+
+
+class AnomalyRepository(Protocol):
+    async def add_many(self, anomalies: Sequence[Anomaly]) -> None:
+        """Raises ``DuplicateRecord`` if an id exists."""
+        ...
+
+    async def get(self, anomaly_id: uuid.UUID) -> Anomaly:
+        """Raises ``AnomalyNotFound``."""
+        ...
+
+    async def list(self, criteria: AnomalyFilter, page: PageRequest) -> Page[Anomaly]:
+        """Ordered by ``(detected_at, id)`` descending."""
+        ...
+
+    async def count(self, criteria: AnomalyFilter) -> int: ...
+
+    async def record_review(self, anomaly: Anomaly) -> None:
+        """Persist the review fields (status, reviewed_by, reviewed_at, note) of ``anomaly``.
+        Raises ``AnomalyNotFound``."""
+        ...
+
+
+class ModelRepository(Protocol):
+    """Models and their versions: one aggregate, since traffic weights span versions."""
+
+    async def add_model(self, model: Model) -> None:
+        """Raises ``DuplicateModel`` when the name is taken."""
+        ...
+
+    async def get_model(self, name: str) -> Model:
+        """Raises ``ModelNotFound``."""
+        ...
+
+    async def list_models(self) -> list[Model]:
+        """Ordered by name."""
+        ...
+
+    async def add_version(self, version: ModelVersion) -> None:
+        """Raises ``ModelNotFound`` for an unknown model id and ``DuplicateModelVersion``
+        when the model already has that version number."""
+        ...
+
+    async def get_version(self, model_name: str, version: int) -> ModelVersion:
+        """Raises ``ModelVersionNotFound`` (or ``ModelNotFound``)."""
+        ...
+
+    async def get_version_by_id(self, version_id: uuid.UUID) -> ModelVersion:
+        """Raises ``ModelVersionNotFound``."""
+        ...
+
+    async def list_versions(self, model_name: str) -> list[ModelVersion]:
+        """Ordered by version number. Raises ``ModelNotFound``."""
+        ...
+
+    async def list_versions_by_status(self, statuses: Iterable[ModelStatus]) -> list[ModelVersion]:
+        """Versions of any model in one of ``statuses``, ordered by (model_id, version)."""
+        ...
+
+    async def next_version_number(self, model_id: uuid.UUID) -> int:
+        """1 + the highest version number of the model (1 for a model with none)."""
+        ...
+
+    async def update_version(self, version: ModelVersion) -> None:
+        """Persist the mutable fields: status, traffic_weight, artifact_uri, artifact_sha256,
+        params, metrics, thresholds, trained_at. Raises ``ModelVersionNotFound``."""
+        ...
+
+
+class UserRepository(Protocol):
+    async def add(self, user: User) -> None:
+        """Raises ``DuplicateUser`` when the username is taken."""
+        ...
+
+    async def get(self, user_id: uuid.UUID) -> User:
+        """Raises ``UserNotFound``."""
+        ...
+
+    async def get_by_username(self, username: str) -> User:
+        """Raises ``UserNotFound``."""
+        ...
+
+    async def list(self) -> list[User]:
+        """Ordered by username."""
+        ...
+
+    async def update(self, user: User) -> None:
+        """Persist role, active, email and password_hash. Raises ``UserNotFound``."""
+        ...
+
+
+class ApiKeyRepository(Protocol):
+    async def add(self, key: APIKey) -> None:
+        """Raises ``DuplicateApiKey`` when the prefix is taken, ``UserNotFound`` for an
+        unknown user."""
+        ...
+
+    async def get(self, key_id: uuid.UUID) -> APIKey:
+        """Raises ``ApiKeyNotFound``."""
+        ...
+
+    async def find_by_prefix(self, prefix: str) -> APIKey | None: ...
+
+    async def list(self, user_id: uuid.UUID | None = None) -> list[APIKey]:
+        """Ordered by (created_at, id); only the user's keys when ``user_id`` is given."""
+        ...
+
+    async def revoke(self, key_id: uuid.UUID, at: datetime) -> APIKey:
+        """Mark the key revoked (idempotent: the first revocation time is kept).
+        Raises ``ApiKeyNotFound``."""
+        ...
+
+    async def touch_last_used(self, used: Mapping[uuid.UUID, datetime]) -> None:
+        """Record last use for many keys at once; never moves ``last_used_at`` backwards;
+        unknown ids are ignored (a key may have been deleted meanwhile)."""
+        ...
+
+
+class AuditLogRepository(Protocol):
+    async def append(self, entry: AuditLog) -> None: ...
+
+    async def query(self, criteria: AuditFilter, page: PageRequest) -> Page[AuditLog]:
+        """Ordered by ``(timestamp, id)`` descending."""
+        ...
+
+
+class SystemMetricRepository(Protocol):
+    async def append_many(self, metrics: Sequence[SystemMetric]) -> None: ...
+
+    async def query(
+        self, name: str | None, period: TimeRange, page: PageRequest
+    ) -> Page[SystemMetric]:
+        """Ordered by ``(recorded_at, id)`` descending; all names when ``name`` is None."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One database transaction around a use case.
+
+    ``async with uow:`` begins; ``await uow.commit()`` makes the work durable; leaving the
+    block without committing (or through an exception) rolls everything back.
+    """
+
+    transactions: TransactionRepository
+    predictions: PredictionRepository
+    anomalies: AnomalyRepository
+    models: ModelRepository
+    users: UserRepository
+    api_keys: ApiKeyRepository
+    audit: AuditLogRepository
+    metrics: SystemMetricRepository
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
+
+
+class DatabaseHealth(Protocol):
+    async def ping(self) -> None:
+        """Round-trip to the database; raises ``Unavailable`` when it cannot answer."""
+        ...
