@@ -87,7 +87,9 @@ def parse_enum(enum: type[E], value: object, field: str) -> E:
         return enum(value)
     except ValueError:
         allowed = ", ".join(member.value for member in enum)
-        raise InvalidInput(f"{field} must be one of {allowed}; got {value!r}", field=field) from None
+        raise InvalidInput(
+            f"{field} must be one of {allowed}; got {value!r}", field=field
+        ) from None
 
 
 @dataclass(slots=True)
@@ -189,7 +191,9 @@ class Anomaly:
         self.status = status
         self.reviewed_by = reviewer
         self.reviewed_at = check_utc(at, "reviewed_at")
-        self.note = None if note is None else check_text(note, "note", max_length=4000, allow_empty=True)
+        self.note = (
+            None if note is None else check_text(note, "note", max_length=4000, allow_empty=True)
+        )
 
 
 @dataclass(slots=True)
@@ -205,7 +209,9 @@ class Model:
     def __post_init__(self) -> None:
         self.name = normalize_name(self.name, "name")
         self.algorithm = normalize_name(self.algorithm, "algorithm")
-        self.description = check_text(self.description, "description", max_length=2000, allow_empty=True)
+        self.description = check_text(
+            self.description, "description", max_length=2000, allow_empty=True
+        )
         self.created_at = check_utc(self.created_at, "created_at")
 
 
@@ -232,18 +238,28 @@ class ModelVersion:
             raise InvalidInput("version must be a positive integer", field="version")
         self.status = parse_enum(ModelStatus, self.status, "status")
         self.set_traffic_weight(self.traffic_weight)
-        self.artifact_uri = check_text(self.artifact_uri, "artifact_uri", max_length=1024, allow_empty=True)
+        self.artifact_uri = check_text(
+            self.artifact_uri, "artifact_uri", max_length=1024, allow_empty=True
+        )
         if self.artifact_sha256 is not None:
             self.artifact_sha256 = check_sha256(self.artifact_sha256, "artifact_sha256")
-        if isinstance(self.feature_version, bool) or not isinstance(self.feature_version, int) or self.feature_version < 1:
-            raise InvalidInput("feature_version must be a positive integer", field="feature_version")
+        if (
+            isinstance(self.feature_version, bool)
+            or not isinstance(self.feature_version, int)
+            or self.feature_version < 1
+        ):
+            raise InvalidInput(
+                "feature_version must be a positive integer", field="feature_version"
+            )
         if self.trained_at is not None:
             self.trained_at = check_utc(self.trained_at, "trained_at")
         self.created_at = check_utc(self.created_at, "created_at")
 
     def set_traffic_weight(self, weight: int) -> None:
         if isinstance(weight, bool) or not isinstance(weight, int) or not 0 <= weight <= 100:
-            raise InvalidInput("traffic_weight must be an integer from 0 to 100", field="traffic_weight")
+            raise InvalidInput(
+                "traffic_weight must be an integer from 0 to 100", field="traffic_weight"
+            )
         if weight and self.status is not ModelStatus.ACTIVE:
             raise Conflict(f"only an active version can take traffic (this one is {self.status})")
         self.traffic_weight = weight

@@ -42,7 +42,9 @@ def normalize_address(value: object, field: str = "address") -> str:
 
 def normalize_chain(value: object, field: str = "chain") -> str:
     if not isinstance(value, str) or not _CHAIN.fullmatch(value.strip().lower()):
-        raise InvalidInput(f"{field} must be a short lowercase chain name, got {value!r}", field=field)
+        raise InvalidInput(
+            f"{field} must be a short lowercase chain name, got {value!r}", field=field
+        )
     return value.strip().lower()
 
 

@@ -15,8 +15,8 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from domain.model import (
-    APIKey,
     Anomaly,
+    APIKey,
     AuditLog,
     Model,
     ModelStatus,
