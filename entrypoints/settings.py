@@ -1,0 +1,208 @@
+"""Environment -> ``Settings``: the one place that reads ``os.environ``.
+
+``load_settings()`` validates everything up front, so a bad deployment stops at start-up
+with one line naming the variable (never a secret's value) instead of failing later.
+
+Database selection, first match wins:
+
+1. ``DATABASE_URL``: ``postgresql://`` / ``postgres://`` (user, password, host, port, database
+   and the query parameters ``connect_timeout``, ``statement_cache_size``) or
+   ``sqlite:///relative/path`` / ``sqlite:////absolute/path``.
+2. ``DATABASE_HOST`` with ``DATABASE_PORT`` (5432), ``DATABASE_NAME`` (blockchain_anomaly),
+   ``DATABASE_USER`` (anomaly_user) and ``DATABASE_PASSWORD`` (required).
+3. Nothing configured: embedded SQLite at ``$CHAINWATCH_DATA_DIR/chainwatch.sqlite3``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+from adapters.piccolo import DatabaseConfig, PostgresConfig, SQLiteConfig, config_from_url
+
+SQLITE_FILENAME = "chainwatch.sqlite3"
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+# Variables that only mean something for PostgreSQL configured piecewise; set without
+# DATABASE_HOST they would be silently ignored in favour of SQLite, which is never intended.
+_PIECEWISE_POSTGRES = ("DATABASE_PORT", "DATABASE_NAME", "DATABASE_USER", "DATABASE_PASSWORD")
+_URL_HINT = "percent-encode special characters in the user name and password"
+_URL_OPTIONS = frozenset({"connect_timeout", "statement_cache_size"})
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used. ``str(error)`` is one line naming the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the process is configured with; build it with ``load_settings()``.
+
+    Its repr is safe to log: ``PostgresConfig`` shows a password as ``***``."""
+
+    database: DatabaseConfig
+    data_dir: Path
+    auto_migrate: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class _Pool:
+    pool_min: int
+    pool_max: int
+    connection_lifetime_s: float
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the configuration; raise ``ConfigError`` on anything unusable.
+
+    ``environ`` defaults to ``os.environ``; empty values count as unset. The SQLite data
+    folder is created when missing. Relative paths are resolved against the current folder.
+    """
+    env = _Environment(os.environ if environ is None else environ)
+    data_dir = Path(env.get("CHAINWATCH_DATA_DIR") or "data").expanduser().absolute()
+    pool = _Pool(
+        pool_min=(size := env.integer("DATABASE_POOL_SIZE", 20, minimum=1)),
+        pool_max=size + env.integer("DATABASE_MAX_OVERFLOW", 10, minimum=0),
+        connection_lifetime_s=float(env.integer("DATABASE_POOL_RECYCLE", 3600, minimum=1)),
+    )
+    return Settings(
+        database=_database(env, pool, data_dir),
+        data_dir=data_dir,
+        auto_migrate=env.boolean("CHAINWATCH_AUTO_MIGRATE", True),
+        host=env.get("CHAINWATCH_HOST") or "127.0.0.1",
+        port=env.integer("CHAINWATCH_PORT", 8000, minimum=1, maximum=65535),
+        log_level=env.choice("CHAINWATCH_LOG_LEVEL", "info", LOG_LEVELS),
+    )
+
+
+class _Environment:
+    """Typed reads of variables; every failure names the variable and, for non-secrets only,
+    the offending value."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self._values = values
+
+    def get(self, name: str) -> str | None:
+        value = self._values.get(name, "").strip()
+        return value or None
+
+    def secret(self, name: str) -> str | None:
+        """Like ``get``, but kept exactly as given: spaces may be part of a password."""
+        return self._values.get(name) or None
+
+    def integer(self, name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
+        raw = self.get(name)
+        if raw is None:
+            return default
+        bounds = f"at least {minimum}" if maximum is None else f"between {minimum} and {maximum}"
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a whole number {bounds}, got {raw!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            raise ConfigError(f"{name} must be a whole number {bounds}, got {raw!r}")
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        raw = self.get(name)
+        if raw is None:
+            return default
+        if raw.lower() in _TRUE:
+            return True
+        if raw.lower() in _FALSE:
+            return False
+        raise ConfigError(f"{name} must be true or false (also 1/0, yes/no, on/off), got {raw!r}")
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        raw = self.get(name)
+        if raw is None:
+            return default
+        if raw.lower() not in choices:
+            raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+        return raw.lower()
+
+
+def _database(env: _Environment, pool: _Pool, data_dir: Path) -> DatabaseConfig:
+    url = env.get("DATABASE_URL")
+    if url is not None:
+        return _from_url(url, pool)
+    host = env.get("DATABASE_HOST")
+    if host is not None:
+        password = env.secret("DATABASE_PASSWORD")
+        if password is None:
+            raise ConfigError("DATABASE_PASSWORD is required when DATABASE_HOST is set")
+        return PostgresConfig(
+            host=host,
+            port=env.integer("DATABASE_PORT", 5432, minimum=1, maximum=65535),
+            database=env.get("DATABASE_NAME") or "blockchain_anomaly",
+            user=env.get("DATABASE_USER") or "anomaly_user",
+            password=password,
+            pool_min=pool.pool_min,
+            pool_max=pool.pool_max,
+            connection_lifetime_s=pool.connection_lifetime_s,
+        )
+    for name in _PIECEWISE_POSTGRES:
+        if env.get(name) is not None:
+            raise ConfigError(
+                f"{name} is set but DATABASE_HOST is not: set DATABASE_HOST (or DATABASE_URL) "
+                f"for PostgreSQL, or unset {name} to use the embedded SQLite database"
+            )
+    _make_folder(data_dir, "CHAINWATCH_DATA_DIR")
+    return SQLiteConfig(path=data_dir / SQLITE_FILENAME)
+
+
+def _from_url(url: str, pool: _Pool) -> DatabaseConfig:
+    # The adapter parses; this adds what an operator needs checked. No message quotes any
+    # part of the URL: a password with an unescaped special character can end up in any
+    # component (host, path, query), so none of them is safe to print.
+    try:
+        config = config_from_url(url)
+    except ValueError as error:
+        postgres = url.partition("://")[0].lower() in ("postgresql", "postgres")
+        # With a valid scheme, a parse error is most often an unescaped character.
+        raise ConfigError(
+            f"DATABASE_URL: {error}" + (f"; {_URL_HINT}" if postgres else "")
+        ) from None
+    if isinstance(config, SQLiteConfig):
+        if config.path.name == ":memory:" or "?" in str(config.path):
+            raise ConfigError(
+                "DATABASE_URL: SQLite needs a file path (no :memory:, no query parameters)"
+            )
+        _make_folder(config.path.parent, "DATABASE_URL")
+        return config
+    parts = urlsplit(url)
+    if parts.fragment:
+        raise ConfigError(f"DATABASE_URL must not contain '#'; {_URL_HINT}")
+    if "/" in config.database:
+        raise ConfigError(f"DATABASE_URL has more than one path segment; {_URL_HINT}")
+    if any(key not in _URL_OPTIONS for key, _ in parse_qsl(parts.query, keep_blank_values=True)):
+        raise ConfigError(
+            "DATABASE_URL has an unsupported query parameter; supported: "
+            "connect_timeout (seconds), statement_cache_size (0 behind pgbouncer)"
+        )
+    if not config.connect_timeout_s > 0 or config.statement_cache_size < 0:
+        raise ConfigError(
+            "DATABASE_URL: connect_timeout must be positive, statement_cache_size 0 or more"
+        )
+    return dataclasses.replace(
+        config,
+        pool_min=pool.pool_min,
+        pool_max=pool.pool_max,
+        connection_lifetime_s=pool.connection_lifetime_s,
+    )
+
+
+def _make_folder(folder: Path, variable: str) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise ConfigError(f"{variable}: cannot create the folder {folder} ({reason})") from None

@@ -1,0 +1,331 @@
+"""Environment -> Settings: every variable, its default, precedence, and one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from adapters.piccolo import PostgresConfig, SQLiteConfig
+from entrypoints.settings import ConfigError, Settings, load_settings
+
+SECRET = "Zebra-Quartz-s3cr3t-9137"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "state"
+
+
+def load(data_dir: Path, **variables: str) -> Settings:
+    return load_settings({"CHAINWATCH_DATA_DIR": str(data_dir), **variables})
+
+
+def postgres(settings: Settings) -> PostgresConfig:
+    assert isinstance(settings.database, PostgresConfig)
+    return settings.database
+
+
+def config_error(data_dir: Path, **variables: str) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load(data_dir, **variables)
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+class TestEmbeddedSQLite:
+    def test_no_database_configured_uses_sqlite_in_the_data_folder(self, data_dir: Path) -> None:
+        settings = load(data_dir)
+        assert settings.database == SQLiteConfig(path=data_dir / "chainwatch.sqlite3")
+        assert settings.data_dir == data_dir
+
+    def test_the_data_folder_is_created_when_missing(self, tmp_path: Path) -> None:
+        nested = tmp_path / "a" / "b"
+        load(nested)
+        assert nested.is_dir()
+
+    def test_the_data_folder_defaults_to_data_under_the_current_folder(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.chdir(tmp_path)
+        settings = load_settings({})
+        assert settings.data_dir == tmp_path / "data"
+        assert settings.database == SQLiteConfig(path=tmp_path / "data" / "chainwatch.sqlite3")
+        assert (tmp_path / "data").is_dir()
+
+    def test_a_relative_data_folder_is_made_absolute(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.chdir(tmp_path)
+        assert load_settings({"CHAINWATCH_DATA_DIR": "var"}).data_dir == tmp_path / "var"
+
+    def test_a_data_folder_that_cannot_be_created_names_the_variable(self, tmp_path: Path) -> None:
+        blocker = tmp_path / "file"
+        blocker.write_text("not a folder")
+        message = config_error(blocker / "sub")
+        assert message.startswith("CHAINWATCH_DATA_DIR")
+
+    def test_empty_values_count_as_unset(self, data_dir: Path) -> None:
+        settings = load(data_dir, DATABASE_URL="", DATABASE_HOST="  ", CHAINWATCH_PORT="")
+        assert isinstance(settings.database, SQLiteConfig)
+        assert settings.port == 8000
+
+    @pytest.mark.parametrize(
+        "variable", ["DATABASE_PORT", "DATABASE_NAME", "DATABASE_USER", "DATABASE_PASSWORD"]
+    )
+    def test_postgres_parts_without_a_host_are_an_error_not_a_silent_sqlite(
+        self, data_dir: Path, variable: str
+    ) -> None:
+        value = SECRET if variable == "DATABASE_PASSWORD" else "5433"
+        message = config_error(data_dir, **{variable: value})
+        assert message.startswith(variable)
+        assert "DATABASE_HOST" in message
+        assert SECRET not in message
+
+
+class TestPostgresFromParts:
+    def test_defaults_apply_to_everything_but_host_and_password(self, data_dir: Path) -> None:
+        config = postgres(load(data_dir, DATABASE_HOST="db.internal", DATABASE_PASSWORD=SECRET))
+        assert (config.host, config.port, config.database, config.user, config.password) == (
+            "db.internal",
+            5432,
+            "blockchain_anomaly",
+            "anomaly_user",
+            SECRET,
+        )
+
+    def test_every_part_can_be_set(self, data_dir: Path) -> None:
+        config = postgres(
+            load(
+                data_dir,
+                DATABASE_HOST="10.0.0.7",
+                DATABASE_PORT="6432",
+                DATABASE_NAME="chain",
+                DATABASE_USER="scorer",
+                DATABASE_PASSWORD=SECRET,
+            )
+        )
+        assert (config.host, config.port, config.database, config.user) == (
+            "10.0.0.7",
+            6432,
+            "chain",
+            "scorer",
+        )
+
+    def test_the_password_is_kept_exactly_as_given(self, data_dir: Path) -> None:
+        config = postgres(load(data_dir, DATABASE_HOST="db", DATABASE_PASSWORD=" pass word "))
+        assert config.password == " pass word "
+
+    def test_the_password_is_required(self, data_dir: Path) -> None:
+        message = config_error(data_dir, DATABASE_HOST="db")
+        assert message.startswith("DATABASE_PASSWORD")
+
+    @pytest.mark.parametrize("port", ["abc", "0", "65536", "-1"])
+    def test_a_bad_port_names_the_variable(self, data_dir: Path, port: str) -> None:
+        message = config_error(
+            data_dir, DATABASE_HOST="db", DATABASE_PASSWORD=SECRET, DATABASE_PORT=port
+        )
+        assert message.startswith("DATABASE_PORT")
+        assert SECRET not in message
+
+
+class TestPool:
+    def test_the_seed_pool_is_the_default(self, data_dir: Path) -> None:
+        config = postgres(load(data_dir, DATABASE_HOST="db", DATABASE_PASSWORD=SECRET))
+        assert (config.pool_min, config.pool_max, config.connection_lifetime_s) == (20, 30, 3600.0)
+
+    def test_size_overflow_and_recycle_map_onto_min_max_and_lifetime(self, data_dir: Path) -> None:
+        config = postgres(
+            load(
+                data_dir,
+                DATABASE_URL="postgresql://u@h/d",
+                DATABASE_POOL_SIZE="5",
+                DATABASE_MAX_OVERFLOW="0",
+                DATABASE_POOL_RECYCLE="60",
+            )
+        )
+        assert (config.pool_min, config.pool_max, config.connection_lifetime_s) == (5, 5, 60.0)
+
+    @pytest.mark.parametrize(
+        ("variable", "value"),
+        [
+            ("DATABASE_POOL_SIZE", "0"),
+            ("DATABASE_POOL_SIZE", "twenty"),
+            ("DATABASE_MAX_OVERFLOW", "-1"),
+            ("DATABASE_POOL_RECYCLE", "0"),
+            ("DATABASE_POOL_RECYCLE", "1.5"),
+        ],
+    )
+    def test_bad_pool_values_name_the_variable(
+        self, data_dir: Path, variable: str, value: str
+    ) -> None:
+        assert config_error(data_dir, **{variable: value}).startswith(variable)
+
+
+class TestDatabaseUrl:
+    def test_every_part_of_a_postgresql_url_is_used(self, data_dir: Path) -> None:
+        url = f"postgresql://scorer:{SECRET}@db.example:6543/chain"
+        config = postgres(load(data_dir, DATABASE_URL=url))
+        assert (config.host, config.port, config.database, config.user, config.password) == (
+            "db.example",
+            6543,
+            "chain",
+            "scorer",
+            SECRET,
+        )
+
+    def test_the_postgres_scheme_is_accepted_too(self, data_dir: Path) -> None:
+        assert postgres(load(data_dir, DATABASE_URL="postgres://u@h/d")).database == "d"
+
+    def test_missing_parts_take_the_defaults_and_no_password_is_allowed(
+        self, data_dir: Path
+    ) -> None:
+        config = postgres(load(data_dir, DATABASE_URL="postgresql://"))
+        assert (config.host, config.port, config.database, config.user, config.password) == (
+            "localhost",
+            5432,
+            "blockchain_anomaly",
+            "anomaly_user",
+            None,
+        )
+
+    def test_percent_encoded_user_password_and_database_are_decoded(self, data_dir: Path) -> None:
+        config = postgres(load(data_dir, DATABASE_URL="postgresql://a%40b:p%2Fw%3A%23@h/my%20db"))
+        assert (config.user, config.password, config.database) == ("a@b", "p/w:#", "my db")
+
+    def test_query_parameters_set_the_connect_timeout_and_statement_cache(
+        self, data_dir: Path
+    ) -> None:
+        url = "postgresql://u@h/d?connect_timeout=2.5&statement_cache_size=0"
+        config = postgres(load(data_dir, DATABASE_URL=url))
+        assert (config.connect_timeout_s, config.statement_cache_size) == (2.5, 0)
+
+    def test_the_url_wins_over_the_separate_variables(self, data_dir: Path) -> None:
+        settings = load(
+            data_dir,
+            DATABASE_URL="postgresql://u@from-url/d",
+            DATABASE_HOST="from-host",
+            DATABASE_PASSWORD=SECRET,
+        )
+        assert postgres(settings).host == "from-url"
+        assert postgres(settings).password is None
+
+    def test_a_relative_sqlite_url_resolves_against_the_current_folder(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.chdir(tmp_path)
+        settings = load_settings({"DATABASE_URL": "sqlite:///db/chain.sqlite3"})
+        assert settings.database == SQLiteConfig(path=tmp_path / "db" / "chain.sqlite3")
+        assert (tmp_path / "db").is_dir()
+
+    def test_an_absolute_sqlite_url_keeps_its_path(self, data_dir: Path, tmp_path: Path) -> None:
+        settings = load(data_dir, DATABASE_URL=f"sqlite:///{tmp_path}/x.sqlite3")
+        assert settings.database == SQLiteConfig(path=tmp_path / "x.sqlite3")
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "mysql://u@h/d",
+            "db.example:5432",
+            "sqlite://relative.sqlite3",
+            "sqlite:///:memory:",
+            "sqlite:///x.sqlite3?mode=ro",
+            "postgresql://u@h:notaport/d",
+            "postgresql://u@h:70000/d",
+            "postgresql://u@h/d/extra",
+            "postgresql://u@h/d?sslmode=require",
+            "postgresql://u@h/d?connect_timeout=soon",
+            "postgresql://u@h/d?statement_cache_size=-1",
+        ],
+    )
+    def test_an_unusable_url_names_the_variable(self, data_dir: Path, url: str) -> None:
+        assert config_error(data_dir, DATABASE_URL=url).startswith("DATABASE_URL")
+
+
+class TestServerSettings:
+    def test_defaults(self, data_dir: Path) -> None:
+        settings = load(data_dir)
+        assert (settings.auto_migrate, settings.host, settings.port, settings.log_level) == (
+            True,
+            "127.0.0.1",
+            8000,
+            "info",
+        )
+
+    def test_every_server_variable_is_read(self, data_dir: Path) -> None:
+        settings = load(
+            data_dir,
+            CHAINWATCH_AUTO_MIGRATE="off",
+            CHAINWATCH_HOST="0.0.0.0",  # noqa: S104 - a value under test, nothing binds it
+            CHAINWATCH_PORT="9001",
+            CHAINWATCH_LOG_LEVEL="DEBUG",
+        )
+        assert (settings.auto_migrate, settings.host, settings.port, settings.log_level) == (
+            False,
+            "0.0.0.0",  # noqa: S104
+            9001,
+            "debug",
+        )
+
+    @pytest.mark.parametrize(
+        ("value", "expected"),
+        [("true", True), ("1", True), ("YES", True), ("false", False), ("0", False), ("no", False)],
+    )
+    def test_auto_migrate_accepts_the_usual_spellings(
+        self, data_dir: Path, value: str, expected: bool
+    ) -> None:
+        assert load(data_dir, CHAINWATCH_AUTO_MIGRATE=value).auto_migrate is expected
+
+    @pytest.mark.parametrize(
+        ("variable", "value"),
+        [
+            ("CHAINWATCH_AUTO_MIGRATE", "maybe"),
+            ("CHAINWATCH_PORT", "http"),
+            ("CHAINWATCH_PORT", "0"),
+            ("CHAINWATCH_PORT", "70000"),
+            ("CHAINWATCH_LOG_LEVEL", "loud"),
+        ],
+    )
+    def test_a_bad_value_names_the_variable_and_the_value(
+        self, data_dir: Path, variable: str, value: str
+    ) -> None:
+        message = config_error(data_dir, **{variable: value})
+        assert message.startswith(variable)
+        assert repr(value) in message
+
+
+class TestSecretsNeverLeak:
+    @pytest.mark.parametrize(
+        "url",
+        [
+            f"postgresql://u:{SECRET}@h:notaport/d",
+            f"postgresql://u:{SECRET}@h/d?sslmode=require",
+            f"postgresql://u:{SECRET}#x@h/d",
+            f"postgresql://u:{SECRET}/x@h/d",
+            f"postgresql://u:{SECRET}?x=1@h/d",
+            f"postgresql://u:pw@h/d?{SECRET}=1",
+            f"postgresql://u:pw@h/d?connect_timeout={SECRET}",
+            f"{SECRET}@h/d",
+            f"sqlite:///{SECRET}?x",
+        ],
+    )
+    def test_url_errors_never_quote_the_url(self, data_dir: Path, url: str) -> None:
+        message = config_error(data_dir, DATABASE_URL=url)
+        assert message.startswith("DATABASE_URL")
+        assert SECRET not in message
+
+    def test_settings_repr_hides_a_password_from_database_password(self, data_dir: Path) -> None:
+        settings = load(data_dir, DATABASE_HOST="db", DATABASE_PASSWORD=SECRET)
+        assert SECRET not in repr(settings)
+        assert SECRET not in str(settings)
+        assert "***" in repr(settings)
+
+    def test_settings_repr_hides_a_password_from_the_url(self, data_dir: Path) -> None:
+        settings = load(data_dir, DATABASE_URL=f"postgresql://u:{SECRET}@h/d")
+        assert SECRET not in repr(settings)
+
+    def test_settings_repr_shows_what_is_not_secret(self, data_dir: Path) -> None:
+        text = repr(load(data_dir, DATABASE_URL=f"postgresql://scorer:{SECRET}@db.example/d"))
+        assert "db.example" in text
+        assert "scorer" in text
