@@ -1,0 +1,70 @@
+"""In-memory ``AnomalyRepository``."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from adapters.memory.store import Workspace, copied_page
+from domain.errors import (
+    AnomalyNotFound,
+    DuplicateRecord,
+    ModelVersionNotFound,
+    PredictionNotFound,
+    TransactionNotFound,
+)
+from domain.model import Anomaly
+from domain.pagination import Page, PageRequest, paginate
+from ports.repositories import AnomalyFilter
+
+
+def _sort_key(anomaly: Anomaly) -> tuple[datetime, str]:
+    return anomaly.detected_at, str(anomaly.id)
+
+
+class InMemoryAnomalyRepository:
+    def __init__(self, workspace: Callable[[], Workspace]) -> None:
+        self._workspace = workspace
+
+    async def add_many(self, anomalies: Sequence[Anomaly]) -> None:
+        work = self._workspace()
+        # Check the whole batch first: like one SQL statement, it is stored entirely or not at all.
+        seen: set[uuid.UUID] = set()
+        for anomaly in anomalies:
+            if anomaly.id in seen or anomaly.id in work.anomalies:
+                raise DuplicateRecord("anomaly", anomaly.id)
+            seen.add(anomaly.id)
+            # The foreign keys of the real schema.
+            if anomaly.transaction_hash not in work.transactions:
+                raise TransactionNotFound(anomaly.transaction_hash)
+            if anomaly.prediction_id not in work.predictions:
+                raise PredictionNotFound(anomaly.prediction_id)
+            if anomaly.model_version_id not in work.model_versions:
+                raise ModelVersionNotFound(anomaly.model_version_id)
+        for anomaly in anomalies:
+            work.anomalies.insert(anomaly.id, anomaly)
+
+    async def get(self, anomaly_id: uuid.UUID) -> Anomaly:
+        anomaly = self._workspace().anomalies.get(anomaly_id)
+        if anomaly is None:
+            raise AnomalyNotFound(anomaly_id)
+        return anomaly
+
+    async def list(self, criteria: AnomalyFilter, page: PageRequest) -> Page[Anomaly]:
+        rows = [a for a in self._workspace().anomalies.scan() if criteria.matches(a)]
+        return copied_page(paginate(rows, page, _sort_key))
+
+    async def count(self, criteria: AnomalyFilter) -> int:
+        return sum(1 for a in self._workspace().anomalies.scan() if criteria.matches(a))
+
+    async def record_review(self, anomaly: Anomaly) -> None:
+        table = self._workspace().anomalies
+        stored = table.get(anomaly.id)
+        if stored is None:
+            raise AnomalyNotFound(anomaly.id)
+        stored.status = anomaly.status
+        stored.reviewed_by = anomaly.reviewed_by
+        stored.reviewed_at = anomaly.reviewed_at
+        stored.note = anomaly.note
+        table.replace(stored.id, stored)

@@ -1,0 +1,27 @@
+"""In-memory ``AuditLogRepository``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from adapters.memory.store import Workspace, copied_page
+from domain.model import AuditLog
+from domain.pagination import Page, PageRequest, paginate
+from ports.repositories import AuditFilter
+
+
+def _sort_key(entry: AuditLog) -> tuple[datetime, str]:
+    return entry.timestamp, str(entry.id)
+
+
+class InMemoryAuditLogRepository:
+    def __init__(self, workspace: Callable[[], Workspace]) -> None:
+        self._workspace = workspace
+
+    async def append(self, entry: AuditLog) -> None:
+        self._workspace().audit.insert(entry.id, entry)
+
+    async def query(self, criteria: AuditFilter, page: PageRequest) -> Page[AuditLog]:
+        rows = [e for e in self._workspace().audit.scan() if criteria.matches(e)]
+        return copied_page(paginate(rows, page, _sort_key))

@@ -1,0 +1,68 @@
+"""In-memory ``TransactionRepository``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+
+from adapters.memory.store import Workspace, copied_page
+from domain.errors import TransactionNotFound
+from domain.model import Transaction
+from domain.pagination import Page, PageRequest, paginate
+from ports.repositories import AddManyResult, TimeRange
+
+
+def _lookup_key(text: str) -> str:
+    # Stored hashes and addresses are normalised; accept any case or padding on lookup.
+    return text.strip().lower()
+
+
+def _sort_key(tx: Transaction) -> tuple[datetime, str]:
+    return tx.timestamp, tx.hash
+
+
+class InMemoryTransactionRepository:
+    def __init__(self, workspace: Callable[[], Workspace]) -> None:
+        self._workspace = workspace
+
+    async def add_many(self, transactions: Sequence[Transaction]) -> AddManyResult:
+        table = self._workspace().transactions
+        inserted: list[str] = []
+        duplicates: list[str] = []
+        for tx in transactions:
+            if tx.hash in table:
+                duplicates.append(tx.hash)
+            else:
+                table.insert(tx.hash, tx)
+                inserted.append(tx.hash)
+        return AddManyResult(tuple(inserted), tuple(duplicates))
+
+    async def get(self, tx_hash: str) -> Transaction:
+        tx = self._workspace().transactions.get(_lookup_key(tx_hash))
+        if tx is None:
+            raise TransactionNotFound(tx_hash)
+        return tx
+
+    async def get_many(self, hashes: Iterable[str]) -> dict[str, Transaction]:
+        table = self._workspace().transactions
+        found: dict[str, Transaction] = {}
+        for tx_hash in hashes:
+            tx = table.get(_lookup_key(tx_hash))
+            if tx is not None:
+                found[tx.hash] = tx
+        return found
+
+    async def list_by_time(self, period: TimeRange, page: PageRequest) -> Page[Transaction]:
+        rows = [tx for tx in self._workspace().transactions.scan() if period.contains(tx.timestamp)]
+        return copied_page(paginate(rows, page, _sort_key))
+
+    async def list_by_address(
+        self, address: str, period: TimeRange, page: PageRequest
+    ) -> Page[Transaction]:
+        wanted = _lookup_key(address)
+        rows = [
+            tx
+            for tx in self._workspace().transactions.scan()
+            if wanted in (tx.from_address, tx.to_address) and period.contains(tx.timestamp)
+        ]
+        return copied_page(paginate(rows, page, _sort_key))

@@ -1,0 +1,316 @@
+"""Contract of ``AnomalyRepository``: storage, filters, counting, paging and reviews."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from domain.errors import AnomalyNotFound, DuplicateRecord, NotFound, TransactionNotFound
+from domain.model import Anomaly, ModelVersion, Prediction, ReviewStatus, Severity
+from domain.pagination import PageRequest
+from ports import AnomalyFilter, TimeRange, UnitOfWorkFactory
+from tests.builders import (
+    T0,
+    a_prediction,
+    a_transaction,
+    an_anomaly,
+    at,
+    collect_pages,
+    stored_model_version,
+    stored_predictions,
+)
+
+PROPERTY = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+# Whole seconds and microseconds mixed, with many collisions (see test_transactions).
+offsets_us = st.one_of(
+    st.integers(0, 3).map(lambda s: s * 1_000_000),
+    st.integers(0, 3_000_000),
+)
+REVIEWER = uuid.UUID("00000000-0000-4000-8000-00000000beef")
+
+
+def _newest_first(anomalies: list[Anomaly]) -> list[uuid.UUID]:
+    ordered = sorted(anomalies, key=lambda a: (a.detected_at, str(a.id)), reverse=True)
+    return [a.id for a in ordered]
+
+
+async def _store(uow_factory: UnitOfWorkFactory, *anomalies: Anomaly) -> list[Anomaly]:
+    async with uow_factory() as uow:
+        await uow.anomalies.add_many(anomalies)
+        await uow.commit()
+    return list(anomalies)
+
+
+async def _anomalies(
+    uow_factory: UnitOfWorkFactory, version: ModelVersion, specs: list[dict[str, object]]
+) -> list[Anomaly]:
+    """One stored anomaly per spec (fields of ``Anomaly``), each on its own prediction."""
+    predictions = await stored_predictions(uow_factory, version, len(specs))
+    return await _store(
+        uow_factory, *(an_anomaly(p, **spec) for p, spec in zip(predictions, specs, strict=True))
+    )
+
+
+async def test_a_stored_anomaly_reads_back_field_for_field(uow_factory: UnitOfWorkFactory) -> None:
+    version = await stored_model_version(uow_factory)
+    prediction, other_prediction = await stored_predictions(uow_factory, version, 2)
+    anomaly = an_anomaly(
+        prediction, severity=Severity.CRITICAL, score=0.987654321, detected_at=at(1)
+    )
+    reviewed = an_anomaly(
+        other_prediction,
+        status=ReviewStatus.ESCALATED,
+        reviewed_by=REVIEWER,
+        reviewed_at=at(2),
+        note="looks like a drainer",
+    )
+    await _store(uow_factory, anomaly, reviewed)
+
+    async with uow_factory() as uow:
+        assert await uow.anomalies.get(anomaly.id) == anomaly
+        assert await uow.anomalies.get(reviewed.id) == reviewed
+
+
+async def test_get_raises_anomaly_not_found_for_an_unknown_id(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    async with uow_factory() as uow:
+        with pytest.raises(AnomalyNotFound):
+            await uow.anomalies.get(uuid.uuid4())
+
+
+async def test_an_anomaly_id_can_be_stored_only_once(uow_factory: UnitOfWorkFactory) -> None:
+    version = await stored_model_version(uow_factory)
+    prediction, other_prediction = await stored_predictions(uow_factory, version, 2)
+    (anomaly,) = await _store(uow_factory, an_anomaly(prediction, severity=Severity.LOW))
+
+    async with uow_factory() as uow:
+        with pytest.raises(DuplicateRecord):
+            await uow.anomalies.add_many([an_anomaly(other_prediction, id=anomaly.id)])
+
+    async with uow_factory() as uow:
+        assert (await uow.anomalies.get(anomaly.id)).severity is Severity.LOW
+
+
+async def test_an_anomaly_for_an_unknown_transaction_is_refused(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    version = await stored_model_version(uow_factory)
+    (prediction,) = await stored_predictions(uow_factory, version, 1)
+    orphan = an_anomaly(prediction, transaction_hash=a_transaction().hash)
+
+    async with uow_factory() as uow:
+        with pytest.raises(TransactionNotFound):
+            await uow.anomalies.add_many([orphan])
+
+
+async def test_an_anomaly_for_an_unknown_prediction_is_refused(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    version = await stored_model_version(uow_factory)
+    (prediction,) = await stored_predictions(uow_factory, version, 1)
+    unsaved: Prediction = a_prediction(a_transaction(hash=prediction.transaction_hash), version)
+
+    async with uow_factory() as uow:
+        with pytest.raises(NotFound):
+            await uow.anomalies.add_many([an_anomaly(unsaved)])
+
+
+async def test_list_without_criteria_is_newest_first_with_ties_broken_by_id(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    version = await stored_model_version(uow_factory)
+    made = await _anomalies(uow_factory, version, [{"detected_at": at(s)} for s in (3, 1, 3, 3, 2)])
+
+    async with uow_factory() as uow:
+        page = await uow.anomalies.list(AnomalyFilter(), PageRequest(100))
+    assert [a.id for a in page.items] == _newest_first(made)
+
+
+async def test_each_filter_selects_what_it_names(uow_factory: UnitOfWorkFactory) -> None:
+    version = await stored_model_version(uow_factory)
+    other_version = await stored_model_version(uow_factory)
+    low, high, critical = await _anomalies(
+        uow_factory,
+        version,
+        [
+            {"severity": Severity.LOW, "detected_at": at(0)},
+            {"severity": Severity.HIGH, "detected_at": at(10), "status": ReviewStatus.CONFIRMED},
+            {
+                "severity": Severity.CRITICAL,
+                "detected_at": at(20),
+                "status": ReviewStatus.DISMISSED,
+            },
+        ],
+    )
+    (elsewhere,) = await _anomalies(
+        uow_factory, other_version, [{"severity": Severity.HIGH, "detected_at": at(5)}]
+    )
+    criteria_and_expected = [
+        (AnomalyFilter(severities=frozenset({Severity.HIGH})), [high, elsewhere]),
+        (AnomalyFilter(severities=frozenset({Severity.LOW, Severity.CRITICAL})), [critical, low]),
+        (AnomalyFilter(statuses=frozenset({ReviewStatus.OPEN})), [elsewhere, low]),
+        (
+            AnomalyFilter(statuses=frozenset({ReviewStatus.CONFIRMED, ReviewStatus.DISMISSED})),
+            [critical, high],
+        ),
+        (AnomalyFilter(period=TimeRange(at(5), at(20))), [high, elsewhere]),
+        (AnomalyFilter(model_version_id=other_version.id), [elsewhere]),
+        (
+            AnomalyFilter(
+                severities=frozenset({Severity.HIGH}),
+                statuses=frozenset({ReviewStatus.OPEN}),
+                period=TimeRange(since=at(0)),
+                model_version_id=other_version.id,
+            ),
+            [elsewhere],
+        ),
+        (AnomalyFilter(severities=frozenset({Severity.MEDIUM})), []),
+    ]
+
+    async with uow_factory() as uow:
+        for criteria, expected in criteria_and_expected:
+            page = await uow.anomalies.list(criteria, PageRequest(100))
+            assert [a.id for a in page.items] == [a.id for a in expected], criteria
+            assert await uow.anomalies.count(criteria) == len(expected), criteria
+
+
+async def test_the_detection_period_is_half_open(uow_factory: UnitOfWorkFactory) -> None:
+    version = await stored_model_version(uow_factory)
+    made = await _anomalies(
+        uow_factory, version, [{"detected_at": at(s)} for s in (-0.000001, 0, 59.999999, 60)]
+    )
+
+    async with uow_factory() as uow:
+        criteria = AnomalyFilter(period=TimeRange(at(0), at(60)))
+        page = await uow.anomalies.list(criteria, PageRequest(10))
+        assert await uow.anomalies.count(criteria) == 2
+    assert [a.id for a in page.items] == [made[2].id, made[1].id]
+
+
+async def test_record_review_persists_the_review_fields_only(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    version = await stored_model_version(uow_factory)
+    (anomaly,) = await _anomalies(uow_factory, version, [{"severity": Severity.MEDIUM}])
+
+    async with uow_factory() as uow:
+        loaded = await uow.anomalies.get(anomaly.id)
+        loaded.review(ReviewStatus.CONFIRMED, reviewer=REVIEWER, at=at(90), note="known scam")
+        loaded.severity = Severity.CRITICAL  # not a review field: must not be written
+        await uow.anomalies.record_review(loaded)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        stored = await uow.anomalies.get(anomaly.id)
+    assert (stored.status, stored.reviewed_by, stored.reviewed_at, stored.note) == (
+        ReviewStatus.CONFIRMED,
+        REVIEWER,
+        at(90),
+        "known scam",
+    )
+    assert stored.severity is Severity.MEDIUM
+
+
+async def test_a_second_review_replaces_the_first(uow_factory: UnitOfWorkFactory) -> None:
+    version = await stored_model_version(uow_factory)
+    (anomaly,) = await _anomalies(uow_factory, version, [{}])
+    second_reviewer = uuid.uuid4()
+
+    for status, reviewer, seconds, note in (
+        (ReviewStatus.ESCALATED, REVIEWER, 10, "needs a second look"),
+        (ReviewStatus.DISMISSED, second_reviewer, 20, None),
+    ):
+        async with uow_factory() as uow:
+            loaded = await uow.anomalies.get(anomaly.id)
+            loaded.review(status, reviewer=reviewer, at=at(seconds), note=note)
+            await uow.anomalies.record_review(loaded)
+            await uow.commit()
+
+    async with uow_factory() as uow:
+        stored = await uow.anomalies.get(anomaly.id)
+        dismissed = await uow.anomalies.count(
+            AnomalyFilter(statuses=frozenset({ReviewStatus.DISMISSED}))
+        )
+    assert (stored.status, stored.reviewed_by, stored.reviewed_at, stored.note) == (
+        ReviewStatus.DISMISSED,
+        second_reviewer,
+        at(20),
+        None,
+    )
+    assert dismissed == 1
+
+
+async def test_record_review_raises_anomaly_not_found_for_an_unknown_anomaly(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    version = await stored_model_version(uow_factory)
+    (prediction,) = await stored_predictions(uow_factory, version, 1)
+    never_stored = an_anomaly(prediction)
+    never_stored.review(ReviewStatus.CONFIRMED, reviewer=REVIEWER, at=at(1))
+
+    async with uow_factory() as uow:
+        with pytest.raises(AnomalyNotFound):
+            await uow.anomalies.record_review(never_stored)
+
+
+@PROPERTY
+@given(
+    specs=st.lists(
+        st.tuples(
+            offsets_us,
+            st.sampled_from(Severity),
+            st.sampled_from(ReviewStatus),
+        ),
+        max_size=20,
+    ),
+    wanted_severities=st.frozensets(st.sampled_from(Severity)),
+    wanted_statuses=st.frozensets(st.sampled_from(ReviewStatus)),
+    bounds=st.tuples(st.none() | offsets_us, st.none() | offsets_us),
+    limit=st.integers(1, 6),
+)
+async def test_paging_filtered_anomalies_returns_every_match_once_in_order(
+    uow_factory: UnitOfWorkFactory,
+    specs: list[tuple[int, Severity, ReviewStatus]],
+    wanted_severities: frozenset[Severity],
+    wanted_statuses: frozenset[ReviewStatus],
+    bounds: tuple[int | None, int | None],
+    limit: int,
+) -> None:
+    # A fresh model version per example isolates it from earlier examples' rows.
+    version = await stored_model_version(uow_factory)
+    made = await _anomalies(
+        uow_factory,
+        version,
+        [
+            {
+                "detected_at": T0 + timedelta(microseconds=offset),
+                "severity": severity,
+                "status": status,
+            }
+            for offset, severity, status in specs
+        ],
+    )
+    since, until = (None if b is None else T0 + timedelta(microseconds=b) for b in bounds)
+    criteria = AnomalyFilter(
+        severities=wanted_severities,
+        statuses=wanted_statuses,
+        period=TimeRange(since, until),
+        model_version_id=version.id,
+    )
+
+    async with uow_factory() as uow:
+        pages = await collect_pages(lambda request: uow.anomalies.list(criteria, request), limit)
+        counted = await uow.anomalies.count(criteria)
+
+    expected = _newest_first([a for a in made if criteria.matches(a)])
+    assert [a.id for page in pages for a in page] == expected
+    assert counted == len(expected)

@@ -1,0 +1,134 @@
+"""Contract of ``PredictionRepository``."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from domain.errors import DuplicateRecord, NotFound, TransactionNotFound
+from domain.model import Prediction, Transaction
+from domain.pagination import PageRequest
+from ports import TimeRange, UnitOfWorkFactory
+from tests.builders import (
+    a_prediction,
+    a_transaction,
+    at,
+    collect_pages,
+    random_hash,
+    stored_model_version,
+    stored_predictions,
+    stored_transactions,
+)
+
+
+def _newest_first(predictions: list[Prediction]) -> list[uuid.UUID]:
+    ordered = sorted(predictions, key=lambda p: (p.created_at, str(p.id)), reverse=True)
+    return [p.id for p in ordered]
+
+
+async def test_predictions_read_back_oldest_first_per_transaction(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    version = await stored_model_version(uow_factory)
+    shadow_version = await stored_model_version(uow_factory)
+    tx, other = await stored_transactions(uow_factory, a_transaction(), a_transaction())
+    later = a_prediction(tx, version, created_at=at(2), score=0.1, is_anomaly=False)
+    earlier = a_prediction(
+        tx, shadow_version, created_at=at(1), score=-3.5e-7, served=False, latency_ms=12.75
+    )
+    elsewhere = a_prediction(other, version)
+
+    async with uow_factory() as uow:
+        await uow.predictions.add_many([later, earlier, elsewhere])
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.predictions.list_by_transaction(tx.hash) == [earlier, later]
+        assert await uow.predictions.list_by_transaction(other.hash) == [elsewhere]
+
+
+async def test_a_transaction_without_predictions_lists_none(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    async with uow_factory() as uow:
+        assert await uow.predictions.list_by_transaction(random_hash()) == []
+
+
+async def test_a_prediction_for_an_unknown_transaction_is_refused_with_nothing_stored(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    version = await stored_model_version(uow_factory)
+    (known,) = await stored_transactions(uow_factory, a_transaction())
+    valid = a_prediction(known, version)
+    orphan = a_prediction(a_transaction(), version)
+
+    async with uow_factory() as uow:
+        with pytest.raises(TransactionNotFound):
+            await uow.predictions.add_many([valid, orphan])
+
+    async with uow_factory() as uow:
+        assert await uow.predictions.list_by_transaction(known.hash) == []
+
+
+async def test_a_prediction_for_an_unknown_model_version_is_refused(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    version = await stored_model_version(uow_factory)
+    (tx,) = await stored_transactions(uow_factory, a_transaction())
+    orphan = a_prediction(tx, version, model_version_id=uuid.uuid4())
+
+    async with uow_factory() as uow:
+        with pytest.raises(NotFound):
+            await uow.predictions.add_many([orphan])
+
+
+async def test_a_prediction_id_can_be_stored_only_once(uow_factory: UnitOfWorkFactory) -> None:
+    version = await stored_model_version(uow_factory)
+    (prediction,) = await stored_predictions(uow_factory, version, 1, score=0.5)
+    retried = a_prediction(
+        await _transaction_of(uow_factory, prediction), version, id=prediction.id, score=0.9
+    )
+
+    async with uow_factory() as uow:
+        with pytest.raises(DuplicateRecord):
+            await uow.predictions.add_many([retried])
+
+    async with uow_factory() as uow:
+        stored = await uow.predictions.list_by_transaction(prediction.transaction_hash)
+    assert stored == [prediction]
+
+
+async def test_list_by_time_is_newest_first_and_half_open(uow_factory: UnitOfWorkFactory) -> None:
+    version = await stored_model_version(uow_factory)
+    made = []
+    for seconds in (0, 10, 10, 10, 20, 30):
+        made += await stored_predictions(uow_factory, version, 1, created_at=at(seconds))
+
+    async with uow_factory() as uow:
+        everything = await uow.predictions.list_by_time(TimeRange(), PageRequest(100))
+        window = await uow.predictions.list_by_time(TimeRange(at(10), at(30)), PageRequest(100))
+
+    assert [p.id for p in everything.items] == _newest_first(made)
+    in_window = [p for p in made if at(10) <= p.created_at < at(30)]
+    assert [p.id for p in window.items] == _newest_first(in_window)
+    assert len(in_window) == 4
+
+
+async def test_predictions_page_through_shared_instants_exactly_once(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    version = await stored_model_version(uow_factory)
+    made = await stored_predictions(uow_factory, version, 5, created_at=at(1))
+    made += await stored_predictions(uow_factory, version, 4, created_at=at(1.5))
+
+    async with uow_factory() as uow:
+        pages = await collect_pages(
+            lambda request: uow.predictions.list_by_time(TimeRange(), request), 2
+        )
+    assert [p.id for page in pages for p in page] == _newest_first(made)
+
+
+async def _transaction_of(uow_factory: UnitOfWorkFactory, prediction: Prediction) -> Transaction:
+    async with uow_factory() as uow:
+        return await uow.transactions.get(prediction.transaction_hash)
