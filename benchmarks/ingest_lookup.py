@@ -27,8 +27,8 @@ from decimal import Decimal
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-from adapters.piccolo import PiccoloDatabase, PostgresConfig
 
+from adapters.piccolo import PiccoloDatabase, PostgresConfig
 from domain.model import Transaction
 
 ADMIN_DSN = os.environ.get(

@@ -1,0 +1,72 @@
+"""Driver errors -> errors the repositories can act on.
+
+Connection trouble (refused, dropped, timed out, pool closed, SQLite file locked or
+unreadable) becomes the domain's ``Unavailable``. Constraint violations become
+``UniqueViolation``/``ForeignKeyViolation`` naming the constraint where the driver says
+(PostgreSQL always does; SQLite names the columns of a unique constraint but never the
+foreign key), for the repositories to turn into the precise domain error. Anything else
+propagates unchanged: it is a bug, not a condition to handle.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import asyncpg
+
+from domain.errors import Unavailable
+
+
+class ConstraintViolation(Exception):
+    def __init__(self, constraint: str | None, message: str) -> None:
+        super().__init__(message)
+        self.constraint = constraint
+
+
+class UniqueViolation(ConstraintViolation):
+    """``constraint``: PostgreSQL's constraint/index name, or SQLite's "table.column"."""
+
+
+class ForeignKeyViolation(ConstraintViolation):
+    """``constraint``: PostgreSQL's constraint name; None on SQLite."""
+
+
+_PG_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.InvalidCatalogNameError,
+    asyncpg.exceptions.InvalidAuthorizationSpecificationError,
+    asyncpg.exceptions.InvalidPasswordError,
+)
+_SQLITE_UNAVAILABLE = ("database is locked", "unable to open database", "disk i/o error")
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    try:
+        yield
+    except asyncpg.exceptions.UniqueViolationError as error:
+        raise UniqueViolation(error.constraint_name, str(error)) from error
+    except asyncpg.exceptions.ForeignKeyViolationError as error:
+        raise ForeignKeyViolation(error.constraint_name, str(error)) from error
+    except _PG_UNAVAILABLE as error:
+        raise Unavailable(f"the database is unavailable: {type(error).__name__}") from error
+    except sqlite3.IntegrityError as error:
+        message = str(error)
+        if message.startswith("UNIQUE constraint failed:"):
+            columns = message.removeprefix("UNIQUE constraint failed:").strip()
+            raise UniqueViolation(columns, message) from error
+        if message.startswith("FOREIGN KEY constraint failed"):
+            raise ForeignKeyViolation(None, message) from error
+        raise
+    except sqlite3.OperationalError as error:
+        if any(reason in str(error).lower() for reason in _SQLITE_UNAVAILABLE):
+            raise Unavailable(f"the database is unavailable: {error}") from error
+        raise
+    except (OSError, TimeoutError) as error:
+        raise Unavailable(f"the database is unavailable: {type(error).__name__}") from error

@@ -1,0 +1,238 @@
+"""One database transaction of a unit of work, and the statements run in it.
+
+A ``Session`` wraps a Piccolo transaction (``engine.transaction()``'s classes, subclassed)
+with one change: ``BEGIN`` is sent just before the first write instead of on entry.
+Reads before that run in autocommit mode on the same connection. Under PostgreSQL's READ
+COMMITTED (the default) that is indistinguishable from reading inside the transaction, and
+it saves read-only units of work two round trips (``BEGIN``/``COMMIT``). On SQLite it means
+a write transaction is ``BEGIN IMMEDIATE`` (a deferred one could fail to upgrade with
+"database is locked") while read-only units of work never take the write lock.
+
+Each session starts a *new* transaction even when the calling context already has one:
+Piccolo would otherwise silently join the outer transaction, and two units of work - say a
+writer and a reader in the same task - must stay isolated from each other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from itertools import count
+from typing import Any, Protocol
+
+from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
+from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType
+
+from adapters.piccolo.engine import Dialect
+from adapters.piccolo.errors import translate_errors
+from adapters.piccolo.sql import compile_sql
+
+
+class Row(Protocol):
+    """A result row: ``asyncpg.Record`` on PostgreSQL, ``dict`` on SQLite."""
+
+    def __getitem__(self, key: str) -> Any: ...
+
+
+class _DeferredPostgresTransaction(PostgresTransaction):
+    """Piccolo's transaction, with ``BEGIN`` sent by ``ensure_begun`` instead of on entry."""
+
+    begun = False
+
+    async def begin(self) -> None:
+        self.begun = False
+
+    async def ensure_begun(self) -> None:
+        if not self.begun:
+            await self.transaction.start()
+            self.begun = True
+
+    async def commit(self) -> None:
+        if self.begun:
+            await self.transaction.commit()
+        self._committed = True
+
+    async def rollback(self) -> None:
+        if self.begun:
+            await self.transaction.rollback()
+        self._rolled_back = True
+
+
+class _DeferredSQLiteTransaction(SQLiteTransaction):
+    """Piccolo's SQLite transaction, begun (IMMEDIATE) by ``ensure_begun``."""
+
+    begun = False
+
+    async def begin(self) -> None:
+        self.begun = False
+
+    async def ensure_begun(self) -> None:
+        if not self.begun:
+            await self.connection.execute(f"BEGIN {self.transaction_type.value}")
+            self.begun = True
+
+    async def commit(self) -> None:
+        if self.begun:
+            await self.connection.execute("COMMIT")
+        self._committed = True
+
+    async def rollback(self) -> None:
+        if self.begun:
+            await self.connection.execute("ROLLBACK")
+        self._rolled_back = True
+
+
+class Session:
+    """Statements of one unit of work, on the connection of its transaction.
+
+    Open with ``Session.open``; finish with ``close(commit=...)``. Every method translates
+    driver errors (see ``adapters.piccolo.errors``). Writes must go through ``write()``,
+    which begins the transaction and wraps the statements in a savepoint, so that a failed
+    statement (a duplicate key, say) undoes only itself and the unit of work stays usable.
+    """
+
+    def __init__(
+        self,
+        dialect: Dialect,
+        transaction: _DeferredPostgresTransaction | _DeferredSQLiteTransaction,
+        outer: contextvars.Token[Any],
+    ) -> None:
+        self.dialect = dialect
+        self._transaction = transaction
+        self._outer = outer
+        self._savepoints = count(1)
+
+    @classmethod
+    async def open(cls, engine: PostgresEngine | SQLiteEngine) -> Session:
+        # Hide any transaction of the calling context so Piccolo does not join it.
+        current: contextvars.ContextVar[Any] = engine.current_transaction
+        outer = current.set(None)
+        transaction: _DeferredPostgresTransaction | _DeferredSQLiteTransaction
+        try:
+            if isinstance(engine, PostgresEngine):
+                transaction = _DeferredPostgresTransaction(engine, allow_nested=False)
+            else:
+                transaction = _DeferredSQLiteTransaction(
+                    engine, transaction_type=TransactionType.immediate, allow_nested=False
+                )
+            with translate_errors():
+                await transaction.__aenter__()
+        except BaseException:
+            current.reset(outer)
+            raise
+        dialect: Dialect = "postgres" if isinstance(engine, PostgresEngine) else "sqlite"
+        return cls(dialect, transaction, outer)
+
+    @property
+    def connection(self) -> Any:
+        """The driver connection (asyncpg or aiosqlite) - for bulk paths such as COPY."""
+        return self._transaction.connection
+
+    async def close(self, *, commit: bool) -> None:
+        """Commit or roll back, then give the connection back - always, even when the
+        commit fails (the work is then rolled back and the error raised)."""
+        transaction = self._transaction
+        try:
+            with translate_errors():
+                if commit:
+                    await transaction.commit()
+                else:
+                    await transaction.rollback()
+        except BaseException:
+            # Best effort: on a broken connection the rollback fails too, and the server
+            # discards the transaction anyway; the first error is the one to report.
+            with contextlib.suppress(Exception):
+                await transaction.rollback()
+            raise
+        finally:
+            await self._release()
+
+    async def _release(self) -> None:
+        # What Piccolo's ``__aexit__`` does after finishing the transaction, made safe to
+        # run after a failure: a connection that cannot be reset is dropped by the pool.
+        transaction = self._transaction
+        engine = transaction.engine
+        with contextlib.suppress(Exception):
+            if isinstance(engine, PostgresEngine) and engine.pool is not None:
+                await engine.pool.release(transaction.connection)
+            else:
+                await transaction.connection.close()
+        current: contextvars.ContextVar[Any] = engine.current_transaction
+        current.reset(transaction.context)
+        current.reset(self._outer)
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+        with translate_errors():
+            if self.dialect == "postgres":
+                rows: list[Row] = await self.connection.fetch(sql, *args)
+                return rows
+            cursor = await self.connection.execute(compile_sql(sql, "sqlite"), args)
+            try:
+                return list(await cursor.fetchall())
+            finally:
+                await cursor.close()
+
+    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+        if self.dialect == "postgres":
+            with translate_errors():
+                row: Row | None = await self.connection.fetchrow(sql, *args)
+                return row
+        rows = await self.fetch(sql, *args)
+        return rows[0] if rows else None
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        """Run a statement; return the number of rows it changed."""
+        with translate_errors():
+            if self.dialect == "postgres":
+                status: str = await self.connection.execute(sql, *args)
+                tail = status.rsplit(" ", 1)[-1]
+                return int(tail) if tail.isdigit() else 0
+            cursor = await self.connection.execute(compile_sql(sql, "sqlite"), args)
+            try:
+                return int(cursor.rowcount)
+            finally:
+                await cursor.close()
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        with translate_errors():
+            if self.dialect == "postgres":
+                await self.connection.executemany(sql, rows)
+            else:
+                await self.connection.executemany(compile_sql(sql, "sqlite"), rows)
+
+    @asynccontextmanager
+    async def write(self, *, savepoint: bool = True) -> AsyncIterator[Session]:
+        """Begin the transaction if needed and run the block in a savepoint: on an error
+        the block's changes are undone and the error propagates; earlier work stays.
+
+        ``savepoint=False`` saves two round trips for statements that cannot fail on a
+        constraint; if one fails anyway, PostgreSQL refuses the rest of the transaction."""
+        with translate_errors():
+            await self._transaction.ensure_begun()
+        if not savepoint:
+            yield self
+            return
+        name = f"cw_sp_{next(self._savepoints)}"
+        with translate_errors():
+            await self._raw(f"SAVEPOINT {name}")
+        try:
+            yield self
+        except BaseException:
+            with translate_errors():
+                await self._raw(f"ROLLBACK TO SAVEPOINT {name}")
+                await self._raw(f"RELEASE SAVEPOINT {name}")
+            raise
+        with translate_errors():
+            await self._raw(f"RELEASE SAVEPOINT {name}")
+
+    async def _raw(self, sql: str) -> None:
+        if self.dialect == "postgres":
+            await self.connection.execute(sql)
+        else:
+            await (await self.connection.execute(sql)).close()
+
+
+SessionProvider = Callable[[], Awaitable[Session]]
+"""How a repository gets the session of its unit of work (opened on first use)."""

@@ -1,0 +1,96 @@
+"""``PiccoloUnitOfWork``: the repositories of one database transaction."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine
+
+from adapters.piccolo.anomalies import PiccoloAnomalyRepository
+from adapters.piccolo.models import PiccoloModelRepository
+from adapters.piccolo.predictions import PiccoloPredictionRepository
+from adapters.piccolo.records import PiccoloAuditLogRepository, PiccoloSystemMetricRepository
+from adapters.piccolo.session import Session
+from adapters.piccolo.transactions import PiccoloTransactionRepository
+from adapters.piccolo.users import PiccoloApiKeyRepository, PiccoloUserRepository
+from ports.repositories import (
+    AnomalyRepository,
+    ApiKeyRepository,
+    AuditLogRepository,
+    ModelRepository,
+    PredictionRepository,
+    SystemMetricRepository,
+    TransactionRepository,
+    UserRepository,
+)
+
+
+class PiccoloUnitOfWork:
+    """``async with uow:`` begins; ``commit()`` makes the work durable; leaving without
+    committing (or through an exception) rolls it back.
+
+    The connection is taken from the pool on first use and ``BEGIN`` is sent before the
+    first write (see ``adapters.piccolo.session``). After ``commit()``/``rollback()`` the
+    unit of work stays usable: the next statement starts a new transaction. A unit of work
+    belongs to the task that entered it (Piccolo tracks transactions in context variables).
+    """
+
+    def __init__(self, engine: Callable[[], PostgresEngine | SQLiteEngine]) -> None:
+        self._engine = engine
+        self._entered = False
+        self._session: Session | None = None
+        self.transactions: TransactionRepository = PiccoloTransactionRepository(self._current)
+        self.predictions: PredictionRepository = PiccoloPredictionRepository(self._current)
+        self.anomalies: AnomalyRepository = PiccoloAnomalyRepository(self._current)
+        self.models: ModelRepository = PiccoloModelRepository(self._current)
+        self.users: UserRepository = PiccoloUserRepository(self._current)
+        self.api_keys: ApiKeyRepository = PiccoloApiKeyRepository(self._current)
+        self.audit: AuditLogRepository = PiccoloAuditLogRepository(self._current)
+        self.metrics: SystemMetricRepository = PiccoloSystemMetricRepository(self._current)
+
+    async def __aenter__(self) -> Self:
+        if self._entered:
+            raise RuntimeError("this unit of work is already in progress; start a new one")
+        self._entered = True
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._entered = False
+        if exc is None:
+            await self._finish(commit=False)
+            return
+        # Already failing: roll back, but let the original error be the one raised.
+        with contextlib.suppress(Exception):
+            await self._finish(commit=False)
+
+    async def commit(self) -> None:
+        self._require_entered()
+        await self._finish(commit=True)
+
+    async def rollback(self) -> None:
+        self._require_entered()
+        await self._finish(commit=False)
+
+    async def _current(self) -> Session:
+        self._require_entered()
+        if self._session is None:
+            self._session = await Session.open(self._engine())
+        return self._session
+
+    async def _finish(self, *, commit: bool) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close(commit=commit)
+
+    def _require_entered(self) -> None:
+        if not self._entered:
+            raise RuntimeError("use the unit of work inside `async with uow:`")

@@ -1,0 +1,202 @@
+"""The migrations build the schema the tables declare, both ways, on both engines - in
+process (``PiccoloDatabase``) and through Piccolo's own CLI."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from adapters.piccolo import PiccoloDatabase, SQLiteConfig
+from adapters.piccolo.migrations import migration_modules
+from adapters.piccolo.tables import TABLES
+from tests.backends import postgres_config, scratch_postgres
+from tests.builders import a_transaction, a_user, stored_model_version, stored_predictions
+from tests.integration.schema import TableSchema, declared_schema, index_names, schema_of
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PICCOLO = str(Path(sys.executable).parent / "piccolo")
+ALL_IDS = sorted(migration_modules())
+TABLE_NAMES = {table._meta.tablename for table in TABLES}
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+async def blank_database(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[PiccoloDatabase]:
+    """A started database with no migrations applied, of its own (not the shared one)."""
+    if request.param == "sqlite":
+        database = PiccoloDatabase(SQLiteConfig(tmp_path / "blank.sqlite3"))
+        await database.start()
+        yield database
+        await database.stop()
+        return
+    async with scratch_postgres("chainwatch_migrations") as url:
+        database = PiccoloDatabase(postgres_config(url))
+        await database.start()
+        try:
+            yield database
+        finally:
+            await database.stop()
+
+
+async def _table_names(db: PiccoloDatabase) -> set[str]:
+    return set(await schema_of(db)) & TABLE_NAMES
+
+
+async def test_migrate_applies_every_migration_once_oldest_first(
+    blank_database: PiccoloDatabase,
+) -> None:
+    assert await blank_database.pending_migrations() == ALL_IDS
+
+    assert await blank_database.migrate() == ALL_IDS
+    assert await blank_database.pending_migrations() == []
+    assert await blank_database.migrate() == []
+    assert await _table_names(blank_database) == TABLE_NAMES
+
+
+async def test_the_migrated_schema_is_the_declared_schema(
+    blank_database: PiccoloDatabase,
+) -> None:
+    await blank_database.migrate()
+
+    built = await schema_of(blank_database)
+    declared = declared_schema(blank_database)
+    assert set(built) == TABLE_NAMES | {"migration"}  # plus Piccolo's bookkeeping table
+    for table in sorted(TABLE_NAMES):
+        assert built[table] == declared[table], table
+
+
+async def test_backwards_to_zero_drops_everything_and_forwards_rebuilds_it(
+    blank_database: PiccoloDatabase,
+) -> None:
+    await blank_database.migrate()
+    async with blank_database.uow() as uow:
+        await uow.users.add(a_user())
+        await uow.commit()
+
+    assert await blank_database.migrate_backwards("all") == ALL_IDS[::-1]
+    assert await _table_names(blank_database) == set()
+    assert await blank_database.pending_migrations() == ALL_IDS
+
+    assert await blank_database.migrate() == ALL_IDS
+    assert await _chainwatch_schema(blank_database) == declared_schema(blank_database)
+    async with blank_database.uow() as uow:
+        assert await uow.users.list() == []
+
+
+async def test_reverting_the_index_migration_keeps_every_row(
+    blank_database: PiccoloDatabase,
+) -> None:
+    await blank_database.migrate()
+    version = await stored_model_version(blank_database.uow)
+    (prediction,) = await stored_predictions(blank_database.uow, version, 1)
+    tx = a_transaction(value=2**256 - 1)
+    async with blank_database.uow() as uow:
+        await uow.transactions.add_many([tx])
+        await uow.commit()
+
+    latest = ALL_IDS[-1]
+    assert await blank_database.migrate_backwards("1") == [latest]
+    assert await blank_database.pending_migrations() == [latest]
+    composite = {"transactions_from_time_idx", "model_versions_model_version_key"}
+    assert not composite & await index_names(blank_database)
+
+    assert await blank_database.migrate() == [latest]
+    assert composite <= await index_names(blank_database)
+    async with blank_database.uow() as uow:
+        assert await uow.transactions.get(tx.hash) == tx
+        assert await uow.predictions.list_by_transaction(prediction.transaction_hash) == [
+            prediction
+        ]
+        assert await uow.models.get_version_by_id(version.id) == version
+
+
+async def test_backwards_to_an_unknown_migration_is_refused(
+    blank_database: PiccoloDatabase,
+) -> None:
+    await blank_database.migrate()
+    with pytest.raises(ValueError, match="not an applied migration"):
+        await blank_database.migrate_backwards("1999-01-01T00:00:00:000000")
+    assert await blank_database.pending_migrations() == []
+
+
+async def _chainwatch_schema(db: PiccoloDatabase) -> dict[str, TableSchema]:
+    return {name: table for name, table in (await schema_of(db)).items() if name in TABLE_NAMES}
+
+
+def _piccolo(*args: str, **variables: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("DATABASE_", "CHAINWATCH_", "PICCOLO_"))
+    }
+    environment.update(variables)
+    return subprocess.run(  # noqa: S603 - Piccolo's console script, fixed arguments
+        [PICCOLO, "migrations", *args],
+        cwd=REPO_ROOT,  # where piccolo_conf.py is, as an operator runs it
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def _sqlite_tables(path: Path) -> set[str]:
+    with sqlite3.connect(path) as connection:
+        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {name for (name,) in rows} & TABLE_NAMES
+
+
+def test_the_piccolo_cli_migrates_the_default_embedded_database(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    forwards = _piccolo("forwards", "chainwatch", CHAINWATCH_DATA_DIR=str(data))
+    assert forwards.returncode == 0, forwards.stdout + forwards.stderr
+    assert _sqlite_tables(data / "chainwatch.sqlite3") == TABLE_NAMES
+
+
+def test_the_piccolo_cli_goes_forwards_backwards_and_forwards_on_sqlite(tmp_path: Path) -> None:
+    path = tmp_path / "cli.sqlite3"
+    url = f"sqlite:///{path}"  # an absolute path: four slashes in all
+    for args, tables in (
+        (("forwards", "chainwatch"), TABLE_NAMES),
+        (("backwards", "chainwatch", "all", "--auto_agree"), set()),
+        (("forwards", "chainwatch"), TABLE_NAMES),
+    ):
+        result = _piccolo(*args, DATABASE_URL=url)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert _sqlite_tables(path) == tables, args
+
+
+@pytest.mark.postgres
+async def test_the_piccolo_cli_and_the_service_agree_on_postgres() -> None:
+    async with scratch_postgres("chainwatch_cli") as url:
+        result = _piccolo("forwards", "chainwatch", DATABASE_URL=url)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+        database = PiccoloDatabase(postgres_config(url))
+        await database.start()
+        try:
+            assert await database.pending_migrations() == []
+            assert await _chainwatch_schema(database) == declared_schema(database)
+        finally:
+            await database.stop()
+
+        back = _piccolo("backwards", "chainwatch", "all", "--auto_agree", DATABASE_URL=url)
+        assert back.returncode == 0, back.stdout + back.stderr
+        connection = await asyncpg.connect(url)
+        try:
+            rows = await connection.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            )
+        finally:
+            await connection.close()
+        assert {row["tablename"] for row in rows} & TABLE_NAMES == set()
