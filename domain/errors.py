@@ -106,3 +106,12 @@ class DuplicateRecord(Conflict):
 
     def __init__(self, kind: str, key: object) -> None:
         super().__init__(f"{kind} {key!s} already exists")
+
+
+class BlobNotFound(NotFound):
+    def __init__(self, key: str) -> None:
+        super().__init__("blob", key)
+
+
+class ArtifactIntegrityError(DomainError):
+    """A stored artifact's bytes do not match the sha256 recorded for it: refuse to load."""

@@ -1,6 +1,14 @@
 """Ports: the interfaces the core needs, as ``typing.Protocol`` classes."""
 
+from ports.blobs import BlobInfo, BlobStore
 from ports.clock import Clock
+from ports.detector import (
+    Detector,
+    DetectorFactory,
+    FeatureRows,
+    TrainedDetector,
+    TrainingSet,
+)
 from ports.repositories import (
     AddManyResult,
     AnomalyFilter,
@@ -26,12 +34,19 @@ __all__ = [
     "ApiKeyRepository",
     "AuditFilter",
     "AuditLogRepository",
+    "BlobInfo",
+    "BlobStore",
     "Clock",
     "DatabaseHealth",
+    "Detector",
+    "DetectorFactory",
+    "FeatureRows",
     "ModelRepository",
     "PredictionRepository",
     "SystemMetricRepository",
     "TimeRange",
+    "TrainedDetector",
+    "TrainingSet",
     "TransactionRepository",
     "UnitOfWork",
     "UnitOfWorkFactory",
