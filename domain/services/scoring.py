@@ -1,0 +1,277 @@
+"""Scoring transactions: the hot path.
+
+``Scorer.score_transactions(batch)`` is the one code path for a single transaction and for
+a batch of any size:
+
+1. one short read: which transactions are stored already, and which of those a served
+   prediction has scored (those are *replays*: their stored prediction and anomaly are
+   returned, ``replayed=True``, and nothing is written for them again);
+2. scoring, outside any database transaction and off the event loop
+   (``asyncio.to_thread``): features once per transaction, then each ACTIVE version
+   scores the transactions that ``policies.assign_version`` sends it, and each SHADOW
+   version scores all of them;
+3. one unit of work: the new transactions, one served prediction per transaction, one
+   shadow prediction per shadow version, and an ``Anomaly`` for each transaction its
+   served prediction flags (severity from ``policies.classify`` and the version's stored
+   thresholds). A concurrent writer that stored and scored the same hash in between
+   shows up as a duplicate of ``add_many``: that transaction becomes a replay too.
+
+``refresh()`` reads the ACTIVE and SHADOW versions from the repository (so every replica
+serves the same set), loads each artifact after checking its sha256 and warms it; call
+it at start-up and after changing the registry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from domain.errors import Conflict, Unavailable
+from domain.model import Anomaly, ModelStatus, ModelVersion, Prediction, Transaction
+from domain.policies import classify
+from domain.services.artifacts import load_version_artifact
+from domain.services.serving import (
+    Loaded,
+    ServingSet,
+    VersionScores,
+    check_servable,
+    score_pending,
+)
+from ports.blobs import BlobStore
+from ports.clock import Clock
+from ports.detector import Detector, DetectorFactory
+from ports.repositories import UnitOfWork, UnitOfWorkFactory
+
+# A concurrent unit of work storing the same new hashes can make a commit fail (the
+# in-memory store detects it at commit); the retry then finds them as replays.
+_WRITE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredTransaction:
+    """The outcome for one submitted transaction. ``transaction`` is the stored one (for a
+    replay, what was stored first); ``anomaly`` is set when the served prediction flagged
+    it; ``replayed`` is True when the prediction was already stored before this call."""
+
+    transaction: Transaction
+    prediction: Prediction
+    anomaly: Anomaly | None
+    model_version: ModelVersion
+    replayed: bool
+
+
+class Scorer:
+    """Scores batches of transactions with the serving model versions (see module doc)."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        detectors: DetectorFactory,
+        blobs: BlobStore,
+        clock: Clock,
+    ) -> None:
+        self._uow = uow
+        self._detectors = detectors
+        self._blobs = blobs
+        self._clock = clock
+        self._serving: ServingSet | None = None
+        self._loaded: dict[tuple[uuid.UUID, str | None], Detector] = {}
+        self._refresh_lock = asyncio.Lock()
+
+    @property
+    def ready(self) -> bool:
+        """True once loaded models can serve: at least one ACTIVE version with traffic."""
+        return self._serving is not None and self._serving.serves
+
+    @property
+    def serving_versions(self) -> list[ModelVersion]:
+        """The versions loaded by the last ``refresh``: ACTIVE ones, then SHADOW ones."""
+        if self._serving is None:
+            return []
+        loaded = [*self._serving.active.values(), *self._serving.shadow]
+        return [item.version for item in loaded]
+
+    async def refresh(self) -> None:
+        """Load and warm every ACTIVE and SHADOW version, replacing the serving set.
+
+        Unchanged versions (same id and artifact sha256) are not loaded again. If any
+        version cannot be loaded — missing or tampered artifact (``BlobNotFound``,
+        ``ArtifactIntegrityError``), another feature set or unusable thresholds
+        (``Unavailable``) — this raises and the previous serving set stays in place.
+        """
+        async with self._refresh_lock:
+            async with self._uow() as uow:
+                versions = await uow.models.list_versions_by_status(
+                    [ModelStatus.ACTIVE, ModelStatus.SHADOW]
+                )
+            loaded: dict[tuple[uuid.UUID, str | None], Detector] = {}
+            for version in versions:
+                check_servable(version)
+                key = (version.id, version.artifact_sha256)
+                detector = self._loaded.get(key)
+                if detector is None:
+                    detector = await asyncio.to_thread(self._load, version)
+                loaded[key] = detector
+            self._loaded = loaded
+            self._serving = ServingSet(
+                active={
+                    v.id: Loaded(v, loaded[(v.id, v.artifact_sha256)])
+                    for v in versions
+                    if v.status is ModelStatus.ACTIVE
+                },
+                shadow=tuple(
+                    Loaded(v, loaded[(v.id, v.artifact_sha256)])
+                    for v in versions
+                    if v.status is ModelStatus.SHADOW
+                ),
+            )
+
+    def _load(self, version: ModelVersion) -> Detector:
+        return self._detectors.load(load_version_artifact(self._blobs, version))
+
+    async def score_transactions(self, batch: Sequence[Transaction]) -> list[ScoredTransaction]:
+        """Score ``batch`` and store the outcome; one result per submitted transaction,
+        in order (a hash repeated in the batch is scored once, the repeats are replays).
+
+        Raises ``Unavailable`` when no ACTIVE version takes traffic.
+        """
+        if not batch:
+            return []
+        if self._serving is None:
+            await self.refresh()
+        serving = self._serving
+        if serving is None or not serving.serves:
+            raise Unavailable(
+                "no active model version with traffic: train one and activate it "
+                "(chainwatch models activate), then retry"
+            )
+        unique = list({tx.hash: tx for tx in reversed(batch)}.values())[::-1]
+        for attempt in range(1, _WRITE_ATTEMPTS + 1):
+            try:
+                outcome = await self._score_once(serving, unique)
+                break
+            except Conflict:
+                if attempt == _WRITE_ATTEMPTS:
+                    raise
+        results: list[ScoredTransaction] = []
+        seen: set[str] = set()
+        for tx in batch:
+            result = outcome[tx.hash]
+            if tx.hash in seen and not result.replayed:
+                result = _as_replay(result)
+            seen.add(tx.hash)
+            results.append(result)
+        return results
+
+    async def _score_once(
+        self, serving: ServingSet, unique: list[Transaction]
+    ) -> dict[str, ScoredTransaction]:
+        hashes = [tx.hash for tx in unique]
+        async with self._uow() as uow:
+            stored = await uow.transactions.get_many(hashes)
+            outcome = await self._replays(uow, serving, hashes, stored)
+        # The stored transaction wins over a resubmitted one with different fields.
+        pending = [stored.get(tx.hash, tx) for tx in unique if tx.hash not in outcome]
+        if not pending:
+            return outcome
+        scored = await asyncio.to_thread(score_pending, serving, pending)
+        async with self._uow() as uow:
+            new = [tx for tx in pending if tx.hash not in stored]
+            added = await uow.transactions.add_many(new)
+            if added.duplicates:
+                raced = await self._replays(uow, serving, added.duplicates, {})
+                outcome.update(raced)
+                pending = [tx for tx in pending if tx.hash not in raced]
+            written = self._records(pending, scored)
+            await uow.predictions.add_many(written.predictions)
+            await uow.anomalies.add_many(written.anomalies)
+            await uow.commit()
+        outcome.update(written.results)
+        return outcome
+
+    async def _replays(
+        self,
+        uow: UnitOfWork,
+        serving: ServingSet,
+        hashes: Iterable[str],
+        transactions: Mapping[str, Transaction],
+    ) -> dict[str, ScoredTransaction]:
+        """Stored served predictions of ``hashes``, as replayed results."""
+        predictions = await uow.predictions.served_for(hashes)
+        if not predictions:
+            return {}
+        anomalies = await uow.anomalies.by_prediction_ids(p.id for p in predictions.values())
+        missing = [h for h in predictions if h not in transactions]
+        found = {**transactions, **(await uow.transactions.get_many(missing) if missing else {})}
+        versions = {
+            item.version.id: item.version for item in (*serving.active.values(), *serving.shadow)
+        }
+        replays: dict[str, ScoredTransaction] = {}
+        for tx_hash, prediction in predictions.items():
+            version = versions.get(prediction.model_version_id)
+            if version is None:
+                version = await uow.models.get_version_by_id(prediction.model_version_id)
+                versions[version.id] = version
+            replays[tx_hash] = ScoredTransaction(
+                transaction=found[tx_hash],
+                prediction=prediction,
+                anomaly=anomalies.get(prediction.id),
+                model_version=version,
+                replayed=True,
+            )
+        return replays
+
+    def _records(self, pending: list[Transaction], scored: list[VersionScores]) -> _Written:
+        now = self._clock.now()
+        written = _Written()
+        for tx in pending:
+            for result in scored:
+                score = result.scores.get(tx.hash)
+                if score is None:
+                    continue
+                version = result.loaded.version
+                severity = classify(score, version.thresholds)
+                prediction = Prediction(
+                    transaction_hash=tx.hash,
+                    model_version_id=version.id,
+                    score=score,
+                    is_anomaly=severity is not None,
+                    served=result.served,
+                    latency_ms=result.latency_ms,
+                    created_at=now,
+                )
+                written.predictions.append(prediction)
+                if not result.served:
+                    continue
+                anomaly = None
+                if severity is not None:
+                    anomaly = Anomaly(
+                        transaction_hash=tx.hash,
+                        prediction_id=prediction.id,
+                        model_version_id=version.id,
+                        severity=severity,
+                        score=score,
+                        detected_at=now,
+                    )
+                    written.anomalies.append(anomaly)
+                written.results[tx.hash] = ScoredTransaction(
+                    tx, prediction, anomaly, version, False
+                )
+        return written
+
+
+@dataclass(slots=True)
+class _Written:
+    """The rows one unit of work writes, and the results they make."""
+
+    predictions: list[Prediction] = field(default_factory=list)
+    anomalies: list[Anomaly] = field(default_factory=list)
+    results: dict[str, ScoredTransaction] = field(default_factory=dict)
+
+
+def _as_replay(result: ScoredTransaction) -> ScoredTransaction:
+    return ScoredTransaction(
+        result.transaction, result.prediction, result.anomaly, result.model_version, True
+    )

@@ -1,0 +1,106 @@
+"""The serving set: loaded model versions, and scoring rows with them.
+
+Pure and synchronous: ``score_pending`` is CPU-bound and runs in a worker thread; the
+use case in ``domain.services.scoring`` owns the database side.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from dataclasses import dataclass
+
+from domain.errors import InvalidInput, Unavailable
+from domain.features import FEATURE_VERSION, extract_features
+from domain.model import ModelVersion, Transaction
+from domain.policies import assign_version, classify
+from ports.detector import Detector
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """A model version with its detector, loaded and warmed."""
+
+    version: ModelVersion
+    detector: Detector
+
+
+@dataclass(frozen=True, slots=True)
+class ServingSet:
+    """What one ``Scorer.refresh`` loaded: ACTIVE versions by id, and SHADOW versions."""
+
+    active: dict[uuid.UUID, Loaded]
+    shadow: tuple[Loaded, ...]
+
+    @property
+    def weights(self) -> dict[uuid.UUID, int]:
+        return {key: loaded.version.traffic_weight for key, loaded in self.active.items()}
+
+    @property
+    def serves(self) -> bool:
+        """True when at least one ACTIVE version takes traffic."""
+        return any(weight > 0 for weight in self.weights.values())
+
+
+@dataclass(frozen=True, slots=True)
+class VersionScores:
+    """Scores of one version for some of the batch's transactions (by hash)."""
+
+    loaded: Loaded
+    served: bool
+    scores: dict[str, float]
+    latency_ms: float
+
+
+def check_servable(version: ModelVersion) -> None:
+    """Raise ``Unavailable`` unless ``version`` can serve in this build: same feature set,
+    complete thresholds."""
+    if version.feature_version != FEATURE_VERSION:
+        raise Unavailable(
+            f"model version {version.id} was trained on feature set {version.feature_version} "
+            f"but this build computes feature set {FEATURE_VERSION}; retrain or retire it"
+        )
+    try:
+        classify(0.0, version.thresholds)
+    except InvalidInput as error:
+        raise Unavailable(
+            f"model version {version.id} has unusable thresholds ({error.message}); "
+            "retrain or retire it"
+        ) from None
+
+
+def _run(
+    loaded: Loaded, rows: list[tuple[float, ...]], hashes: list[str]
+) -> tuple[dict[str, float], float]:
+    # latency_ms is the model's scoring time for the whole batch it was given.
+    started = time.perf_counter()
+    scores = loaded.detector.score(rows)
+    latency_ms = (time.perf_counter() - started) * 1000.0
+    if len(scores) != len(rows) or not all(math.isfinite(score) for score in scores):
+        raise Unavailable(
+            f"model version {loaded.version.id} returned {len(scores)} scores for "
+            f"{len(rows)} rows or a non-finite score; retire it"
+        )
+    return dict(zip(hashes, scores, strict=True)), latency_ms
+
+
+def score_pending(serving: ServingSet, pending: list[Transaction]) -> list[VersionScores]:
+    """Every version's scores for ``pending`` (CPU-bound: runs in a worker thread)."""
+    rows = {tx.hash: extract_features(tx) for tx in pending}
+    weights = serving.weights
+    assigned: dict[uuid.UUID, list[str]] = {}
+    for tx in pending:
+        chosen = assign_version(tx.hash, weights)
+        assert chosen is not None, "a serving set with traffic always assigns"
+        assigned.setdefault(chosen, []).append(tx.hash)
+    results: list[VersionScores] = []
+    for version_id, hashes in assigned.items():
+        loaded = serving.active[version_id]
+        scores, latency_ms = _run(loaded, [rows[h] for h in hashes], hashes)
+        results.append(VersionScores(loaded, True, scores, latency_ms))
+    every = list(rows)
+    for loaded in serving.shadow:
+        scores, latency_ms = _run(loaded, list(rows.values()), every)
+        results.append(VersionScores(loaded, False, scores, latency_ms))
+    return results

@@ -1,0 +1,47 @@
+"""A tiny deterministic ``DetectorFactory`` for use-case tests: score = first feature
+(``log_value``) times a factor. Its artifact is JSON, so tests can write one by hand."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+
+from ports.detector import FeatureRows, TrainedDetector, TrainingSet
+
+
+class LinearDetector:
+    def __init__(self, factor: float, factory: LinearFactory) -> None:
+        self._factor = factor
+        self._factory = factory
+
+    def score(self, rows: FeatureRows) -> list[float]:
+        self._factory.threads.add(threading.get_ident())
+        return [row[0] * self._factor for row in rows]
+
+
+class LinearFactory:
+    """A ``DetectorFactory`` whose artifact is JSON ``{"factor": f}``."""
+
+    def __init__(self) -> None:
+        self.loads = 0
+        self.threads: set[int] = set()
+
+    @property
+    def algorithms(self) -> frozenset[str]:
+        return frozenset({"linear"})
+
+    def train(
+        self, algorithm: str, params: Mapping[str, object], data: TrainingSet
+    ) -> TrainedDetector:
+        factor = float(params.get("factor", 1.0))  # type: ignore[arg-type]
+        return TrainedDetector(
+            artifact=json.dumps({"factor": factor}).encode(),
+            training_scores=[row[0] * factor for row in data.rows],
+            supervised=False,
+            params={"factor": factor},
+        )
+
+    def load(self, artifact: bytes) -> LinearDetector:
+        self.loads += 1
+        return LinearDetector(float(json.loads(artifact)["factor"]), self)

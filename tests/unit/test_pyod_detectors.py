@@ -1,0 +1,192 @@
+"""adapters.detectors: pyod pipelines train, round-trip through artifact bytes and score."""
+
+from __future__ import annotations
+
+import io
+import random
+from collections.abc import Mapping
+
+import pytest
+from pyod.utils import persistence
+
+from adapters.detectors import PyodDetectorFactory
+from domain.errors import InvalidInput
+from ports.detector import TrainedDetector, TrainingSet
+
+FACTORY = PyodDetectorFactory()
+
+
+def _typical_rows(count: int, seed: int = 7) -> list[list[float]]:
+    rng = random.Random(seed)
+    return [
+        [rng.gauss(18.0, 0.8), rng.gauss(4.3, 0.2), rng.gauss(10.5, 0.3), float(rng.random() < 0.3)]
+        for _ in range(count)
+    ]
+
+
+OUTLIER = [77.0, 7.9, 3.0, 1.0]
+TRAINING = TrainingSet(rows=_typical_rows(400), labels=[None] * 400)
+
+
+@pytest.fixture(scope="module")
+def trained() -> dict[str, TrainedDetector]:
+    return {algorithm: FACTORY.train(algorithm, {}, TRAINING) for algorithm in FACTORY.algorithms}
+
+
+def test_the_factory_knows_the_four_algorithms() -> None:
+    assert {"iforest", "ecod", "copod", "hbos"} <= FACTORY.algorithms
+
+
+@pytest.mark.parametrize("algorithm", ["iforest", "ecod", "copod", "hbos"])
+def test_a_trained_detector_round_trips_and_scores_an_outlier_higher(
+    trained: Mapping[str, TrainedDetector], algorithm: str
+) -> None:
+    result = trained[algorithm]
+    detector = FACTORY.load(result.artifact)
+
+    typical = detector.score(_typical_rows(50, seed=99))
+    (outlier,) = detector.score([OUTLIER])
+
+    assert not result.supervised
+    assert len(result.training_scores) == len(TRAINING.rows)
+    assert outlier > max(typical)
+    assert outlier > max(result.training_scores)
+    assert detector.score([]) == []
+
+
+def test_effective_params_include_the_defaults(trained: Mapping[str, TrainedDetector]) -> None:
+    params = trained["iforest"].params
+    assert params["n_estimators"] == 100
+    assert params["contamination"] == 0.01
+    assert params["random_state"] == 42
+    custom = FACTORY.train("hbos", {"n_bins": 20, "contamination": 0.05}, TRAINING).params
+    assert (custom["n_bins"], custom["contamination"]) == (20, 0.05)
+
+
+def test_training_is_reproducible_with_the_default_seed() -> None:
+    first = FACTORY.train("iforest", {"n_estimators": 20}, TRAINING)
+    second = FACTORY.train("iforest", {"n_estimators": 20}, TRAINING)
+    probe = [*_typical_rows(5, seed=3), OUTLIER]
+
+    assert first.training_scores == second.training_scores
+    assert FACTORY.load(first.artifact).score(probe) == FACTORY.load(second.artifact).score(probe)
+
+
+def test_a_row_scores_the_same_alone_and_in_a_batch(
+    trained: Mapping[str, TrainedDetector],
+) -> None:
+    detector = FACTORY.load(trained["iforest"].artifact)
+    batch = _typical_rows(64, seed=5)
+    assert detector.score(batch)[10] == detector.score([batch[10]])[0]
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "params", "field"),
+    [
+        ("iforest", {"n_trees": 10}, "params.n_trees"),
+        ("iforest", {"n_estimators": 0}, "params.n_estimators"),
+        ("iforest", {"n_estimators": 50.5}, "params.n_estimators"),
+        ("iforest", {"contamination": "high"}, "params.contamination"),
+        ("iforest", {"contamination": 0.7}, "params.contamination"),
+        ("hbos", {"alpha": 1.0}, "params.alpha"),
+        ("ecod", {"n_estimators": 10}, "params.n_estimators"),
+        ("lof", {}, "algorithm"),
+    ],
+)
+def test_bad_params_are_refused_naming_the_param(
+    algorithm: str, params: dict[str, object], field: str
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        FACTORY.train(algorithm, params, TRAINING)
+    assert refused.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        (TrainingSet(rows=_typical_rows(5), labels=[None] * 5), "rows"),
+        (TrainingSet(rows=[[1.0, 2.0], [1.0]] * 10, labels=[None] * 20), "rows"),
+        (TrainingSet(rows=[[1.0, float("nan")]] * 20, labels=[None] * 20), "rows"),
+        (TrainingSet(rows=_typical_rows(20), labels=[None] * 19), "labels"),
+    ],
+)
+def test_unusable_training_data_is_refused(data: TrainingSet, field: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        FACTORY.train("iforest", {}, data)
+    assert refused.value.field == field
+
+
+def test_rows_of_another_width_are_refused_at_scoring(
+    trained: Mapping[str, TrainedDetector],
+) -> None:
+    detector = FACTORY.load(trained["iforest"].artifact)
+    with pytest.raises(InvalidInput, match="must have 4 numbers") as refused:
+        detector.score([[1.0, 2.0]])
+    assert refused.value.field == "rows"
+
+
+def test_bytes_that_are_not_an_artifact_are_refused_without_a_traceback() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        FACTORY.load(b"not a pickle at all")
+    assert refused.value.field == "artifact"
+
+    foreign = io.BytesIO()
+    persistence.save({"some": "thing"}, foreign)
+    with pytest.raises(InvalidInput, match="not a chainwatch detector"):
+        FACTORY.load(foreign.getvalue())
+
+
+def test_ecod_keeps_at_most_max_reference_rows() -> None:
+    capped = FACTORY.train("ecod", {"max_reference_rows": 100}, TRAINING)
+    full = FACTORY.train("ecod", {}, TRAINING)
+    assert len(capped.training_scores) == 100
+    assert len(capped.artifact) < len(full.artifact)
+
+
+def _labelled_set(labelled_share: float, seed: int = 11) -> tuple[TrainingSet, list[list[float]]]:
+    """Fraud hides inside the normal range (a narrow band of feature 1), where an
+    unsupervised detector cannot see it but labels can teach it."""
+    rng = random.Random(seed)
+    rows: list[list[float]] = []
+    labels: list[bool | None] = []
+    for index in range(600):
+        fraud = index % 10 == 0
+        row = [rng.gauss(0, 1), rng.gauss(0, 1), rng.gauss(0, 1)]
+        if fraud:
+            row[1] = 0.5 + rng.gauss(0, 0.02)
+            row[2] = 1.5 + rng.gauss(0, 0.02)
+        rows.append(row)
+        labels.append(fraud if rng.random() < labelled_share else None)
+    probes = [[rng.gauss(0, 1), 0.5, 1.5] for _ in range(20)]
+    return TrainingSet(rows, labels), probes
+
+
+def test_with_enough_labels_training_is_semi_supervised_and_learns_the_pattern() -> None:
+    data, fraud_probes = _labelled_set(labelled_share=0.5)
+    normal_probes = [[random.Random(i).gauss(0, 1), -1.0, -0.5] for i in range(20)]
+
+    supervised = FACTORY.train("iforest", {}, data)
+    unsupervised = FACTORY.train("iforest", {}, TrainingSet(data.rows, [None] * len(data.rows)))
+    with_labels = FACTORY.load(supervised.artifact)
+    without = FACTORY.load(unsupervised.artifact)
+
+    assert supervised.supervised
+    assert not unsupervised.supervised
+    learnt = min(with_labels.score(fraud_probes)) - max(with_labels.score(normal_probes))
+    assert learnt > 0
+    assert sum(with_labels.score(fraud_probes)) / 20 > 0.5
+    assert all(0.0 <= score <= 1.0 for score in supervised.training_scores)
+    unlearnt = sum(without.score(fraud_probes)) / 20 - sum(without.score(normal_probes)) / 20
+    assert learnt > unlearnt
+
+
+def test_too_few_labels_of_a_class_fall_back_to_unsupervised() -> None:
+    rows = _typical_rows(100)
+    labels: list[bool | None] = [None] * 100
+    labels[:4] = [True] * 4  # below min_labels_per_class (5)
+    labels[4:50] = [False] * 46
+
+    assert not FACTORY.train("iforest", {}, TrainingSet(rows, labels)).supervised
+    assert FACTORY.train(
+        "iforest", {"min_labels_per_class": 4}, TrainingSet(rows, labels)
+    ).supervised

@@ -1,0 +1,357 @@
+"""domain.services.scoring: the Scorer on the in-memory fakes.
+
+Most tests use a tiny deterministic detector (score = the ``log_value`` feature times a
+factor) so that which transactions are flagged is obvious; one test runs the real pyod
+factory end to end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import random
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from adapters.detectors import PyodDetectorFactory
+from adapters.memory import InMemoryDatabase
+from adapters.memory.blobs import InMemoryBlobStore
+from domain.errors import ArtifactIntegrityError, Unavailable
+from domain.features import FEATURE_VERSION, feature_rows
+from domain.model import ModelStatus, ModelVersion, Severity, Transaction
+from domain.policies import assign_version, severity_thresholds
+from domain.services.artifacts import artifact_uri_for, model_artifact_key, store_artifact
+from domain.services.scoring import Scorer
+from ports import AnomalyFilter
+from ports.detector import DetectorFactory, TrainingSet
+from tests.builders import a_model, a_model_version, a_transaction, at
+from tests.clocks import ManualClock
+from tests.detectors import LinearFactory
+
+# log_value of a transfer: 10**18 wei -> 18.0 (normal), 10**20 -> 20.0 (flagged, medium).
+BANDS = {"threshold": 19.0, "low": 19.0, "medium": 20.0, "high": 21.0, "critical": 22.0}
+NORMAL = 10**18
+SUSPICIOUS = 10**20
+
+
+@dataclass
+class World:
+    detectors: DetectorFactory = field(default_factory=LinearFactory)
+    database: InMemoryDatabase = field(default_factory=InMemoryDatabase)
+    blobs: InMemoryBlobStore = field(default_factory=InMemoryBlobStore)
+    clock: ManualClock = field(default_factory=ManualClock)
+    model_number: int = 0
+
+    def scorer(self) -> Scorer:
+        return Scorer(self.database.uow, self.detectors, self.blobs, self.clock)
+
+    async def version(
+        self,
+        status: ModelStatus = ModelStatus.ACTIVE,
+        weight: int = 100,
+        factor: float = 1.0,
+        artifact: bytes | None = None,
+        **overrides: Any,
+    ) -> ModelVersion:
+        """A stored model with one version whose artifact is in the blob store."""
+        self.model_number += 1
+        model = a_model(name=f"linear-{self.model_number}", algorithm="linear")
+        data = artifact if artifact is not None else json.dumps({"factor": factor}).encode()
+        key, digest = store_artifact(self.blobs, model_artifact_key(model.name, 1), data)
+        fields: dict[str, Any] = {
+            "status": status,
+            "traffic_weight": weight if status is ModelStatus.ACTIVE else 0,
+            "artifact_uri": artifact_uri_for(self.blobs, key),
+            "artifact_sha256": digest,
+            "thresholds": BANDS,
+            "feature_version": FEATURE_VERSION,
+        }
+        fields.update(overrides)
+        version = a_model_version(model, 1, **fields)
+        async with self.database.uow() as uow:
+            await uow.models.add_model(model)
+            await uow.models.add_version(version)
+            await uow.commit()
+        return version
+
+    async def predictions(self, tx: Transaction) -> list[Any]:
+        async with self.database.uow() as uow:
+            return await uow.predictions.list_by_transaction(tx.hash)
+
+    async def stored(self, tx: Transaction) -> Transaction:
+        async with self.database.uow() as uow:
+            return await uow.transactions.get(tx.hash)
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+async def test_a_batch_is_stored_with_one_served_prediction_each_and_anomalies_for_flagged(
+    world: World,
+) -> None:
+    version = await world.version()
+    scorer = world.scorer()
+    await scorer.refresh()
+    normal, suspicious = a_transaction(value=NORMAL), a_transaction(value=SUSPICIOUS)
+
+    results = await scorer.score_transactions([normal, suspicious])
+
+    assert [r.transaction.hash for r in results] == [normal.hash, suspicious.hash]
+    assert all(r.model_version.id == version.id and not r.replayed for r in results)
+    quiet, flagged = results
+    assert (quiet.prediction.score, quiet.prediction.is_anomaly, quiet.anomaly) == (
+        18.0,
+        False,
+        None,
+    )
+    assert flagged.prediction.is_anomaly
+    assert flagged.prediction.served
+    assert flagged.anomaly is not None
+    assert flagged.anomaly.severity is Severity.MEDIUM
+    assert flagged.anomaly.prediction_id == flagged.prediction.id
+    assert flagged.prediction.created_at == flagged.anomaly.detected_at
+    assert flagged.prediction.latency_ms >= 0.0
+    assert await world.predictions(normal) == [quiet.prediction]
+    assert await world.stored(suspicious) == suspicious
+    async with world.database.uow() as uow:
+        assert await uow.anomalies.get(flagged.anomaly.id) == flagged.anomaly
+
+
+async def test_resubmitting_returns_the_stored_prediction_and_duplicates_nothing(
+    world: World,
+) -> None:
+    await world.version()
+    scorer = world.scorer()
+    tx = a_transaction(value=SUSPICIOUS)
+    (first,) = await scorer.score_transactions([tx])
+
+    (again,) = await scorer.score_transactions([tx])
+    fresh = a_transaction(value=NORMAL)
+    mixed = await scorer.score_transactions([fresh, tx])
+
+    assert again.replayed
+    assert not first.replayed
+    assert (again.prediction, again.anomaly) == (first.prediction, first.anomaly)
+    assert [r.replayed for r in mixed] == [False, True]
+    assert mixed[1].prediction == first.prediction
+    assert await world.predictions(tx) == [first.prediction]
+    async with world.database.uow() as uow:
+        assert await uow.anomalies.count(_everything()) == 1
+
+
+async def test_a_hash_repeated_in_one_batch_is_scored_once(world: World) -> None:
+    await world.version()
+    tx = a_transaction()
+
+    results = await world.scorer().score_transactions([tx, tx, tx])
+
+    assert [r.replayed for r in results] == [False, True, True]
+    assert len({r.prediction.id for r in results}) == 1
+    assert len(await world.predictions(tx)) == 1
+
+
+async def test_a_single_transaction_is_a_batch_of_one(world: World) -> None:
+    await world.version()
+    (result,) = await world.scorer().score_transactions([a_transaction(value=SUSPICIOUS)])
+    assert result.anomaly is not None
+    assert not result.replayed
+
+
+async def test_traffic_is_split_between_active_versions_by_hash(world: World) -> None:
+    heavy = await world.version(weight=70)
+    light = await world.version(weight=30, factor=2.0)
+    scorer = world.scorer()
+    batch = [a_transaction() for _ in range(200)]
+
+    results = await scorer.score_transactions(batch)
+
+    weights = {heavy.id: 70, light.id: 30}
+    for tx, result in zip(batch, results, strict=True):
+        assert result.model_version.id == assign_version(tx.hash, weights)
+        assert result.prediction.model_version_id == result.model_version.id
+    used = [r.model_version.id for r in results]
+    assert 100 < used.count(heavy.id) < 180
+    for tx in batch[:20]:
+        assert len(await world.predictions(tx)) == 1
+
+
+async def test_shadow_versions_score_everything_but_serve_and_flag_nothing(
+    world: World,
+) -> None:
+    active = await world.version()
+    shadow = await world.version(status=ModelStatus.SHADOW, factor=10.0)
+    tx = a_transaction(value=NORMAL)
+
+    (result,) = await world.scorer().score_transactions([tx])
+
+    assert result.model_version.id == active.id
+    assert result.anomaly is None
+    stored = {p.model_version_id: p for p in await world.predictions(tx)}
+    assert set(stored) == {active.id, shadow.id}
+    assert not stored[shadow.id].served
+    assert stored[shadow.id].is_anomaly  # 180.0 is far above the bands...
+    async with world.database.uow() as uow:
+        assert await uow.anomalies.count(_everything()) == 0  # ...but shadows never alert
+
+
+async def test_without_an_active_version_scoring_is_unavailable(world: World) -> None:
+    await world.version(status=ModelStatus.SHADOW)
+    scorer = world.scorer()
+    await scorer.refresh()
+
+    assert not scorer.ready
+    with pytest.raises(Unavailable, match="no active model version"):
+        await scorer.score_transactions([a_transaction()])
+    async with world.database.uow() as uow:
+        assert await uow.transactions.get_many([]) == {}
+
+
+async def test_an_active_version_without_traffic_does_not_serve(world: World) -> None:
+    await world.version(weight=0)
+    scorer = world.scorer()
+    await scorer.refresh()
+    assert not scorer.ready
+    with pytest.raises(Unavailable):
+        await scorer.score_transactions([a_transaction()])
+
+
+async def test_a_tampered_artifact_keeps_the_previous_serving_set(world: World) -> None:
+    first = await world.version()
+    scorer = world.scorer()
+    await scorer.refresh()
+    second = await world.version()
+    world.blobs.put(model_artifact_key(f"linear-{world.model_number}", 1), b'{"factor": 99}')
+
+    with pytest.raises(ArtifactIntegrityError, match="refusing to load"):
+        await scorer.refresh()
+
+    assert scorer.ready
+    assert [v.id for v in scorer.serving_versions] == [first.id]
+    (result,) = await scorer.score_transactions([a_transaction()])
+    assert result.model_version.id == first.id != second.id
+
+
+async def test_a_version_trained_on_another_feature_set_is_not_served(world: World) -> None:
+    await world.version(feature_version=FEATURE_VERSION + 1)
+    with pytest.raises(Unavailable, match="feature set"):
+        await world.scorer().refresh()
+
+
+async def test_refresh_loads_only_new_or_changed_artifacts(world: World) -> None:
+    await world.version()
+    scorer = world.scorer()
+    await scorer.refresh()
+    await scorer.refresh()
+    await world.version(status=ModelStatus.SHADOW)
+    await scorer.refresh()
+
+    assert isinstance(world.detectors, LinearFactory)
+    assert world.detectors.loads == 2
+    assert len(scorer.serving_versions) == 2
+
+
+async def test_scoring_runs_in_a_worker_thread(world: World) -> None:
+    await world.version()
+    await world.scorer().score_transactions([a_transaction()])
+    assert isinstance(world.detectors, LinearFactory)
+    assert world.detectors.threads
+    assert threading.get_ident() not in world.detectors.threads
+
+
+async def test_a_stored_but_unscored_transaction_is_scored_as_stored(world: World) -> None:
+    await world.version()
+    ingested = a_transaction(value=SUSPICIOUS)
+    async with world.database.uow() as uow:
+        await uow.transactions.add_many([ingested])
+        await uow.commit()
+    resubmitted = dataclasses.replace(ingested, value=NORMAL, ingested_at=at(999))
+
+    (result,) = await world.scorer().score_transactions([resubmitted])
+
+    assert not result.replayed
+    assert result.transaction == ingested
+    assert result.anomaly is not None  # scored on the stored value, not the resubmitted one
+    assert len(await world.predictions(ingested)) == 1
+
+
+async def test_concurrent_scorers_of_the_same_hash_store_one_prediction(world: World) -> None:
+    await world.version()
+    first, second = world.scorer(), world.scorer()
+    tx = a_transaction(value=SUSPICIOUS)
+
+    results = await asyncio.gather(first.score_transactions([tx]), second.score_transactions([tx]))
+
+    (one,), (other,) = results
+    assert one.prediction == other.prediction
+    assert sorted([one.replayed, other.replayed]) == [False, True]
+    assert len(await world.predictions(tx)) == 1
+    async with world.database.uow() as uow:
+        assert await uow.anomalies.count(_everything()) == 1
+
+
+async def test_a_replay_reports_the_version_that_served_even_if_since_retired(
+    world: World,
+) -> None:
+    old = await world.version()
+    scorer = world.scorer()
+    tx = a_transaction()
+    await scorer.score_transactions([tx])
+    async with world.database.uow() as uow:
+        stored = await uow.models.get_version_by_id(old.id)
+        stored.change_status(ModelStatus.RETIRED)
+        await uow.models.update_version(stored)
+        await uow.commit()
+    await world.version()
+    await scorer.refresh()
+
+    (again,) = await scorer.score_transactions([tx])
+
+    assert again.replayed
+    assert again.model_version.id == old.id
+    assert again.model_version.status is ModelStatus.RETIRED
+
+
+async def test_the_real_pyod_detector_scores_end_to_end() -> None:
+    world = World(detectors=PyodDetectorFactory())
+    rng = random.Random(5)
+    history = [
+        a_transaction(
+            value=int(10 ** rng.gauss(18, 0.5)),
+            gas_price=int(10 ** rng.gauss(10.4, 0.2)),
+            timestamp=at(rng.randrange(86_400)),
+        )
+        for _ in range(300)
+    ]
+    trained = world.detectors.train(
+        "iforest", {"n_estimators": 50}, TrainingSet(feature_rows(history), [None] * 300)
+    )
+    bands = severity_thresholds(trained.training_scores, 0.01)
+    await world.version(artifact=trained.artifact, thresholds=bands)
+    scorer = world.scorer()
+    await scorer.refresh()
+    assert scorer.ready
+
+    typical = a_transaction(value=NORMAL, gas_price=25 * 10**9, timestamp=at(3600))
+    outsized = a_transaction(value=10**25, gas_price=9_000 * 10**9, to_address=None)
+    results = await scorer.score_transactions([typical, outsized])
+
+    assert results[0].anomaly is None
+    assert results[1].anomaly is not None
+    assert results[1].prediction.score > results[0].prediction.score
+    assert results[1].anomaly.severity.rank >= Severity.LOW.rank
+
+
+def _everything() -> AnomalyFilter:
+    return AnomalyFilter()
+
+
+def test_the_linear_double_honours_the_detector_factory_port() -> None:
+    factory: DetectorFactory = LinearFactory()
+    trained = factory.train("linear", {"factor": 2.0}, TrainingSet([[3.0]], [None]))
+    assert factory.load(trained.artifact).score([[4.0]]) == [8.0]
