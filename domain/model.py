@@ -76,6 +76,13 @@ class Outcome(StrEnum):
     DENIED = "denied"
 
 
+class LabelKind(StrEnum):
+    """What a label says a transaction is."""
+
+    FRAUD = "fraud"
+    LEGITIMATE = "legitimate"
+
+
 E = TypeVar("E", bound=StrEnum)
 
 
@@ -194,6 +201,37 @@ class Anomaly:
         self.note = (
             None if note is None else check_text(note, "note", max_length=4000, allow_empty=True)
         )
+
+
+@dataclass(slots=True)
+class Label:
+    """Ground truth about one transaction: fraud or legitimate, and who says so.
+
+    ``source`` is a short name of where the verdict comes from ("analyst-review",
+    "missed-fraud-report", "chainalysis"); ``anomaly_id`` links a label produced by reviewing
+    an anomaly. A transaction may collect several labels; the latest one counts.
+    """
+
+    transaction_hash: str
+    kind: LabelKind
+    source: str
+    created_by: uuid.UUID | None = None
+    anomaly_id: uuid.UUID | None = None
+    note: str | None = None
+    created_at: datetime = field(default_factory=utcnow)
+    id: uuid.UUID = field(default_factory=new_id)
+
+    def __post_init__(self) -> None:
+        self.transaction_hash = normalize_hash(self.transaction_hash, "transaction_hash")
+        self.kind = parse_enum(LabelKind, self.kind, "kind")
+        self.source = normalize_name(self.source, "source")
+        if self.note is not None:
+            self.note = check_text(self.note, "note", max_length=4000, allow_empty=True)
+        self.created_at = check_utc(self.created_at, "created_at")
+
+    @property
+    def is_fraud(self) -> bool:
+        return self.kind is LabelKind.FRAUD
 
 
 @dataclass(slots=True)

@@ -98,6 +98,8 @@ def check_text(value: object, field: str, *, max_length: int, allow_empty: bool 
         raise InvalidInput(f"{field} must not be empty", field=field)
     if len(value) > max_length:
         raise InvalidInput(f"{field} must be at most {max_length} characters", field=field)
+    if "\x00" in value:  # PostgreSQL text cannot hold it; no client means it
+        raise InvalidInput(f"{field} must not contain NUL characters", field=field)
     return value
 
 

@@ -7,14 +7,20 @@ and embedding. Neither does I/O: the database connects when it is started.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from adapters.clock import SystemClock
-from adapters.memory import InMemoryDatabase
+from adapters.detectors import PyodDetectorFactory
+from adapters.memory import InMemoryBlobStore, InMemoryDatabase
 from adapters.piccolo import PiccoloDatabase
-from entrypoints.settings import Settings
-from ports import Clock, UnitOfWork, UnitOfWorkFactory
+from adapters.security import Argon2PasswordHasher, HmacSecretDigester
+from domain.services.scoring import Scorer
+from entrypoints.blobs import blob_store_from_url
+from entrypoints.settings import MODELS_FOLDER, ConfigError, Settings
+from ports import BlobStore, Clock, DetectorFactory, UnitOfWork, UnitOfWorkFactory
+from ports.security import PasswordHasher, SecretDigester
 
 
 class Database(Protocol):
@@ -49,6 +55,21 @@ class Container:
     database: Database
     clock: Clock
     auto_migrate: bool = False
+    # API key secrets are digested with this; a random key (the default) lives and dies
+    # with the process.
+    digester: SecretDigester = field(default_factory=lambda: _digester(None))
+    passwords: PasswordHasher = field(default_factory=Argon2PasswordHasher)
+    # Models: artifacts live in ``blobs``; ``detectors`` trains and loads them; ``scorer``
+    # serves the ACTIVE and SHADOW versions (built over ``database`` when not given).
+    blobs: BlobStore = field(default_factory=InMemoryBlobStore)
+    detectors: DetectorFactory = field(default_factory=PyodDetectorFactory)
+    bootstrap_model: bool = True
+    """Train and activate ``bootstrap-iforest`` at start-up when no version is active."""
+    scorer: Scorer = field(init=False)
+
+    def __post_init__(self) -> None:
+        scorer = Scorer(self.database.uow, self.detectors, self.blobs, self.clock)
+        object.__setattr__(self, "scorer", scorer)  # frozen: set once, here
 
     @property
     def uow(self) -> UnitOfWorkFactory:
@@ -90,14 +111,39 @@ def bootstrap(settings: Settings) -> Container:
         database=PiccoloDatabase(settings.database),
         clock=SystemClock(),
         auto_migrate=settings.auto_migrate,
+        digester=_digester(settings.secret_key),
+        blobs=_model_store(settings),
+        bootstrap_model=settings.bootstrap_model,
     )
 
 
+def _model_store(settings: Settings) -> BlobStore:
+    url = settings.model_store or (settings.data_dir / MODELS_FOLDER).as_uri()
+    try:
+        return blob_store_from_url(url, settings.s3)
+    except ValueError as error:
+        raise ConfigError(f"CHAINWATCH_MODEL_STORE: {error}") from None
+
+
+def _digester(secret_key: str | None) -> SecretDigester:
+    return HmacSecretDigester(secret_key or secrets.token_urlsafe(48))
+
+
 def bootstrap_in_memory(
-    database: InMemoryDatabase | None = None, clock: Clock | None = None
+    database: InMemoryDatabase | None = None,
+    clock: Clock | None = None,
+    *,
+    passwords: PasswordHasher | None = None,
+    blobs: BlobStore | None = None,
+    bootstrap_model: bool = True,
 ) -> Container:
-    """The same wiring over the in-memory fakes (a new empty store unless ``database``)."""
+    """The same wiring over the in-memory fakes (a new empty store unless ``database``),
+    with a random secret key, artifacts in memory (unless ``blobs``) and the real pyod
+    detectors."""
     return Container(
         database=_InMemoryLifecycle(database or InMemoryDatabase()),
         clock=clock or SystemClock(),
+        passwords=passwords or Argon2PasswordHasher(),
+        blobs=blobs or InMemoryBlobStore(),
+        bootstrap_model=bootstrap_model,
     )

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from domain.errors import DomainError
+from entrypoints import cli_models, cli_ops, cli_users
 from entrypoints.bootstrap import Database, bootstrap
 from entrypoints.settings import ConfigError, Settings, load_settings
 
@@ -85,6 +86,9 @@ def _parser() -> argparse.ArgumentParser:
         "migrations-status", help="print the ids of pending migrations, one per line"
     )
     status.set_defaults(command=_migrations_status)
+    cli_ops.register(commands)
+    cli_models.register(commands)
+    cli_users.register(commands)
     return parser
 
 
@@ -92,6 +96,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from entrypoints.http import create_app
+    from entrypoints.logs import configure_json_logging
 
     port: int = settings.port if args.port is None else args.port
     if not 0 < port < 65536:
@@ -101,11 +106,15 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         applied = _run(container.database, container.database.migrate)
         _note(f"applied {len(applied)} migration(s)" + "".join(f"\n  {m}" for m in applied))
     # Migrations ran above, where a failure gives a clean exit code; the app need not repeat.
+    # The server logs JSON lines (uvicorn's own loggers included); the app logs each request.
+    configure_json_logging(settings.log_level)
     uvicorn.run(
         create_app(container, migrate_on_start=False),
         host=args.host or settings.host,
         port=port,
         log_level=settings.log_level,
+        log_config=None,
+        access_log=False,
     )
     return EXIT_OK
 

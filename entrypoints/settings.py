@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,8 @@ from urllib.parse import parse_qsl, urlsplit
 from adapters.piccolo import DatabaseConfig, PostgresConfig, SQLiteConfig, config_from_url
 
 SQLITE_FILENAME = "chainwatch.sqlite3"
+SECRET_KEY_FILENAME = "secret_key"  # noqa: S105 - a file name, not a secret
+MIN_SECRET_KEY_LENGTH = 32
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
@@ -35,8 +38,25 @@ _URL_HINT = "percent-encode special characters in the user name and password"
 _URL_OPTIONS = frozenset({"connect_timeout", "statement_cache_size"})
 
 
+S3_SSE_MODES = ("aes256", "aws:kms", "none")  # compared case-insensitively
+S3_CHECKSUM_MODES = ("when_required", "when_supported")
+
+
 class ConfigError(Exception):
     """The configuration cannot be used. ``str(error)`` is one line naming the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class S3Settings:
+    """How backups (and other blobs) are written to ``s3://`` URLs. ``endpoint_url``: an
+    S3-compatible server (None: AWS). ``sse``: ``AES256``, ``aws:kms`` or None (no
+    server-side encryption header). ``checksums``: boto3's request_checksum_calculation."""
+
+    region: str | None = None
+    endpoint_url: str | None = None
+    sse: str | None = "AES256"
+    kms_key_id: str | None = None
+    checksums: str = "when_required"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +71,16 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "info"
+    model_store: str | None = None
+    """URL of the model artifact store (``file:///folder`` or ``s3://bucket/prefix``);
+    None means ``data_dir/models``."""
+    bootstrap_model: bool = True
+    """Train and activate ``bootstrap-iforest`` at start-up when no version is active."""
+    s3: S3Settings = S3Settings()
+    secret_key: str | None = dataclasses.field(default=None, repr=False)
+    """Keys the digests of API key secrets. ``load_settings`` always sets it (from
+    ``CHAINWATCH_SECRET_KEY`` or the data folder's ``secret_key`` file); ``None`` makes
+    ``bootstrap`` draw a random one, so keys issued then die with the process."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +110,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         host=env.get("CHAINWATCH_HOST") or "127.0.0.1",
         port=env.integer("CHAINWATCH_PORT", 8000, minimum=1, maximum=65535),
         log_level=env.choice("CHAINWATCH_LOG_LEVEL", "info", LOG_LEVELS),
+        model_store=_model_store(env, data_dir),
+        bootstrap_model=env.boolean("CHAINWATCH_BOOTSTRAP_MODEL", True),
+        s3=_s3(env),
+        secret_key=_secret_key(env, data_dir),
     )
 
 
@@ -128,6 +162,29 @@ class _Environment:
         if raw.lower() not in choices:
             raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
         return raw.lower()
+
+
+def _s3(env: _Environment) -> S3Settings:
+    # boto3's standard variable; the S3-specific one wins, as it does in boto3 itself.
+    endpoint_variable = (
+        "AWS_ENDPOINT_URL_S3" if env.get("AWS_ENDPOINT_URL_S3") else "AWS_ENDPOINT_URL"
+    )
+    endpoint = env.get(endpoint_variable)
+    if endpoint is not None:
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"{endpoint_variable} must be an http:// or https:// URL")
+    sse = env.choice("CHAINWATCH_S3_SSE", "aes256", S3_SSE_MODES)
+    kms_key_id = env.get("CHAINWATCH_S3_KMS_KEY_ID")
+    if kms_key_id is not None and sse != "aws:kms":
+        raise ConfigError("CHAINWATCH_S3_KMS_KEY_ID is set but CHAINWATCH_S3_SSE is not aws:kms")
+    return S3Settings(
+        region=env.get("CHAINWATCH_S3_REGION"),
+        endpoint_url=endpoint,
+        sse={"aes256": "AES256", "aws:kms": "aws:kms"}.get(sse),
+        kms_key_id=kms_key_id,
+        checksums=env.choice("CHAINWATCH_S3_CHECKSUMS", "when_required", S3_CHECKSUM_MODES),
+    )
 
 
 def _database(env: _Environment, pool: _Pool, data_dir: Path) -> DatabaseConfig:
@@ -197,6 +254,62 @@ def _from_url(url: str, pool: _Pool) -> DatabaseConfig:
         pool_min=pool.pool_min,
         pool_max=pool.pool_max,
         connection_lifetime_s=pool.connection_lifetime_s,
+    )
+
+
+def _secret_key(env: _Environment, data_dir: Path) -> str:
+    """``CHAINWATCH_SECRET_KEY``, else the key kept in ``$CHAINWATCH_DATA_DIR/secret_key``
+    (generated there, readable by the owner only, on first use). No message shows a key."""
+    given = env.secret("CHAINWATCH_SECRET_KEY")
+    if given is not None:
+        if len(given) < MIN_SECRET_KEY_LENGTH:
+            raise ConfigError(
+                f"CHAINWATCH_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters; "
+                "generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        return given
+    path = data_dir / SECRET_KEY_FILENAME
+    where = f"CHAINWATCH_SECRET_KEY is unset and {path}"
+    try:
+        _make_folder(data_dir, "CHAINWATCH_DATA_DIR")
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            stored = path.read_text(encoding="utf-8").strip()
+        else:
+            stored = secrets.token_urlsafe(48)
+            with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+                file.write(stored + "\n")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or type(error).__name__
+        raise ConfigError(f"{where} cannot be used ({reason}); set CHAINWATCH_SECRET_KEY") from None
+    if len(stored) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(
+            f"{where} holds a key shorter than {MIN_SECRET_KEY_LENGTH} characters; "
+            "set CHAINWATCH_SECRET_KEY, or delete the file to generate a new key "
+            "(every issued API key then stops working)"
+        )
+    return stored
+
+
+MODELS_FOLDER = "models"
+
+
+def _model_store(env: _Environment, data_dir: Path) -> str:
+    """``CHAINWATCH_MODEL_STORE`` (a ``file:///`` or ``s3://`` URL), else the data folder's
+    ``models`` sub-folder."""
+    url = env.get("CHAINWATCH_MODEL_STORE")
+    if url is None:
+        return (data_dir / MODELS_FOLDER).as_uri()
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "file" and parts.netloc in ("", "localhost") and parts.path.startswith("/"):
+        return url
+    if scheme == "s3" and parts.netloc and not parts.query and not parts.fragment:
+        return url
+    raise ConfigError(
+        "CHAINWATCH_MODEL_STORE must be file:///absolute/folder or s3://bucket[/prefix], "
+        f"got {url!r}"
     )
 
 

@@ -17,6 +17,7 @@ from ports.repositories import (
     AuditFilter,
     AuditLogRepository,
     DatabaseHealth,
+    LabelRepository,
     ModelRepository,
     PredictionRepository,
     SystemMetricRepository,
@@ -26,6 +27,7 @@ from ports.repositories import (
     UnitOfWorkFactory,
     UserRepository,
 )
+from ports.security import PasswordHasher, SecretDigester
 
 __all__ = [
     "AddManyResult",
@@ -41,8 +43,11 @@ __all__ = [
     "Detector",
     "DetectorFactory",
     "FeatureRows",
+    "LabelRepository",
     "ModelRepository",
+    "PasswordHasher",
     "PredictionRepository",
+    "SecretDigester",
     "SystemMetricRepository",
     "TimeRange",
     "TrainedDetector",

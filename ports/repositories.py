@@ -18,6 +18,7 @@ from domain.model import (
     Anomaly,
     APIKey,
     AuditLog,
+    Label,
     Model,
     ModelStatus,
     ModelVersion,
@@ -117,6 +118,12 @@ class PredictionRepository(Protocol):
         """Every prediction for the transaction, oldest first."""
         ...
 
+    async def served_for(self, hashes: Iterable[str]) -> dict[str, Prediction]:
+        """The served (not shadow) prediction of each of ``hashes`` that has one, keyed by
+        normalised hash; the oldest one (by ``(created_at, id)``) if there are several.
+        One query for the whole batch: the scorer's idempotency check."""
+        ...
+
     async def list_by_time(self, period: TimeRange, page: PageRequest) -> Page[Prediction]:
         """Ordered by ``(created_at, id)`` descending."""
         ...
@@ -129,6 +136,11 @@ class AnomalyRepository(Protocol):
 
     async def get(self, anomaly_id: uuid.UUID) -> Anomaly:
         """Raises ``AnomalyNotFound``."""
+        ...
+
+    async def by_prediction_ids(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Anomaly]:
+        """The anomalies raised by any of the predictions ``ids``, keyed by prediction id
+        (predictions that raised none are left out)."""
         ...
 
     async def list(self, criteria: AnomalyFilter, page: PageRequest) -> Page[Anomaly]:
@@ -186,6 +198,24 @@ class ModelRepository(Protocol):
     async def update_version(self, version: ModelVersion) -> None:
         """Persist the mutable fields: status, traffic_weight, artifact_uri, artifact_sha256,
         params, metrics, thresholds, trained_at. Raises ``ModelVersionNotFound``."""
+        ...
+
+
+class LabelRepository(Protocol):
+    """Ground-truth labels of transactions; append-only (a newer label supersedes)."""
+
+    async def add(self, label: Label) -> None:
+        """Raises ``TransactionNotFound`` when the transaction is not stored and
+        ``DuplicateRecord`` when the id exists."""
+        ...
+
+    async def latest_for(self, hashes: Iterable[str]) -> dict[str, Label]:
+        """The latest label (greatest ``(created_at, id)``) of each of ``hashes`` that has
+        one, keyed by normalised hash; unlabelled or unknown hashes are left out."""
+        ...
+
+    async def list_by_time(self, period: TimeRange, page: PageRequest) -> Page[Label]:
+        """Labels created in ``period``, ordered by ``(created_at, id)`` descending."""
         ...
 
 
@@ -271,6 +301,7 @@ class UnitOfWork(Protocol):
     api_keys: ApiKeyRepository
     audit: AuditLogRepository
     metrics: SystemMetricRepository
+    labels: LabelRepository
 
     async def __aenter__(self) -> Self: ...
 

@@ -12,6 +12,8 @@ from domain.model import (
     Anomaly,
     APIKey,
     AuditLog,
+    Label,
+    LabelKind,
     Model,
     ModelStatus,
     ModelVersion,
@@ -116,6 +118,18 @@ def an_anomaly(prediction: Prediction, **overrides: Any) -> Anomaly:
     }
     fields.update(overrides)
     return Anomaly(**fields)
+
+
+def a_label(tx: Transaction, kind: LabelKind = LabelKind.FRAUD, **overrides: Any) -> Label:
+    fields: dict[str, Any] = {
+        "transaction_hash": tx.hash,
+        "kind": kind,
+        "source": "analyst-review",
+        "note": "seen in a phishing report",
+        "created_at": T0,
+    }
+    fields.update(overrides)
+    return Label(**fields)
 
 
 def a_user(**overrides: Any) -> User:

@@ -7,7 +7,9 @@ pagination, not-found errors, commit/rollback visibility).
 from adapters.memory.anomalies import InMemoryAnomalyRepository
 from adapters.memory.api_keys import InMemoryApiKeyRepository
 from adapters.memory.audit_log import InMemoryAuditLogRepository
+from adapters.memory.blobs import InMemoryBlobStore
 from adapters.memory.database import InMemoryDatabase
+from adapters.memory.labels import InMemoryLabelRepository
 from adapters.memory.models import InMemoryModelRepository
 from adapters.memory.predictions import InMemoryPredictionRepository
 from adapters.memory.system_metrics import InMemorySystemMetricRepository
@@ -19,7 +21,9 @@ __all__ = [
     "InMemoryAnomalyRepository",
     "InMemoryApiKeyRepository",
     "InMemoryAuditLogRepository",
+    "InMemoryBlobStore",
     "InMemoryDatabase",
+    "InMemoryLabelRepository",
     "InMemoryModelRepository",
     "InMemoryPredictionRepository",
     "InMemorySystemMetricRepository",

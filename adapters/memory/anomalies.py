@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
-from adapters.memory.store import Workspace, copied_page
+from adapters.memory.store import Workspace, copied, copied_page
 from domain.errors import (
     AnomalyNotFound,
     DuplicateRecord,
@@ -50,6 +50,11 @@ class InMemoryAnomalyRepository:
         if anomaly is None:
             raise AnomalyNotFound(anomaly_id)
         return anomaly
+
+    async def by_prediction_ids(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Anomaly]:
+        wanted = set(ids)
+        rows = [a for a in self._workspace().anomalies.scan() if a.prediction_id in wanted]
+        return {anomaly.prediction_id: anomaly for anomaly in copied(rows)}
 
     async def list(self, criteria: AnomalyFilter, page: PageRequest) -> Page[Anomaly]:
         rows = [a for a in self._workspace().anomalies.scan() if criteria.matches(a)]

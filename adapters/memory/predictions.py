@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from adapters.memory.store import Workspace, copied, copied_page
@@ -40,6 +40,15 @@ class InMemoryPredictionRepository:
         wanted = tx_hash.strip().lower()
         rows = [p for p in self._workspace().predictions.scan() if p.transaction_hash == wanted]
         return copied(sorted(rows, key=_sort_key))
+
+    async def served_for(self, hashes: Iterable[str]) -> dict[str, Prediction]:
+        wanted = {tx_hash.strip().lower() for tx_hash in hashes}
+        found: dict[str, Prediction] = {}
+        served = (p for p in self._workspace().predictions.scan() if p.served)
+        for prediction in sorted(served, key=_sort_key):
+            if prediction.transaction_hash in wanted:
+                found.setdefault(prediction.transaction_hash, prediction)
+        return dict(zip(found, copied(list(found.values())), strict=True))
 
     async def list_by_time(self, period: TimeRange, page: PageRequest) -> Page[Prediction]:
         rows = [p for p in self._workspace().predictions.scan() if period.contains(p.created_at)]

@@ -28,6 +28,7 @@ from domain.model import (
     Anomaly,
     APIKey,
     AuditLog,
+    Label,
     Model,
     ModelVersion,
     Prediction,
@@ -138,6 +139,7 @@ class Store:
         )
         self.audit: Table[uuid.UUID, AuditLog] = Table("audit log entry")
         self.metrics: Table[uuid.UUID, SystemMetric] = Table("system metric")
+        self.labels: Table[uuid.UUID, Label] = Table("label")
 
 
 class Workspace:
@@ -153,6 +155,7 @@ class Workspace:
         self.api_keys = TableView(store.api_keys)
         self.audit = TableView(store.audit)
         self.metrics = TableView(store.metrics)
+        self.labels = TableView(store.labels)
 
     def commit(self) -> None:
         """Merge every write into the store, all or nothing."""
@@ -166,6 +169,7 @@ class Workspace:
             self.api_keys,
             self.audit,
             self.metrics,
+            self.labels,
         )
         # Validate everything before touching the store, so a clash leaves it unchanged.
         for view in views:

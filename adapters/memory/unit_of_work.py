@@ -9,6 +9,7 @@ from typing import Self
 from adapters.memory.anomalies import InMemoryAnomalyRepository
 from adapters.memory.api_keys import InMemoryApiKeyRepository
 from adapters.memory.audit_log import InMemoryAuditLogRepository
+from adapters.memory.labels import InMemoryLabelRepository
 from adapters.memory.models import InMemoryModelRepository
 from adapters.memory.predictions import InMemoryPredictionRepository
 from adapters.memory.store import Store, Workspace
@@ -19,6 +20,7 @@ from ports.repositories import (
     AnomalyRepository,
     ApiKeyRepository,
     AuditLogRepository,
+    LabelRepository,
     ModelRepository,
     PredictionRepository,
     SystemMetricRepository,
@@ -50,6 +52,7 @@ class InMemoryUnitOfWork:
         self.api_keys: ApiKeyRepository = InMemoryApiKeyRepository(self._current)
         self.audit: AuditLogRepository = InMemoryAuditLogRepository(self._current)
         self.metrics: SystemMetricRepository = InMemorySystemMetricRepository(self._current)
+        self.labels: LabelRepository = InMemoryLabelRepository(self._current)
 
     async def __aenter__(self) -> Self:
         if self._work is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -150,6 +150,18 @@ class PiccoloAnomalyRepository:
         if row is None:
             raise AnomalyNotFound(anomaly_id)
         return _from_row(row)
+
+    async def by_prediction_ids(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Anomaly]:
+        keys = sorted(set(ids))
+        if not keys:
+            return {}
+        session = await self._session()
+        params = Params(session.dialect)
+        rows = await session.fetch(
+            f"SELECT {_SELECT} FROM anomalies WHERE {params.any_of('prediction_id', keys)}",
+            *params.values,
+        )
+        return {anomaly.prediction_id: anomaly for anomaly in map(_from_row, rows)}
 
     async def list(self, criteria: AnomalyFilter, page: PageRequest) -> Page[Anomaly]:
         session = await self._session()

@@ -111,6 +111,15 @@ class PiccoloDatabase:
         if isinstance(engine, PostgresEngine) and engine.pool is not None:
             await engine.close_connection_pool()
 
+    def pool_usage(self) -> tuple[int, int] | None:
+        """``(in use, idle)`` connections of the PostgreSQL pool; ``None`` without a pool
+        (SQLite opens a connection per unit of work, or the database is stopped)."""
+        engine = self._engine
+        if not isinstance(engine, PostgresEngine) or engine.pool is None:
+            return None
+        size, idle = engine.pool.get_size(), engine.pool.get_idle_size()
+        return size - idle, idle
+
     def bind(self) -> None:
         """Point the chainwatch tables and Piccolo's ``migration`` table at this engine."""
         engine = self.engine

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -107,6 +107,25 @@ class PiccoloPredictionRepository:
             tx_hash.strip().lower(),
         )
         return [_from_row(row) for row in rows]
+
+    async def served_for(self, hashes: Iterable[str]) -> dict[str, Prediction]:
+        keys = sorted({tx_hash.strip().lower() for tx_hash in hashes})
+        if not keys:
+            return {}
+        session = await self._session()
+        params = Params(session.dialect)
+        # Served once per transaction by design; the ordering picks the oldest if a race
+        # ever left two.
+        rows = await session.fetch(
+            f"SELECT {_SELECT} FROM predictions "
+            f"WHERE served AND {params.any_of('transaction_hash', keys)} "
+            "ORDER BY transaction_hash, created_at, id",
+            *params.values,
+        )
+        found: dict[str, Prediction] = {}
+        for prediction in map(_from_row, rows):
+            found.setdefault(prediction.transaction_hash, prediction)
+        return found
 
     async def list_by_time(self, period: TimeRange, page: PageRequest) -> Page[Prediction]:
         session = await self._session()

@@ -18,6 +18,10 @@ Conventions:
   audit trail must outlive the users it mentions, and record any actor id it is given.
   Deleting a transaction, prediction, model or model version that something still points at
   is refused (RESTRICT); an API key goes with its user (CASCADE).
+* Labels point at their transaction (RESTRICT: ground truth is what training learns from,
+  so a labelled transaction is not pruned by accident); ``labels.created_by`` and
+  ``labels.anomaly_id`` are plain UUIDs, so a label outlives the user and the reviewed
+  anomaly it mentions.
 """
 
 from __future__ import annotations
@@ -155,6 +159,19 @@ class SystemMetrics(Table, tablename="system_metrics"):
     recorded_at = Timestamptz(default=None, index=True)
 
 
+class Labels(Table, tablename="labels"):
+    id = UUID(primary_key=True, default=None)
+    transaction_hash = ForeignKey(
+        references=Transactions, on_delete=OnDelete.restrict, null=False, index=True
+    )
+    kind = Varchar(length=16)
+    source = Varchar(length=64)
+    created_by = UUID(null=True, default=None)
+    anomaly_id = UUID(null=True, default=None)
+    note = Text(null=True, default=None)
+    created_at = Timestamptz(default=None, index=True)
+
+
 TABLES: tuple[type[Table], ...] = (
     Transactions,
     Models,
@@ -165,6 +182,7 @@ TABLES: tuple[type[Table], ...] = (
     ApiKeys,
     AuditLogs,
     SystemMetrics,
+    Labels,
 )
 """Every chainwatch table, parents before children (the order to create them in)."""
 

@@ -11,6 +11,7 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
 from adapters.piccolo.anomalies import PiccoloAnomalyRepository
+from adapters.piccolo.labels import PiccoloLabelRepository
 from adapters.piccolo.models import PiccoloModelRepository
 from adapters.piccolo.predictions import PiccoloPredictionRepository
 from adapters.piccolo.records import PiccoloAuditLogRepository, PiccoloSystemMetricRepository
@@ -21,6 +22,7 @@ from ports.repositories import (
     AnomalyRepository,
     ApiKeyRepository,
     AuditLogRepository,
+    LabelRepository,
     ModelRepository,
     PredictionRepository,
     SystemMetricRepository,
@@ -51,6 +53,7 @@ class PiccoloUnitOfWork:
         self.api_keys: ApiKeyRepository = PiccoloApiKeyRepository(self._current)
         self.audit: AuditLogRepository = PiccoloAuditLogRepository(self._current)
         self.metrics: SystemMetricRepository = PiccoloSystemMetricRepository(self._current)
+        self.labels: LabelRepository = PiccoloLabelRepository(self._current)
 
     async def __aenter__(self) -> Self:
         if self._entered:

@@ -3,31 +3,61 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
 from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.types import ControllerRouterHandler
 
 from domain.errors import Unavailable
 from entrypoints.bootstrap import Container
+from entrypoints.http.api import api_router, close_request_bodies
+from entrypoints.http.audit import audit_failures
 from entrypoints.http.health import HealthController
 from entrypoints.http.lifecycle import DatabaseLifecycle
-from entrypoints.http.problems import problem_details_plugin
+from entrypoints.http.observability import (
+    MetricsController,
+    RuntimeSource,
+    echo_request_id,
+    log_requests,
+    no_queue,
+    prometheus_config,
+    report_runtime,
+)
+from entrypoints.http.problems import problem_handlers
+from entrypoints.http.security import LastUsedBuffer, security_components
+from entrypoints.serving import ModelServing
 
 _logger = logging.getLogger("chainwatch.http")
+API_VERSION = "1.0.0"
+KEY_USE_FLUSH_S = 10.0
 
 
-def create_app(container: Container, *, migrate_on_start: bool | None = None) -> Litestar:
+def create_app(
+    container: Container,
+    *,
+    migrate_on_start: bool | None = None,
+    scoring_queue_depth: Callable[[], int] = no_queue,
+    key_use_flush_s: float = KEY_USE_FLUSH_S,
+    extra_api_handlers: list[ControllerRouterHandler] | None = None,
+) -> Litestar:
     """The HTTP app over ``container``.
 
     Its lifespan starts the database (applying pending migrations first when
     ``migrate_on_start``, by default ``container.auto_migrate``) and stops it at shutdown.
     A database that is down at start-up does not stop the app: ``/ready`` answers 503 and
-    keeps trying until it is reachable.
+    keeps trying until it is reachable. API key uses are written every ``key_use_flush_s``
+    seconds and at shutdown. ``scoring_queue_depth`` feeds the Prometheus gauge of that
+    name; ``extra_api_handlers`` adds controllers under ``/api/v1``.
     """
     migrate = container.auto_migrate if migrate_on_start is None else migrate_on_start
-    lifecycle = DatabaseLifecycle(container.database, migrate=migrate)
+    serving = ModelServing(container)
+    lifecycle = DatabaseLifecycle(container.database, migrate=migrate, then=serving.ensure_ready)
+    last_used = LastUsedBuffer()
+    metrics = prometheus_config()
 
     @asynccontextmanager
     async def run_database(_: Litestar) -> AsyncIterator[None]:
@@ -35,20 +65,46 @@ def create_app(container: Container, *, migrate_on_start: bool | None = None) ->
             await lifecycle.ensure_started()
         except Unavailable as error:
             _logger.warning("database unavailable at start-up, not ready yet: %s", error.message)
+        stop_reporting = report_runtime(RuntimeSource(container.database, scoring_queue_depth))
         try:
             yield
         finally:
+            stop_reporting()
             await lifecycle.stop()
 
-    return Litestar(
-        route_handlers=[HealthController],
+    @asynccontextmanager
+    async def record_key_use(_: Litestar) -> AsyncIterator[None]:
+        async with last_used.flushing(container.uow, key_use_flush_s):
+            yield
+
+    app = Litestar(
+        route_handlers=[
+            HealthController,
+            MetricsController,
+            api_router(container, last_used, extra_api_handlers),
+        ],
         dependencies={
             "container": Provide(lambda: container, use_cache=True, sync_to_thread=False),
             "database": Provide(lambda: lifecycle, use_cache=True, sync_to_thread=False),
         },
-        lifespan=[run_database],
-        plugins=[problem_details_plugin()],
+        # Exited in reverse: key uses are flushed before the database stops.
+        lifespan=[run_database, serving.lifespan(lambda: lifecycle.started), record_key_use],
+        exception_handlers=problem_handlers(),
+        after_exception=[audit_failures(container)],
+        before_send=[echo_request_id],
+        middleware=[metrics.middleware, log_requests],
+        openapi_config=OpenAPIConfig(
+            title="chainwatch",
+            version=API_VERSION,
+            description="Blockchain transaction anomaly scoring. Send an API key in the "
+            "`X-API-Key` header; errors are RFC 9457 problem documents.",
+            components=security_components(),
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(path="/")],
+        ),
         # Logging is the process's business (the CLI configures it); Litestar's default
         # config would replace the root handlers with its own format.
         logging_config=None,
     )
+    close_request_bodies(app)
+    return app

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from entrypoints.bootstrap import Database
 
@@ -17,9 +18,16 @@ _logger = logging.getLogger("chainwatch.database")
 class DatabaseLifecycle:
     """Starts ``database`` once (migrating first when ``migrate``) and stops it at shutdown."""
 
-    def __init__(self, database: Database, *, migrate: bool) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        migrate: bool,
+        then: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.database = database
         self._migrate = migrate
+        self._then = then
         self._started = False
         self._lock = asyncio.Lock()
 
@@ -45,9 +53,12 @@ class DatabaseLifecycle:
             self._started = True
 
     async def check_ready(self) -> None:
-        """Raise ``Unavailable`` unless the database is started and answers a round-trip."""
+        """Raise ``Unavailable`` unless the database is started and answers a round-trip
+        (and ``then``, the rest of the readiness check, passes)."""
         await self.ensure_started()
         await self.database.ping()
+        if self._then is not None:
+            await self._then()
 
     async def stop(self) -> None:
         async with self._lock:

@@ -314,3 +314,21 @@ async def test_paging_filtered_anomalies_returns_every_match_once_in_order(
     expected = _newest_first([a for a in made if criteria.matches(a)])
     assert [a.id for page in pages for a in page] == expected
     assert counted == len(expected)
+
+
+async def test_by_prediction_ids_finds_the_anomaly_of_each_flagging_prediction(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    version = await stored_model_version(uow_factory)
+    flagged, quiet, other = await stored_predictions(uow_factory, version, 3)
+    first, second = await _store(
+        uow_factory, an_anomaly(flagged, severity=Severity.LOW), an_anomaly(other)
+    )
+
+    async with uow_factory() as uow:
+        found = await uow.anomalies.by_prediction_ids([flagged.id, quiet.id, uuid.uuid4()])
+        everything = await uow.anomalies.by_prediction_ids(p.id for p in (flagged, quiet, other))
+        assert await uow.anomalies.by_prediction_ids([]) == {}
+
+    assert found == {flagged.id: first}
+    assert everything == {flagged.id: first, other.id: second}

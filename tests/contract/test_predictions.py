@@ -132,3 +132,54 @@ async def test_predictions_page_through_shared_instants_exactly_once(
 async def _transaction_of(uow_factory: UnitOfWorkFactory, prediction: Prediction) -> Transaction:
     async with uow_factory() as uow:
         return await uow.transactions.get(prediction.transaction_hash)
+
+
+async def test_served_for_returns_the_served_prediction_of_each_scored_hash_only(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    version = await stored_model_version(uow_factory)
+    shadow_version = await stored_model_version(uow_factory)
+    scored, shadowed_only, unscored = await stored_transactions(
+        uow_factory, a_transaction(), a_transaction(), a_transaction()
+    )
+    served = a_prediction(scored, version, created_at=at(2))
+    shadow = a_prediction(scored, shadow_version, served=False, created_at=at(1))
+    only_shadow = a_prediction(shadowed_only, shadow_version, served=False)
+    async with uow_factory() as uow:
+        await uow.predictions.add_many([served, shadow, only_shadow])
+        await uow.commit()
+
+    wanted = [scored.hash.upper().replace("0X", "0x"), shadowed_only.hash, unscored.hash]
+    async with uow_factory() as uow:
+        found = await uow.predictions.served_for([*wanted, random_hash()])
+        assert await uow.predictions.served_for([]) == {}
+
+    assert found == {scored.hash: served}
+
+
+async def test_served_for_picks_the_oldest_when_a_hash_was_served_twice(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    version = await stored_model_version(uow_factory)
+    (tx,) = await stored_transactions(uow_factory, a_transaction())
+    later = a_prediction(tx, version, created_at=at(5))
+    first = a_prediction(tx, version, created_at=at(1))
+    async with uow_factory() as uow:
+        await uow.predictions.add_many([later, first])
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.predictions.served_for([tx.hash]) == {tx.hash: first}
+
+
+async def test_served_for_answers_a_large_batch_in_one_call(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    version = await stored_model_version(uow_factory)
+    made = await stored_predictions(uow_factory, version, 300)
+    hashes = [p.transaction_hash for p in made] + [random_hash() for _ in range(900)]
+
+    async with uow_factory() as uow:
+        found = await uow.predictions.served_for(hashes)
+
+    assert found == {p.transaction_hash: p for p in made}

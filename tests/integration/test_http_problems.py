@@ -17,7 +17,7 @@ from domain.errors import (
     Unauthorized,
     Unavailable,
 )
-from entrypoints.http.problems import problem_details_plugin
+from entrypoints.http.problems import problem_handlers
 
 HASH = "0x" + "ab" * 32
 
@@ -27,7 +27,7 @@ def client_raising(error: Exception) -> TestClient[Litestar]:
     def boom() -> None:
         raise error
 
-    app = Litestar([boom], plugins=[problem_details_plugin()], logging_config=None)
+    app = Litestar([boom], exception_handlers=problem_handlers(), logging_config=None)
     return TestClient(app)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from adapters.piccolo import PostgresConfig, SQLiteConfig
-from entrypoints.settings import ConfigError, Settings, load_settings
+from entrypoints.settings import ConfigError, S3Settings, Settings, load_settings
 
 SECRET = "Zebra-Quartz-s3cr3t-9137"
 
@@ -329,3 +329,114 @@ class TestSecretsNeverLeak:
         text = repr(load(data_dir, DATABASE_URL=f"postgresql://scorer:{SECRET}@db.example/d"))
         assert "db.example" in text
         assert "scorer" in text
+
+
+class TestSecretKey:
+    KEY = "k" * 31 + "-Quartz-Zebra"
+
+    def test_a_configured_key_is_used_as_given(self, data_dir: Path) -> None:
+        settings = load(data_dir, CHAINWATCH_SECRET_KEY=self.KEY)
+        assert settings.secret_key == self.KEY
+        assert not (data_dir / "secret_key").exists()
+
+    def test_without_one_a_key_is_generated_once_and_kept_owner_only(self, data_dir: Path) -> None:
+        first = load(data_dir).secret_key
+        stored = data_dir / "secret_key"
+        assert first is not None
+        assert len(first) >= 32
+        assert stored.stat().st_mode & 0o777 == 0o600
+        assert load(data_dir).secret_key == first
+
+    def test_a_short_key_is_refused_without_showing_it(self, data_dir: Path) -> None:
+        message = config_error(data_dir, CHAINWATCH_SECRET_KEY="Zebra-short")
+        assert message.startswith("CHAINWATCH_SECRET_KEY")
+        assert "Zebra-short" not in message
+
+    def test_a_truncated_key_file_is_refused_without_showing_it(self, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True)
+        (data_dir / "secret_key").write_text("Zebra-short\n")
+        message = config_error(data_dir)
+        assert "CHAINWATCH_SECRET_KEY" in message
+        assert "Zebra-short" not in message
+
+    def test_the_key_never_appears_in_the_settings_repr(self, data_dir: Path) -> None:
+        settings = load(data_dir, CHAINWATCH_SECRET_KEY=self.KEY)
+        assert self.KEY not in repr(settings)
+
+
+class TestModels:
+    def test_model_artifacts_default_to_the_data_folder(self, data_dir: Path) -> None:
+        assert load(data_dir).model_store == (data_dir / "models").as_uri()
+
+    @pytest.mark.parametrize("url", ["file:///srv/models", "s3://bucket/models"])
+    def test_a_model_store_url_overrides_the_default(self, data_dir: Path, url: str) -> None:
+        assert load(data_dir, CHAINWATCH_MODEL_STORE=url).model_store == url
+
+    @pytest.mark.parametrize("url", ["/srv/models", "file://host/srv", "ftp://x/y", "s3://"])
+    def test_a_model_store_that_is_not_a_file_or_s3_url_is_refused(
+        self, data_dir: Path, url: str
+    ) -> None:
+        assert config_error(data_dir, CHAINWATCH_MODEL_STORE=url).startswith(
+            "CHAINWATCH_MODEL_STORE"
+        )
+
+    def test_the_bootstrap_model_is_on_unless_switched_off(self, data_dir: Path) -> None:
+        assert load(data_dir).bootstrap_model is True
+        assert load(data_dir, CHAINWATCH_BOOTSTRAP_MODEL="off").bootstrap_model is False
+        assert config_error(data_dir, CHAINWATCH_BOOTSTRAP_MODEL="maybe").startswith(
+            "CHAINWATCH_BOOTSTRAP_MODEL"
+        )
+
+
+class TestS3:
+    def test_defaults_encrypt_with_aes256_and_send_checksums_only_when_required(
+        self, data_dir: Path
+    ) -> None:
+        assert load(data_dir).s3 == S3Settings(
+            region=None,
+            endpoint_url=None,
+            sse="AES256",
+            kms_key_id=None,
+            checksums="when_required",
+        )
+
+    def test_every_s3_variable_is_read(self, data_dir: Path) -> None:
+        settings = load(
+            data_dir,
+            CHAINWATCH_S3_REGION="eu-central-1",
+            AWS_ENDPOINT_URL="https://minio.internal:9000",
+            CHAINWATCH_S3_SSE="aws:kms",
+            CHAINWATCH_S3_KMS_KEY_ID="alias/chainwatch-backups",
+            CHAINWATCH_S3_CHECKSUMS="when_supported",
+        )
+        assert settings.s3 == S3Settings(
+            region="eu-central-1",
+            endpoint_url="https://minio.internal:9000",
+            sse="aws:kms",
+            kms_key_id="alias/chainwatch-backups",
+            checksums="when_supported",
+        )
+
+    def test_the_s3_specific_endpoint_wins_as_in_boto3(self, data_dir: Path) -> None:
+        settings = load(
+            data_dir, AWS_ENDPOINT_URL="http://a:1", AWS_ENDPOINT_URL_S3="http://s3-only:2"
+        )
+        assert settings.s3.endpoint_url == "http://s3-only:2"
+
+    def test_encryption_can_be_switched_off(self, data_dir: Path) -> None:
+        assert load(data_dir, CHAINWATCH_S3_SSE="none").s3.sse is None
+        assert load(data_dir, CHAINWATCH_S3_SSE="aes256").s3.sse == "AES256"
+
+    @pytest.mark.parametrize(
+        ("variables", "named"),
+        [
+            ({"CHAINWATCH_S3_SSE": "rot13"}, "CHAINWATCH_S3_SSE"),
+            ({"CHAINWATCH_S3_KMS_KEY_ID": "alias/x"}, "CHAINWATCH_S3_KMS_KEY_ID"),
+            ({"CHAINWATCH_S3_CHECKSUMS": "always"}, "CHAINWATCH_S3_CHECKSUMS"),
+            ({"AWS_ENDPOINT_URL": "minio:9000"}, "AWS_ENDPOINT_URL"),
+        ],
+    )
+    def test_a_bad_s3_setting_names_its_variable(
+        self, data_dir: Path, variables: dict[str, str], named: str
+    ) -> None:
+        assert config_error(data_dir, **variables).startswith(named)

@@ -12,6 +12,7 @@ from domain.errors import InvalidInput
 from domain.values import (
     UINT256_MAX,
     check_finite,
+    check_text,
     check_uint64,
     check_uint256,
     check_utc,
@@ -150,3 +151,10 @@ def test_names_are_lowercased_and_limited() -> None:
         normalize_name("has space")
     with pytest.raises(InvalidInput):
         normalize_name("x" * 65)
+
+
+def test_text_with_a_nul_character_is_refused_naming_the_field() -> None:
+    with pytest.raises(InvalidInput) as raised:
+        check_text("a\x00b", "note", max_length=10)
+    assert raised.value.field == "note"
+    assert check_text("tabs\tand\nnewlines", "note", max_length=100) == "tabs\tand\nnewlines"

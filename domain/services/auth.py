@@ -1,0 +1,131 @@
+"""Who is calling (``authenticate``) and what they may do (``authorise``).
+
+Roles and what they grant:
+
+| role    | grants |
+|---------|--------|
+| admin   | everything |
+| analyst | read, review anomalies, label transactions, manage their own API keys |
+| viewer  | read, manage their own API keys |
+| service | predict only |
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from domain.errors import Forbidden, Unauthorized, UserNotFound
+from domain.model import Role
+from domain.services.api_key_format import split_key
+from ports.clock import Clock
+from ports.repositories import UnitOfWorkFactory
+from ports.security import SecretDigester
+
+
+class Permission(StrEnum):
+    READ = "read"
+    """Transactions, anomalies, predictions, models and system metrics."""
+    REVIEW = "review"
+    LABEL = "label"
+    PREDICT = "predict"
+    MANAGE_MODELS = "manage-models"
+    MANAGE_USERS = "manage-users"
+    """Users and every user's API keys."""
+    OWN_KEYS = "own-keys"
+    """Issue, list and revoke one's own API keys."""
+    READ_AUDIT = "read-audit"
+
+
+GRANTS: Mapping[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.ANALYST: frozenset(
+        {Permission.READ, Permission.REVIEW, Permission.LABEL, Permission.OWN_KEYS}
+    ),
+    Role.VIEWER: frozenset({Permission.READ, Permission.OWN_KEYS}),
+    Role.SERVICE: frozenset({Permission.PREDICT}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller: the user behind the API key, and the key itself."""
+
+    user_id: uuid.UUID
+    username: str
+    role: Role
+    key_id: uuid.UUID
+
+    def may(self, permission: Permission) -> bool:
+        return permission in GRANTS[self.role]
+
+
+class AuthenticationFailed(Unauthorized):
+    """The presented API key does not authenticate anyone. ``key_prefix`` is the key's
+    public prefix when the key was well-formed (safe to log and audit), else ``None``."""
+
+    def __init__(self, message: str, *, key_prefix: str | None = None) -> None:
+        super().__init__(message)
+        self.key_prefix = key_prefix
+
+
+class PermissionDenied(Forbidden):
+    def __init__(self, principal: Principal, permission: Permission) -> None:
+        super().__init__(
+            f"the {principal.role.value} role does not allow this ({permission.value} is needed)"
+        )
+        self.principal = principal
+        self.permission = permission
+
+
+_INVALID = "the API key is not valid"
+
+
+async def authenticate(
+    uow: UnitOfWorkFactory, digester: SecretDigester, clock: Clock, presented: str | None
+) -> Principal:
+    """The principal behind ``presented`` (the ``X-API-Key`` value).
+
+    Raises ``AuthenticationFailed`` when it is missing, malformed, unknown, wrong, revoked
+    or expired, or when its user is deactivated. Messages never echo the key.
+    """
+    if presented is None or not presented.strip():
+        raise AuthenticationFailed("an API key is required in the X-API-Key header")
+    parts = split_key(presented)
+    if parts is None:
+        raise AuthenticationFailed(_INVALID)
+    async with uow() as work:
+        key = await work.api_keys.find_by_prefix(parts.prefix)
+        if key is None or not digester.matches(parts.secret, key.digest):
+            raise AuthenticationFailed(_INVALID, key_prefix=parts.prefix)
+        if key.revoked_at is not None:
+            raise AuthenticationFailed("the API key has been revoked", key_prefix=key.prefix)
+        if not key.is_usable(clock.now()):
+            raise AuthenticationFailed("the API key has expired", key_prefix=key.prefix)
+        try:
+            user = await work.users.get(key.user_id)
+        except UserNotFound:
+            raise AuthenticationFailed(_INVALID, key_prefix=key.prefix) from None
+    if not user.active:
+        raise AuthenticationFailed("the user of this API key is deactivated", key_prefix=key.prefix)
+    return Principal(user_id=user.id, username=user.username, role=user.role, key_id=key.id)
+
+
+def authorise(principal: Principal, permission: Permission) -> None:
+    """Raises ``PermissionDenied`` unless the principal's role grants ``permission``."""
+    if not principal.may(permission):
+        raise PermissionDenied(principal, permission)
+
+
+def keys_owner(principal: Principal, requested: uuid.UUID | None) -> uuid.UUID | None:
+    """Whose API keys ``principal`` is acting on: their own unless they ask for another
+    user's (or, with ``None``, everyone's), which needs ``MANAGE_USERS``.
+
+    Returns the owner to act on (``None`` = every user, for user managers only)."""
+    if principal.may(Permission.MANAGE_USERS):
+        return requested
+    if principal.may(Permission.OWN_KEYS) and requested in (None, principal.user_id):
+        return principal.user_id
+    raise PermissionDenied(principal, Permission.MANAGE_USERS)

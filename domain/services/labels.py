@@ -1,0 +1,53 @@
+"""Labelling a transaction directly: fraud or legitimate, from a named source."""
+
+from __future__ import annotations
+
+import uuid
+
+from domain.model import Label, LabelKind, parse_enum
+from domain.services.audit import succeeded
+from ports.clock import Clock
+from ports.repositories import UnitOfWorkFactory
+
+
+async def label_transaction(
+    uow: UnitOfWorkFactory,
+    tx_hash: str,
+    kind: LabelKind | str,
+    source: str,
+    user_id: uuid.UUID | None,
+    note: str | None,
+    clock: Clock,
+) -> Label:
+    """Store a label for a stored transaction (a later label supersedes earlier ones),
+    audited in the same unit of work.
+
+    Raises ``TransactionNotFound`` for an unknown hash
+    and ``InvalidInput`` (naming the field) for a bad hash, kind, source or note.
+    """
+    now = clock.now()
+    label = Label(
+        transaction_hash=tx_hash,
+        kind=parse_enum(LabelKind, kind, "kind"),
+        source=source,
+        created_by=user_id,
+        note=note,
+        created_at=now,
+    )
+    async with uow() as work:
+        await work.labels.add(label)
+        await work.audit.append(
+            succeeded(
+                "transaction.label",
+                f"transactions/{label.transaction_hash}",
+                actor=user_id,
+                at=now,
+                details={
+                    "label_id": str(label.id),
+                    "kind": label.kind.value,
+                    "source": label.source,
+                },
+            )
+        )
+        await work.commit()
+    return label

@@ -1,0 +1,299 @@
+"""Serving lifecycle of model versions: stage, activate, shadow, weights, retire, roll back.
+
+Traffic weights are global: every ACTIVE version, of any model, has a weight from 0 to 100
+and, whenever any version is ACTIVE, the weights sum to exactly 100. A transaction is
+served by one of them, chosen by ``policies.assign_version`` from its hash.
+
+**A version left at weight 0 stays ACTIVE, as a standby**: it is never served (assignment
+skips weight 0), but the scorer keeps it loaded and warm, so ``rollback`` to it is instant
+and needs no bookkeeping beyond the status. Activating a version at 100 therefore turns
+every other active version into a standby; retire standbys you no longer want.
+
+Rules every change keeps (or it is refused with ``Conflict`` and nothing changes):
+
+* the version asked about gets exactly the weight asked for;
+* the other active versions share the rest in proportion to their weights
+  (``policies.rescale_weights``); when they are all standbys they share it evenly;
+* taking the last served version out of service (shadow, retire, stage, weight 0) is
+  refused while no other active version could take its traffic;
+* only a version with a recorded artifact can be activated or shadowed.
+
+Every change is audited in the same unit of work.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Protocol
+
+from domain.errors import Conflict
+from domain.model import ModelStatus, ModelVersion
+from domain.policies import TOTAL_WEIGHT, rescale_weights
+from domain.services.audit import succeeded
+from domain.values import normalize_name
+from ports.clock import Clock
+from ports.repositories import UnitOfWork, UnitOfWorkFactory
+
+
+class LeaveService(Protocol):
+    """The shape of ``shadow``, ``retire`` and ``stage``."""
+
+    async def __call__(
+        self,
+        uow: UnitOfWorkFactory,
+        model_name: str,
+        version: int,
+        *,
+        actor: uuid.UUID | None,
+        clock: Clock,
+    ) -> ModelVersion: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackOutcome:
+    restored: ModelVersion
+    retired: ModelVersion
+
+
+async def _active(work: UnitOfWork) -> dict[uuid.UUID, ModelVersion]:
+    return {v.id: v for v in await work.models.list_versions_by_status([ModelStatus.ACTIVE])}
+
+
+def _weights(active: dict[uuid.UUID, ModelVersion]) -> dict[uuid.UUID, int]:
+    return {version_id: v.traffic_weight for version_id, v in active.items()}
+
+
+async def _store(
+    work: UnitOfWork,
+    target: ModelVersion,
+    status: ModelStatus,
+    weights: dict[uuid.UUID, int],
+    active: dict[uuid.UUID, ModelVersion],
+) -> dict[str, int]:
+    """Give ``target`` its status and every active version its weight; returns the
+    weights that changed, by version id (for the audit entry)."""
+    changed: dict[str, int] = {}
+    target.change_status(status)
+    if status is ModelStatus.ACTIVE:
+        target.set_traffic_weight(weights[target.id])
+    await work.models.update_version(target)
+    changed[str(target.id)] = target.traffic_weight
+    for version_id, weight in weights.items():
+        other = active.get(version_id)
+        if other is None or other.id == target.id or other.traffic_weight == weight:
+            continue
+        other.set_traffic_weight(weight)
+        await work.models.update_version(other)
+        changed[str(other.id)] = weight
+    return changed
+
+
+def _resource(model_name: str, version: int) -> str:
+    return f"models/{normalize_name(model_name)}/versions/{version}"
+
+
+def _require_artifact(version: ModelVersion, model_name: str) -> None:
+    if version.artifact_sha256 is None or not version.artifact_uri:
+        raise Conflict(
+            f"{model_name} v{version.version} has no recorded artifact; train a new version"
+        )
+
+
+def _check_weight_given(weights: dict[uuid.UUID, int], target: uuid.UUID, asked: int) -> None:
+    if weights.get(target, 0) != asked:
+        raise Conflict(
+            f"no other active version can take the remaining {TOTAL_WEIGHT - asked}% of "
+            "traffic; activate another version first"
+        )
+
+
+async def activate(
+    uow: UnitOfWorkFactory,
+    model_name: str,
+    version: int,
+    weight: int = TOTAL_WEIGHT,
+    *,
+    actor: uuid.UUID | None,
+    clock: Clock,
+) -> ModelVersion:
+    """Make a version ACTIVE with ``weight``% of traffic (from any status, including a
+    standby or a retired version); the other active versions are rescaled to share the
+    rest. Raises ``ModelNotFound``/``ModelVersionNotFound``, ``InvalidInput`` for a weight
+    outside 0..100, ``Conflict`` per the module rules."""
+    async with uow() as work:
+        target = await work.models.get_version(model_name, version)
+        _require_artifact(target, model_name)
+        active = await _active(work)
+        weights = rescale_weights(_weights(active), target.id, weight)
+        _check_weight_given(weights, target.id, weight)
+        if sum(weights.values()) != TOTAL_WEIGHT:
+            raise Conflict("activating at weight 0 would leave no version serving traffic")
+        previous = target.status
+        changed = await _store(work, target, ModelStatus.ACTIVE, weights, active)
+        await work.audit.append(
+            succeeded(
+                "model_version.activate",
+                _resource(model_name, version),
+                actor=actor,
+                at=clock.now(),
+                details={"from": previous.value, "weight": weight, "weights": changed},
+            )
+        )
+        await work.commit()
+    return target
+
+
+async def set_weight(
+    uow: UnitOfWorkFactory,
+    model_name: str,
+    version: int,
+    weight: int,
+    *,
+    actor: uuid.UUID | None,
+    clock: Clock,
+) -> ModelVersion:
+    """Change an ACTIVE version's share of traffic; the others are rescaled. Weight 0 makes
+    it a standby. Raises ``Conflict`` for a version that is not ACTIVE (activate it) and
+    per the module rules."""
+    async with uow() as work:
+        target = await work.models.get_version(model_name, version)
+        if target.status is not ModelStatus.ACTIVE:
+            raise Conflict(
+                f"{model_name} v{version} is {target.status.value}, not active; activate it"
+            )
+        active = await _active(work)
+        weights = rescale_weights(_weights(active), target.id, weight)
+        _check_weight_given(weights, target.id, weight)
+        if sum(weights.values()) != TOTAL_WEIGHT:
+            raise Conflict(f"{model_name} v{version} is the only active version; it takes 100")
+        changed = await _store(work, target, ModelStatus.ACTIVE, weights, active)
+        await work.audit.append(
+            succeeded(
+                "model_version.set_weight",
+                _resource(model_name, version),
+                actor=actor,
+                at=clock.now(),
+                details={"weight": weight, "weights": changed},
+            )
+        )
+        await work.commit()
+    return target
+
+
+async def _leave_service(
+    uow: UnitOfWorkFactory,
+    model_name: str,
+    version: int,
+    status: ModelStatus,
+    *,
+    actor: uuid.UUID | None,
+    clock: Clock,
+) -> ModelVersion:
+    async with uow() as work:
+        target = await work.models.get_version(model_name, version)
+        if status is ModelStatus.SHADOW:
+            _require_artifact(target, model_name)
+        active = await _active(work)
+        weights = _weights(active)
+        if target.id in weights:
+            rest = rescale_weights(weights, target.id, 0)
+            del rest[target.id]
+            if target.traffic_weight > 0 and sum(rest.values()) != TOTAL_WEIGHT:
+                raise Conflict(
+                    f"{model_name} v{version} is the only version serving traffic; "
+                    "activate another version first"
+                )
+            weights = rest
+        previous = target.status
+        changed = await _store(work, target, status, weights, active)
+        await work.audit.append(
+            succeeded(
+                f"model_version.{_VERBS[status]}",
+                _resource(model_name, version),
+                actor=actor,
+                at=clock.now(),
+                details={"from": previous.value, "weights": changed},
+            )
+        )
+        await work.commit()
+    return target
+
+
+_VERBS = {ModelStatus.SHADOW: "shadow", ModelStatus.RETIRED: "retire", ModelStatus.STAGED: "stage"}
+
+
+async def shadow(
+    uow: UnitOfWorkFactory, model_name: str, version: int, *, actor: uuid.UUID | None, clock: Clock
+) -> ModelVersion:
+    """Run a version in shadow: it scores every transaction and its predictions are
+    stored, but it never serves. If it was active, the others take its traffic."""
+    return await _leave_service(
+        uow, model_name, version, ModelStatus.SHADOW, actor=actor, clock=clock
+    )
+
+
+async def retire(
+    uow: UnitOfWorkFactory, model_name: str, version: int, *, actor: uuid.UUID | None, clock: Clock
+) -> ModelVersion:
+    """Take a version out of service for good (it can still be activated explicitly)."""
+    return await _leave_service(
+        uow, model_name, version, ModelStatus.RETIRED, actor=actor, clock=clock
+    )
+
+
+async def stage(
+    uow: UnitOfWorkFactory, model_name: str, version: int, *, actor: uuid.UUID | None, clock: Clock
+) -> ModelVersion:
+    """Put a version back to STAGED (neither served nor shadowed, not loaded)."""
+    return await _leave_service(
+        uow, model_name, version, ModelStatus.STAGED, actor=actor, clock=clock
+    )
+
+
+async def rollback(
+    uow: UnitOfWorkFactory, model_name: str, *, actor: uuid.UUID | None, clock: Clock
+) -> RollbackOutcome:
+    """Undo a model's latest activation: its current version (the active one with the
+    greatest weight, the newest on a tie) is retired and the most recent previously active
+    version - its other active version with the highest number, typically the standby the
+    current one displaced - is re-activated at 100% of traffic (so every other active
+    version, of any model, becomes a standby).
+
+    Raises ``Conflict`` when the model has no active version or no other active version to
+    go back to (retired versions are not candidates: activate one explicitly).
+    """
+    async with uow() as work:
+        versions = await work.models.list_versions(model_name)
+        active_here = [v for v in versions if v.status is ModelStatus.ACTIVE]
+        if not active_here:
+            raise Conflict(f"model {model_name} has no active version to roll back")
+        current = max(active_here, key=lambda v: (v.traffic_weight, v.version))
+        candidates = [v for v in active_here if v.id != current.id]
+        if not candidates:
+            raise Conflict(
+                f"model {model_name} has no earlier active version to roll back to; "
+                "activate one explicitly"
+            )
+        restored = max(candidates, key=lambda v: v.version)
+        active = await _active(work)
+        weights = {version_id: 0 for version_id in active if version_id != current.id}
+        weights[restored.id] = TOTAL_WEIGHT
+        current.change_status(ModelStatus.RETIRED)
+        await work.models.update_version(current)
+        changed = await _store(work, restored, ModelStatus.ACTIVE, weights, active)
+        await work.audit.append(
+            succeeded(
+                "model_version.rollback",
+                _resource(model_name, restored.version),
+                actor=actor,
+                at=clock.now(),
+                details={
+                    "retired_version": current.version,
+                    "restored_version": restored.version,
+                    "weights": changed,
+                },
+            )
+        )
+        await work.commit()
+    return RollbackOutcome(restored=restored, retired=current)

@@ -1,0 +1,202 @@
+"""The read side: what the API and the CLI show, each query one short unit of work.
+
+Records join what a reader needs in a fixed number of queries per page, never one per row:
+an anomaly page is the anomalies, their transactions (one ``get_many``) and the model
+versions' tags (two small registry queries).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from domain.errors import AnomalyNotFound, InvalidInput, TransactionNotFound, UserNotFound
+from domain.model import (
+    Anomaly,
+    AuditLog,
+    Label,
+    ModelStatus,
+    Prediction,
+    SystemMetric,
+    Transaction,
+)
+from domain.pagination import Page, PageRequest, paginate
+from domain.values import normalize_address, normalize_hash
+from ports.repositories import AnomalyFilter, AuditFilter, TimeRange, UnitOfWork, UnitOfWorkFactory
+
+_TAG = re.compile(r"([a-z0-9][a-z0-9_.-]{0,63}):([1-9][0-9]{0,8})")
+
+
+def version_tag(model_name: str, version: int) -> str:
+    """How a model version is named to clients: ``<model name>:<version number>``."""
+    return f"{model_name}:{version}"
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionRecord:
+    transaction: Transaction
+    label: Label | None
+    """The latest label, if any."""
+
+
+@dataclass(frozen=True, slots=True)
+class AnomalyRecord:
+    anomaly: Anomaly
+    transaction: Transaction
+    model_version: str
+    """The tag of the version that flagged it (``version_tag``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AnomalyListing:
+    items: list[AnomalyRecord]
+    total_count: int
+    """How many anomalies match the criteria, on every page."""
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionRecord:
+    prediction: Prediction
+    model_version: str
+
+
+async def get_transaction(uow: UnitOfWorkFactory, tx_hash: str) -> TransactionRecord:
+    """Raises ``InvalidInput`` for a malformed hash and ``TransactionNotFound``."""
+    tx_hash = normalize_hash(tx_hash, "hash")
+    async with uow() as work:
+        transaction = await work.transactions.get(tx_hash)
+        labels = await work.labels.latest_for([tx_hash])
+    return TransactionRecord(transaction, labels.get(tx_hash))
+
+
+async def list_transactions(
+    uow: UnitOfWorkFactory, address: str | None, period: TimeRange, page: PageRequest
+) -> Page[Transaction]:
+    """Newest first; only those sent from or to ``address`` when given."""
+    async with uow() as work:
+        if address is None:
+            return await work.transactions.list_by_time(period, page)
+        return await work.transactions.list_by_address(
+            normalize_address(address, "address"), period, page
+        )
+
+
+async def resolve_version(uow: UnitOfWorkFactory, reference: str) -> uuid.UUID:
+    """The id of a model version named by its id or its tag (``iforest:3``).
+
+    Raises ``InvalidInput`` (field ``model_version``) for neither, ``ModelVersionNotFound``
+    or ``ModelNotFound`` for a tag of nothing stored."""
+    text = reference.strip()
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        pass
+    match = _TAG.fullmatch(text.lower())
+    if match is None:
+        raise InvalidInput(
+            "model_version must be a version id or <model name>:<version>, e.g. iforest:3",
+            field="model_version",
+        )
+    async with uow() as work:
+        version = await work.models.get_version(match.group(1), int(match.group(2)))
+    return version.id
+
+
+async def list_anomalies(
+    uow: UnitOfWorkFactory, criteria: AnomalyFilter, page: PageRequest
+) -> AnomalyListing:
+    """Newest first, with their transactions and version tags, and the total count."""
+    async with uow() as work:
+        found = await work.anomalies.list(criteria, page)
+        total = await work.anomalies.count(criteria)
+        records = await _anomaly_records(work, found.items)
+    return AnomalyListing(records, total, found.next_cursor)
+
+
+async def get_anomaly(uow: UnitOfWorkFactory, anomaly_id: uuid.UUID) -> AnomalyRecord:
+    """Raises ``AnomalyNotFound``."""
+    async with uow() as work:
+        anomaly = await work.anomalies.get(anomaly_id)
+        records = await _anomaly_records(work, [anomaly])
+    if not records:
+        raise AnomalyNotFound(anomaly_id)
+    return records[0]
+
+
+async def _anomaly_records(work: UnitOfWork, anomalies: list[Anomaly]) -> list[AnomalyRecord]:
+    if not anomalies:
+        return []
+    transactions = await work.transactions.get_many(a.transaction_hash for a in anomalies)
+    tags = await _version_tags(work, (a.model_version_id for a in anomalies))
+    records = []
+    for anomaly in anomalies:
+        transaction = transactions.get(anomaly.transaction_hash)
+        if transaction is None:  # the schema's foreign key makes this impossible
+            raise TransactionNotFound(anomaly.transaction_hash)
+        tag = tags.get(anomaly.model_version_id, str(anomaly.model_version_id))
+        records.append(AnomalyRecord(anomaly, transaction, tag))
+    return records
+
+
+async def _version_tags(work: UnitOfWork, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    names = {model.id: model.name for model in await work.models.list_models()}
+    return {
+        version.id: version_tag(names.get(version.model_id, "?"), version.version)
+        for version in await work.models.list_versions_by_status(ModelStatus)
+        if version.id in wanted
+    }
+
+
+async def list_predictions(
+    uow: UnitOfWorkFactory, tx_hash: str | None, period: TimeRange, page: PageRequest
+) -> Page[PredictionRecord]:
+    """Newest first; only the transaction's predictions when ``tx_hash`` is given."""
+    async with uow() as work:
+        if tx_hash is None:
+            found = await work.predictions.list_by_time(period, page)
+        else:
+            tx_hash = normalize_hash(tx_hash, "transaction")
+            every = await work.predictions.list_by_transaction(tx_hash)
+            kept = [p for p in every if period.contains(p.created_at)]
+            found = paginate(kept, page, lambda p: (p.created_at, str(p.id)))
+        tags = await _version_tags(work, (p.model_version_id for p in found.items))
+    records = [
+        PredictionRecord(p, tags.get(p.model_version_id, str(p.model_version_id)))
+        for p in found.items
+    ]
+    return Page(records, found.next_cursor)
+
+
+async def query_audit_log(
+    uow: UnitOfWorkFactory,
+    user: str | None,
+    action: str | None,
+    period: TimeRange,
+    page: PageRequest,
+) -> Page[AuditLog]:
+    """Newest first. ``user`` is a user id or a username (an unknown one matches nothing)."""
+    async with uow() as work:
+        user_id = None
+        if user is not None:
+            try:
+                user_id = uuid.UUID(user.strip())
+            except ValueError:
+                try:
+                    user_id = (await work.users.get_by_username(user)).id
+                except UserNotFound:
+                    return Page([], None)
+        return await work.audit.query(AuditFilter(user_id, action, period), page)
+
+
+async def query_system_metrics(
+    uow: UnitOfWorkFactory, name: str | None, period: TimeRange, page: PageRequest
+) -> Page[SystemMetric]:
+    """Newest first; every metric name when ``name`` is ``None``."""
+    async with uow() as work:
+        return await work.metrics.query(name, period, page)

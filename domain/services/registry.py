@@ -1,0 +1,238 @@
+"""The model registry: create models, train versions, list what exists.
+
+Training a version (``train_version``):
+
+1. gather feature rows and labels (``training_data.gather``) and split off held-out rows;
+2. train the detector in a worker thread (the event loop keeps serving);
+3. derive the anomaly threshold and severity bands from the training scores
+   (``policies.severity_thresholds``, contamination from the detector's params);
+4. score the held-out rows and evaluate (``evaluation.evaluate``);
+5. reserve the next version number (a STAGED row without artifact, committed, so two
+   concurrent trainings never write the same artifact key), store the artifact at
+   ``models/<name>/<version>.pyod`` and record its URI and sha256 in the row.
+
+The version comes out STAGED; activating or shadowing it is a separate, audited step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from domain.errors import DuplicateModelVersion, InvalidInput
+from domain.features import FEATURE_NAMES, FEATURE_VERSION
+from domain.model import Model, ModelStatus, ModelVersion
+from domain.policies import severity_thresholds
+from domain.services.artifacts import artifact_uri_for, model_artifact_key, store_artifact
+from domain.services.audit import succeeded
+from domain.services.evaluation import evaluate
+from domain.services.training_data import (
+    DEFAULT_HOLDOUT,
+    Progress,
+    TrainingData,
+    TrainingSource,
+    gather,
+)
+from ports.blobs import BlobStore
+from ports.clock import Clock
+from ports.detector import DetectorFactory, TrainedDetector, TrainingSet
+from ports.repositories import UnitOfWorkFactory
+
+DEFAULT_CONTAMINATION = 0.01
+_RESERVE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class ModelOverview:
+    model: Model
+    versions: list[ModelVersion]
+
+
+async def create_model(
+    uow: UnitOfWorkFactory,
+    name: str,
+    algorithm: str,
+    description: str = "",
+    *,
+    actor: uuid.UUID | None,
+    clock: Clock,
+    algorithms: Collection[str] | None = None,
+) -> Model:
+    """Register a model (a named detector family). ``algorithms``, when given, are the
+    ones the detector factory knows. Raises ``DuplicateModel`` and ``InvalidInput``."""
+    now = clock.now()
+    model = Model(name=name, algorithm=algorithm, description=description, created_at=now)
+    if algorithms is not None and model.algorithm not in algorithms:
+        known = ", ".join(sorted(algorithms))
+        raise InvalidInput(
+            f"unknown algorithm {model.algorithm!r}; known: {known}", field="algorithm"
+        )
+    async with uow() as work:
+        await work.models.add_model(model)
+        await work.audit.append(
+            succeeded(
+                "model.create",
+                f"models/{model.name}",
+                actor=actor,
+                at=now,
+                details={"algorithm": model.algorithm},
+            )
+        )
+        await work.commit()
+    return model
+
+
+async def list_models(uow: UnitOfWorkFactory) -> list[ModelOverview]:
+    """Every model (by name) with its versions (by number)."""
+    async with uow() as work:
+        return [
+            ModelOverview(model, await work.models.list_versions(model.name))
+            for model in await work.models.list_models()
+        ]
+
+
+def _contamination(trained: TrainedDetector, params: Mapping[str, object]) -> float:
+    value = trained.params.get("contamination", params.get("contamination"))
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return DEFAULT_CONTAMINATION
+
+
+async def train_version(
+    uow: UnitOfWorkFactory,
+    detectors: DetectorFactory,
+    blobs: BlobStore,
+    clock: Clock,
+    model_name: str,
+    source: TrainingSource,
+    params: Mapping[str, object] | None = None,
+    *,
+    actor: uuid.UUID | None,
+    holdout: float = DEFAULT_HOLDOUT,
+    progress: Progress | None = None,
+) -> ModelVersion:
+    """Train, evaluate and store a new STAGED version of ``model_name`` (see the module
+    docstring). Raises ``ModelNotFound``, ``InvalidInput`` (no rows, bad params, an
+    unknown algorithm) and whatever the blob store raises; on failure no version is left
+    behind except a reserved row, which is then RETIRED with the error in its metrics."""
+    params = dict(params or {})
+    async with uow() as work:
+        model = await work.models.get_model(model_name)
+    data = await gather(uow, source, holdout=holdout, progress=progress)
+    _say(progress, f"training {model.algorithm} on {len(data.train.rows):,} rows")
+    trained = await asyncio.to_thread(
+        detectors.train,
+        model.algorithm,
+        params,
+        TrainingSet(rows=data.train.rows, labels=data.train.labels),
+    )
+    thresholds = severity_thresholds(trained.training_scores, _contamination(trained, params))
+    metrics = await _evaluate(detectors, trained, data, thresholds["threshold"], progress)
+    version = await _reserve(uow, model, trained, thresholds, metrics, clock)
+    _say(progress, f"storing the artifact of {model.name} v{version.version}")
+    try:
+        key, digest = await asyncio.to_thread(
+            store_artifact, blobs, model_artifact_key(model.name, version.version), trained.artifact
+        )
+    except BaseException as error:
+        await _abandon(uow, version, error)
+        raise
+    version.artifact_uri = artifact_uri_for(blobs, key)
+    version.artifact_sha256 = digest
+    version.trained_at = clock.now()
+    async with uow() as work:
+        await work.models.update_version(version)
+        await work.audit.append(
+            succeeded(
+                "model_version.train",
+                f"models/{model.name}/versions/{version.version}",
+                actor=actor,
+                at=version.trained_at,
+                details={
+                    "rows": data.rows,
+                    "supervised": trained.supervised,
+                    "evaluation": metrics.get("evaluation"),
+                },
+            )
+        )
+        await work.commit()
+    return version
+
+
+async def _evaluate(
+    detectors: DetectorFactory,
+    trained: TrainedDetector,
+    data: TrainingData,
+    threshold: float,
+    progress: Progress | None,
+) -> dict[str, Any]:
+    held_out = data.held_out
+    if held_out.rows:
+        _say(progress, f"evaluating on {len(held_out.rows):,} held-out rows")
+        detector = await asyncio.to_thread(detectors.load, trained.artifact)
+        scores = await asyncio.to_thread(detector.score, held_out.rows)
+        metrics = evaluate(scores, held_out.labels, threshold)
+    else:
+        # Too few rows to hold any out: statistics of the training scores are all there is.
+        metrics = evaluate(
+            trained.training_scores, [None] * len(trained.training_scores), threshold
+        )
+        metrics["held_out_rows"] = 0
+    metrics.update(
+        {
+            "training_rows": len(data.train.rows),
+            "training_fraud": data.train.fraud,
+            "training_legitimate": data.train.legitimate,
+            "supervised": trained.supervised,
+            "features": list(FEATURE_NAMES),
+        }
+    )
+    return metrics
+
+
+async def _reserve(
+    uow: UnitOfWorkFactory,
+    model: Model,
+    trained: TrainedDetector,
+    thresholds: dict[str, float],
+    metrics: dict[str, Any],
+    clock: Clock,
+) -> ModelVersion:
+    """Commit a STAGED row with the next free version number (retrying on a clash with a
+    concurrent training)."""
+    for _ in range(_RESERVE_ATTEMPTS):
+        async with uow() as work:
+            number = await work.models.next_version_number(model.id)
+            version = ModelVersion(
+                model_id=model.id,
+                version=number,
+                status=ModelStatus.STAGED,
+                feature_version=FEATURE_VERSION,
+                params=dict(trained.params),
+                metrics=metrics,
+                thresholds=dict(thresholds),
+                created_at=clock.now(),
+            )
+            try:
+                await work.models.add_version(version)
+                await work.commit()
+            except DuplicateModelVersion:
+                continue
+            return version
+    raise DuplicateModelVersion(model.name, number)
+
+
+async def _abandon(uow: UnitOfWorkFactory, version: ModelVersion, error: BaseException) -> None:
+    version.change_status(ModelStatus.RETIRED)
+    version.metrics = {**version.metrics, "failed": f"{type(error).__name__}: {error}"}
+    async with uow() as work:
+        await work.models.update_version(version)
+        await work.commit()
+
+
+def _say(progress: Progress | None, message: str) -> None:
+    if progress is not None:
+        progress(message)

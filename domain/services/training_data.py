@@ -1,0 +1,153 @@
+"""What a version is trained and evaluated on: feature rows, labels, a held-out split.
+
+Rows come from stored transactions in a time range (paged through the repository, so a
+range of millions of rows is never held as ``Transaction`` objects at once) or from a
+given list (e.g. a CSV for a first model). Each row's label is the latest stored label of
+its transaction; for a given list, labels that came with it fill in the gaps.
+
+The held-out split is a pure function of the transaction hash (sha256), so it is the same
+on every run and every machine, and a transaction never moves between the two sides as
+more data arrives.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from domain.errors import InvalidInput
+from domain.features import extract_features
+from domain.model import LabelKind, Transaction
+from domain.pagination import MAX_LIMIT, PageRequest
+from ports.repositories import TimeRange, UnitOfWorkFactory
+
+Progress = Callable[[str], None]
+DEFAULT_HOLDOUT = 0.2
+MIN_ROWS_FOR_HOLDOUT = 100
+_PROGRESS_EVERY = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTransactions:
+    """Train on the stored transactions with ``period.since <= timestamp < period.until``."""
+
+    period: TimeRange
+
+
+@dataclass(frozen=True, slots=True)
+class GivenTransactions:
+    """Train on these transactions (stored or not), with optional labels by hash."""
+
+    transactions: Sequence[Transaction]
+    labels: Mapping[str, LabelKind] = field(default_factory=dict)
+
+
+TrainingSource = StoredTransactions | GivenTransactions
+
+
+@dataclass(slots=True)
+class Split:
+    rows: list[tuple[float, ...]] = field(default_factory=list)
+    labels: list[bool | None] = field(default_factory=list)
+
+    def add(self, row: tuple[float, ...], label: LabelKind | None) -> None:
+        self.rows.append(row)
+        self.labels.append(None if label is None else label is LabelKind.FRAUD)
+
+    @property
+    def fraud(self) -> int:
+        return sum(1 for label in self.labels if label is True)
+
+    @property
+    def legitimate(self) -> int:
+        return sum(1 for label in self.labels if label is False)
+
+
+@dataclass(slots=True)
+class TrainingData:
+    train: Split = field(default_factory=Split)
+    held_out: Split = field(default_factory=Split)
+
+    @property
+    def rows(self) -> int:
+        return len(self.train.rows) + len(self.held_out.rows)
+
+
+def is_held_out(tx_hash: str, share: float) -> bool:
+    """Whether a transaction belongs to the evaluation side of the split."""
+    digest = hashlib.sha256(tx_hash.encode("ascii")).digest()
+    return int.from_bytes(digest[:8], "big") < share * 2**64
+
+
+class _Collector:
+    def __init__(self, holdout: float, progress: Progress | None) -> None:
+        self.data = TrainingData()
+        self.holdout = holdout
+        self.progress = progress
+
+    def add(
+        self,
+        txs: Sequence[Transaction],
+        labels: Mapping[str, LabelKind],
+        fallback: Mapping[str, LabelKind] | None = None,
+    ) -> None:
+        """Add rows; a row's label is ``labels``' entry, else ``fallback``'s, else None."""
+        before = self.data.rows
+        for tx in txs:
+            side = self.data.held_out if is_held_out(tx.hash, self.holdout) else self.data.train
+            label = labels.get(tx.hash)
+            if label is None and fallback is not None:
+                label = fallback.get(tx.hash)
+            side.add(extract_features(tx), label)
+        if (
+            self.progress is not None
+            and before // _PROGRESS_EVERY != self.data.rows // _PROGRESS_EVERY
+        ):
+            self.progress(f"read {self.data.rows:,} transactions")
+
+    def finish(self) -> TrainingData:
+        data = self.data
+        if data.rows < MIN_ROWS_FOR_HOLDOUT or not data.train.rows:
+            # Too few rows to set any aside: train on everything, evaluate on the same rows.
+            merged = Split(
+                data.train.rows + data.held_out.rows, data.train.labels + data.held_out.labels
+            )
+            return TrainingData(train=merged, held_out=Split())
+        return data
+
+
+async def gather(
+    uow: UnitOfWorkFactory,
+    source: TrainingSource,
+    *,
+    holdout: float = DEFAULT_HOLDOUT,
+    progress: Progress | None = None,
+) -> TrainingData:
+    """Feature rows and labels of ``source``, split into training and held-out rows
+    (``holdout`` of them, by hash; none below ``MIN_ROWS_FOR_HOLDOUT`` rows). Raises
+    ``InvalidInput`` when there are no rows or ``holdout`` is outside [0, 0.5]."""
+    if not 0.0 <= holdout <= 0.5:
+        raise InvalidInput("holdout must be between 0 and 0.5", field="holdout")
+    collector = _Collector(holdout, progress)
+    if isinstance(source, StoredTransactions):
+        request = PageRequest(MAX_LIMIT)
+        while True:
+            async with uow() as work:
+                page = await work.transactions.list_by_time(source.period, request)
+                labels = await work.labels.latest_for(tx.hash for tx in page.items)
+            collector.add(page.items, {h: label.kind for h, label in labels.items()})
+            if page.next_cursor is None:
+                break
+            request = PageRequest.from_token(MAX_LIMIT, page.next_cursor)
+    else:
+        given = {tx_hash.strip().lower(): kind for tx_hash, kind in source.labels.items()}
+        for start in range(0, len(source.transactions), MAX_LIMIT):
+            chunk = source.transactions[start : start + MAX_LIMIT]
+            async with uow() as work:
+                stored = await work.labels.latest_for(tx.hash for tx in chunk)
+            collector.add(chunk, {h: label.kind for h, label in stored.items()}, given)
+    data = collector.finish()
+    if data.rows == 0:
+        raise InvalidInput("there are no transactions to train on", field="transactions")
+    return data

@@ -1,0 +1,75 @@
+"""``chainwatch create-user``: a user and a first API key, from the operator's shell.
+
+  chainwatch create-user --username NAME --role admin [--email E] [--key-name N]
+
+This is how the first admin comes to exist. The new API key is printed alone on the last
+line of stdout (capture it with ``| tail -n 1``); it is shown this once and not stored.
+Exit codes as for every ``chainwatch`` command: 0 done, 1 failed (for example the username
+is taken), 2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from domain.model import Role
+from domain.services.audit import Origin, origin
+from domain.services.users import IssuedKey, create_user, issue_api_key
+from entrypoints.bootstrap import Container, bootstrap
+from entrypoints.settings import Settings
+
+EXIT_OK = 0
+_ROLES = [role.value for role in Role]
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``create-user`` to ``chainwatch``'s parser."""
+    parser = commands.add_parser(
+        "create-user",
+        help="create a user and an API key; prints the key alone on the last line",
+    )
+    parser.add_argument("--username", required=True, help="1-64 of a-z, 0-9, '_', '.', '-'")
+    parser.add_argument("--role", required=True, choices=_ROLES, help="what the user may do")
+    parser.add_argument("--email", help="contact address (optional)")
+    parser.add_argument("--key-name", default="created by chainwatch create-user")
+    parser.set_defaults(command=_create_user)
+
+
+def _create_user(args: argparse.Namespace, settings: Settings) -> int:
+    container = bootstrap(settings)
+    issued = asyncio.run(_create(container, args.username, args.role, args.email, args.key_name))
+    print(f"created user {issued.key.user_id} ({args.username}, {args.role})")
+    print(f"API key {issued.key.prefix}… - shown once, store it now:")
+    print(issued.token)
+    return EXIT_OK
+
+
+async def _create(
+    container: Container, username: str, role: str, email: str | None, key_name: str
+) -> IssuedKey:
+    database = container.database
+    await database.start()
+    try:
+        if container.auto_migrate:
+            await database.migrate()
+        with origin(Origin(via="cli")):
+            user = await create_user(
+                container.uow,
+                container.clock,
+                container.passwords,
+                username=username,
+                role=role,
+                email=email,
+                actor=None,
+            )
+            return await issue_api_key(
+                container.uow,
+                container.clock,
+                container.digester,
+                owner_id=user.id,
+                name=key_name,
+                actor=None,
+            )
+    finally:
+        await database.stop()

@@ -1,0 +1,86 @@
+"""Audit rows for API requests that changed nothing: refusals and failed changes.
+
+Successful changes are audited by their use case, in the same unit of work as the change.
+This hook covers the rest, for routes under the API router: every failed authentication
+or authorisation (``DENIED``, also for reads) and every mutating request that failed
+(``FAILURE``: invalid input, not found, conflict, unavailable, bugs). It runs once per
+exception, before the error response is sent; if the audit write itself fails (the
+database is down), that is logged and the client still gets its answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from litestar.enums import ScopeType
+from litestar.types import Scope
+
+from domain.errors import Forbidden, Unauthorized
+from domain.model import Outcome
+from domain.services.audit import origin, record_outcome
+from domain.services.auth import AuthenticationFailed, PermissionDenied
+from entrypoints.bootstrap import Container
+from entrypoints.http.api import API_PREFIX
+from entrypoints.http.context import request_context
+from entrypoints.http.problems import classify
+from entrypoints.http.security import ACTION_OPT, PERMISSION_OPT
+
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_logger = logging.getLogger("chainwatch.http.audit")
+
+
+def audit_failures(container: Container) -> Callable[[Exception, Scope], Awaitable[None]]:
+    """The ``after_exception`` hook that writes the refusal and failure rows."""
+
+    async def hook(error: Exception, scope: Scope) -> None:
+        handler = scope.get("route_handler")
+        if handler is None or PERMISSION_OPT not in handler.opt or scope["type"] != ScopeType.HTTP:
+            return
+        context = request_context(scope)
+        method = scope.get("method", "")
+        details: dict[str, Any] = {"method": method, "route": scope.get("path_template")}
+        actor = None if context.principal is None else context.principal.user_id
+        if isinstance(error, Unauthorized):
+            action, outcome = "auth.authenticate", Outcome.DENIED
+            details["reason"] = error.message
+            if isinstance(error, AuthenticationFailed) and error.key_prefix is not None:
+                details["key_prefix"] = error.key_prefix
+        elif isinstance(error, Forbidden):
+            action, outcome = "auth.authorise", Outcome.DENIED
+            details["reason"] = error.message
+            if isinstance(error, PermissionDenied):
+                details["permission"] = error.permission.value
+                details["role"] = error.principal.role.value
+        elif method in MUTATING:
+            action = handler.opt.get(ACTION_OPT) or f"{method.lower()} {details['route']}"
+            outcome = Outcome.FAILURE
+            problem = classify(error)
+            details["status"] = 500 if problem is None else problem.status
+            if problem is not None and problem.field is not None and problem.field.isprintable():
+                details["field"] = problem.field[:100]
+        else:
+            return
+        resource = str(scope.get("path", "")).removeprefix(API_PREFIX).strip("/")
+        try:
+            with origin(context.origin):
+                await record_outcome(
+                    container.uow,
+                    container.clock,
+                    action,
+                    resource[:500],
+                    outcome,
+                    actor=actor,
+                    details=details,
+                )
+        except Exception as failure:
+            _logger.warning(
+                "could not write the audit row for %s %s: %s",
+                method,
+                details["route"],
+                type(failure).__name__,
+                extra={"request_id": context.request_id},
+            )
+
+    return hook

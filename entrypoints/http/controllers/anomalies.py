@@ -1,0 +1,117 @@
+"""``/anomalies``: list and filter flagged transactions, look one up, review it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get, patch
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, Parameter
+
+from domain.model import ReviewStatus, Severity
+from domain.pagination import DEFAULT_LIMIT
+from domain.services import queries
+from domain.services.auth import Permission, Principal
+from domain.services.reviews import review_anomaly
+from entrypoints.bootstrap import Container
+from entrypoints.http.controllers.errors import read_errors, write_errors
+from entrypoints.http.params import (
+    UUID_PATTERN,
+    Cursor,
+    Limit,
+    Since,
+    Until,
+    page_request,
+    parse_id,
+    time_range,
+)
+from entrypoints.http.schemas.anomalies import (
+    AnomalyOut,
+    AnomalyPage,
+    ReviewIn,
+    anomaly_out,
+    anomaly_page,
+)
+from entrypoints.http.security import requires
+from ports.repositories import AnomalyFilter
+
+AnomalyId = Annotated[str, Parameter(pattern=UUID_PATTERN, description="The anomaly's id")]
+_VERSION_REFERENCE = rf"{UUID_PATTERN}|^[A-Za-z0-9][A-Za-z0-9_.-]{{0,63}}:[1-9][0-9]{{0,8}}$"
+
+
+class AnomalyController(Controller):
+    path = "/anomalies"
+    tags = ["anomalies"]
+
+    @get(
+        "/",
+        opt=requires(Permission.READ),
+        responses=read_errors(404),
+        summary="Anomalies, newest first, with their transactions' fields and a total count",
+    )
+    async def list_anomalies(
+        self,
+        container: NamedDependency[Container],
+        severity: Annotated[
+            list[Severity] | None, Parameter(description="Repeat to allow several severities")
+        ] = None,
+        status: Annotated[
+            list[ReviewStatus] | None, Parameter(description="Repeat to allow several states")
+        ] = None,
+        since: Since = None,
+        until: Until = None,
+        model_version: Annotated[
+            str | None,
+            Parameter(
+                pattern=_VERSION_REFERENCE,
+                description="A model version's id or `<model name>:<version>`, e.g. iforest:3",
+            ),
+        ] = None,
+        cursor: Cursor = None,
+        limit: Limit = DEFAULT_LIMIT,
+    ) -> AnomalyPage:
+        version_id = (
+            None
+            if model_version is None
+            else await queries.resolve_version(container.uow, model_version)
+        )
+        criteria = AnomalyFilter(
+            severities=frozenset(severity or ()),
+            statuses=frozenset(status or ()),
+            period=time_range(since, until),
+            model_version_id=version_id,
+        )
+        listing = await queries.list_anomalies(container.uow, criteria, page_request(limit, cursor))
+        return anomaly_page(listing)
+
+    @get(
+        "/{anomaly_id:str}",
+        opt=requires(Permission.READ),
+        responses=read_errors(404),
+        summary="One anomaly",
+    )
+    async def get_anomaly(
+        self, container: NamedDependency[Container], anomaly_id: AnomalyId
+    ) -> AnomalyOut:
+        record = await queries.get_anomaly(container.uow, parse_id(anomaly_id, "anomaly_id"))
+        return anomaly_out(record)
+
+    @patch(
+        "/{anomaly_id:str}",
+        opt=requires(Permission.REVIEW, "anomaly.review"),
+        responses=write_errors(404),
+        summary="Review an anomaly: confirm (fraud), dismiss (legitimate) or escalate",
+        description="Confirming or dismissing also records a label for the transaction.",
+    )
+    async def review(
+        self,
+        container: NamedDependency[Container],
+        principal: NamedDependency[Principal],
+        anomaly_id: AnomalyId,
+        data: JSONBody[ReviewIn],
+    ) -> AnomalyOut:
+        identifier = parse_id(anomaly_id, "anomaly_id")
+        await review_anomaly(
+            container.uow, identifier, data.status, principal.user_id, data.note, container.clock
+        )
+        return anomaly_out(await queries.get_anomaly(container.uow, identifier))

@@ -1,0 +1,169 @@
+"""Request ids, one access-log line per request, and Prometheus metrics.
+
+- ``echo_request_id`` (a ``before_send`` hook, so it sees every response, routed or not)
+  puts ``X-Request-ID`` on the response: the client's own when it sent a sane one.
+- ``log_requests`` (route middleware) logs request id, method, route template, status and
+  duration, and stamps the request's origin on audit rows written while it runs. No bodies,
+  no headers: an ``X-API-Key`` never reaches a log.
+- ``/metrics``: Litestar's Prometheus middleware (requests and latencies labelled by route
+  template, never raw URLs) plus gauges for the database pool and the scoring queue.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import REGISTRY
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from domain.services.audit import origin
+from entrypoints.http.context import REQUEST_ID_HEADER, request_context
+
+_access = logging.getLogger("chainwatch.http.access")
+# Probes and scrapes come every few seconds: log them only at debug level.
+_QUIET_PATHS = ("/health", "/ready", "/metrics", "/schema")
+
+
+async def echo_request_id(message: Message, scope: Scope) -> None:
+    if message["type"] == "http.response.start":
+        headers = MutableScopeHeaders.from_message(message)
+        headers[REQUEST_ID_HEADER] = request_context(scope).request_id
+
+
+def log_requests(app: ASGIApp) -> ASGIApp:
+    """Route middleware: the access log line, and the audit origin of the request."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+        context = request_context(scope)
+        status = 500
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            with origin(context.origin):
+                await app(scope, receive, send_and_note)
+        finally:
+            route = scope.get("path_template", "")
+            quiet = route.startswith(_QUIET_PATHS) and status < 400
+            principal = context.principal
+            _access.log(
+                logging.DEBUG if quiet else logging.INFO,
+                "request",
+                extra={
+                    "request_id": context.request_id,
+                    "method": scope.get("method"),
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(context.elapsed_ms(), 3),
+                    "user_id": None if principal is None else str(principal.user_id),
+                },
+            )
+
+    return middleware
+
+
+def prometheus_config() -> PrometheusConfig:
+    return PrometheusConfig(
+        app_name="chainwatch",
+        prefix="chainwatch",
+        group_path=True,
+        exclude_unhandled_paths=True,
+        exclude=["^/metrics$"],
+    )
+
+
+class MetricsController(PrometheusController):
+    path = "/metrics"
+    include_in_schema = False
+
+
+@runtime_checkable
+class PooledDatabase(Protocol):
+    def pool_usage(self) -> tuple[int, int] | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeSource:
+    """What one running app reports: its database pool, and its scoring queue depth."""
+
+    database: object
+    queue_depth: Callable[[], int]
+
+
+class _RuntimeCollector(Collector):
+    """Gauges read at scrape time from the apps currently running in this process."""
+
+    def __init__(self) -> None:
+        self.sources: list[RuntimeSource] = []
+
+    def collect(self) -> Iterator[Metric]:
+        in_use = GaugeMetricFamily(
+            "chainwatch_db_pool_in_use_connections", "Database pool connections in use"
+        )
+        idle = GaugeMetricFamily(
+            "chainwatch_db_pool_idle_connections", "Database pool connections open and idle"
+        )
+        depth = GaugeMetricFamily(
+            "chainwatch_scoring_queue_depth", "Transactions waiting in the scoring queue"
+        )
+        used_total = idle_total = depth_total = 0
+        for source in self.sources:
+            usage = (
+                source.database.pool_usage()
+                if isinstance(source.database, PooledDatabase)
+                else None
+            )
+            if usage is not None:
+                used_total += usage[0]
+                idle_total += usage[1]
+            depth_total += source.queue_depth()
+        in_use.add_metric([], used_total)
+        idle.add_metric([], idle_total)
+        depth.add_metric([], depth_total)
+        yield from (in_use, idle, depth)
+
+
+_RUNTIME = _RuntimeCollector()
+REGISTRY.register(_RUNTIME)
+
+
+def report_runtime(source: RuntimeSource) -> Callable[[], None]:
+    """Include ``source`` in the gauges; returns the function that stops reporting it."""
+    _RUNTIME.sources.append(source)
+
+    def stop() -> None:
+        if source in _RUNTIME.sources:
+            _RUNTIME.sources.remove(source)
+
+    return stop
+
+
+def no_queue() -> int:
+    """The scoring queue depth before micro-batching exists: always empty."""
+    return 0
+
+
+__all__ = [
+    "MetricsController",
+    "RuntimeSource",
+    "echo_request_id",
+    "log_requests",
+    "no_queue",
+    "prometheus_config",
+    "report_runtime",
+]

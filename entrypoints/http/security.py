@@ -1,0 +1,154 @@
+"""API key authentication and role checks for ``/api/v1``, as a guard.
+
+A guard (not middleware) so that a refusal is an ordinary exception answered by the
+problem handlers, counted by Prometheus with its real status, and audited.
+
+Each route handler under the API router names the permission it needs with
+``opt=requires(Permission.X, "action.name")``; the action names the audit row written
+when a change fails or is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.handlers import BaseRouteHandler
+from litestar.openapi.spec import Components, SecurityScheme
+
+from domain.services.auth import Permission, Principal, authenticate, authorise
+from entrypoints.bootstrap import Container
+from entrypoints.http.context import request_context
+from ports import UnitOfWorkFactory
+
+API_KEY_HEADER = "X-API-Key"
+SECURITY_SCHEME = "ApiKey"
+PERMISSION_OPT = "permission"
+ACTION_OPT = "action"
+_logger = logging.getLogger("chainwatch.http.auth")
+
+
+def requires(permission: Permission, action: str | None = None) -> dict[str, Any]:
+    """Route ``opt`` for a handler under the API router: the permission it needs, and for
+    a change, the action its audit rows are named after."""
+    opt: dict[str, Any] = {PERMISSION_OPT: permission}
+    if action is not None:
+        opt[ACTION_OPT] = action
+    return opt
+
+
+def security_components() -> Components:
+    return Components(
+        security_schemes={
+            SECURITY_SCHEME: SecurityScheme(
+                type="apiKey",
+                name=API_KEY_HEADER,
+                security_scheme_in="header",
+                description="An API key, `cw_<prefix>_<secret>`; "
+                "`chainwatch create-user` prints the first one.",
+            )
+        }
+    )
+
+
+def api_key_guard(
+    container: Container, last_used: LastUsedBuffer
+) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]:
+    """The guard: authenticate the ``X-API-Key``, then check the handler's permission."""
+
+    async def guard(
+        connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+    ) -> None:
+        if _is_automatic_options(handler):
+            return
+        context = request_context(connection.scope)
+        principal = await authenticate(
+            container.uow,
+            container.digester,
+            container.clock,
+            connection.headers.get(API_KEY_HEADER),
+        )
+        context.principal = principal
+        last_used.note(principal.key_id, container.clock.now())
+        authorise(principal, handler.opt[PERMISSION_OPT])
+
+    return guard
+
+
+def check_permissions_declared(handlers: Iterable[BaseRouteHandler]) -> None:
+    """Refuse to build an API whose handler forgot to say what it needs."""
+    for handler in handlers:
+        if _is_automatic_options(handler):
+            continue
+        if not isinstance(handler.opt.get(PERMISSION_OPT), Permission):
+            raise RuntimeError(f"route handler {handler.handler_name} declares no permission")
+
+
+def _is_automatic_options(handler: BaseRouteHandler) -> bool:
+    # Litestar answers OPTIONS on every path by itself; there is nothing to protect there.
+    return getattr(handler, "http_methods", None) == {"OPTIONS"}
+
+
+def current_principal(request: Request[Any, Any, Any]) -> Principal:
+    """Dependency: the caller the guard authenticated."""
+    principal = request_context(request.scope).principal
+    if principal is None:  # only reachable if a route escaped the guard
+        raise RuntimeError("no authenticated principal on this request")
+    return principal
+
+
+class LastUsedBuffer:
+    """``APIKey.last_used_at`` without a write per request: uses are noted in memory and
+    written in one statement every few seconds (and at shutdown). A crash loses at most
+    one interval of "last used" times, never anything else."""
+
+    def __init__(self) -> None:
+        self._pending: dict[uuid.UUID, datetime] = {}
+
+    def note(self, key_id: uuid.UUID, at: datetime) -> None:
+        previous = self._pending.get(key_id)
+        if previous is None or previous < at:
+            self._pending[key_id] = at
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    async def flush(self, uow: UnitOfWorkFactory) -> None:
+        taken, self._pending = self._pending, {}
+        if not taken:
+            return
+        try:
+            async with uow() as work:
+                await work.api_keys.touch_last_used(taken)
+                await work.commit()
+        except Exception as error:
+            for key_id, at in taken.items():  # try again next time
+                self.note(key_id, at)
+            _logger.warning("could not record API key use: %s", type(error).__name__)
+
+    @asynccontextmanager
+    async def flushing(self, uow: UnitOfWorkFactory, every_s: float) -> AsyncIterator[None]:
+        """Flush every ``every_s`` seconds while the block runs, and once at its end."""
+
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(every_s)
+                await self.flush(uow)
+
+        task = asyncio.create_task(loop(), name="chainwatch-api-key-last-used")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await self.flush(uow)

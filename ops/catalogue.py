@@ -1,0 +1,111 @@
+"""The backups in a store: listing them, reading manifests, fetching data files intact.
+
+Only keys that are named like backups (``<backup id>.<suffix>``) are considered; anything
+else in the store is left alone by every operation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from domain.errors import BlobNotFound
+from ops.errors import BackupCorrupt, BackupNotFound
+from ops.manifest import (
+    DATA_SUFFIXES,
+    MANIFEST_SUFFIX,
+    Manifest,
+    backup_time,
+    is_backup_id,
+    manifest_key,
+)
+from ports.blobs import BlobStore
+
+_SUFFIXES = (MANIFEST_SUFFIX, *DATA_SUFFIXES.values())
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBackup:
+    """One backup id's blobs. ``complete``: it has both a manifest and a data file."""
+
+    backup_id: str
+    created_at: datetime
+    keys: tuple[str, ...]
+
+    @property
+    def complete(self) -> bool:
+        has_manifest = manifest_key(self.backup_id) in self.keys
+        return has_manifest and any(key != manifest_key(self.backup_id) for key in self.keys)
+
+
+def stored_backups(store: BlobStore) -> list[StoredBackup]:
+    """Every backup in ``store``, oldest first."""
+    keys: dict[str, list[str]] = {}
+    for info in store.list():
+        for suffix in _SUFFIXES:
+            backup_id = info.key.removesuffix(suffix)
+            if backup_id != info.key and is_backup_id(backup_id):
+                keys.setdefault(backup_id, []).append(info.key)
+                break
+    return [
+        StoredBackup(backup_id, backup_time(backup_id), tuple(sorted(found)))
+        for backup_id, found in sorted(keys.items())
+    ]
+
+
+def latest_backup_id(store: BlobStore) -> str:
+    """The newest complete backup's id; ``BackupNotFound`` when there is none."""
+    complete = [backup for backup in stored_backups(store) if backup.complete]
+    if not complete:
+        raise BackupNotFound(f"no complete backup in {store.uri}")
+    return complete[-1].backup_id
+
+
+def load_manifest(store: BlobStore, backup_id: str) -> Manifest:
+    """The manifest of ``backup_id``: ``BackupNotFound`` if absent, ``BackupCorrupt`` if
+    unreadable."""
+    if not is_backup_id(backup_id):
+        raise BackupNotFound(
+            f"{backup_id!r} is not a backup id (expected YYYYMMDDTHHMMSSZ-xxxxxxxx)"
+        )
+    try:
+        data = store.get(manifest_key(backup_id))
+    except BlobNotFound:
+        raise BackupNotFound(f"no backup {backup_id} in {store.uri}") from None
+    return Manifest.from_json(data, backup_id)
+
+
+def download_verified(store: BlobStore, manifest: Manifest, folder: Path) -> Path:
+    """Copy the backup's data file into ``folder`` and prove it intact: its size and
+    sha256 must be those in the manifest, else ``BackupCorrupt`` (and no file is left)."""
+    target = folder / Path(manifest.data_key).name
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with target.open("wb") as out:
+            for chunk in store.read_chunks(manifest.data_key):
+                digest.update(chunk)
+                size += len(chunk)
+                out.write(chunk)
+    except BlobNotFound:
+        target.unlink(missing_ok=True)
+        raise BackupCorrupt(
+            f"backup {manifest.backup_id} is incomplete: its data file "
+            f"{manifest.data_key} is missing"
+        ) from None
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    problem = None
+    if size != manifest.size:
+        problem = f"it has {size} bytes, the manifest records {manifest.size} (truncated?)"
+    elif digest.hexdigest() != manifest.sha256:
+        problem = f"its sha256 is {digest.hexdigest()}, the manifest records {manifest.sha256}"
+    if problem is not None:
+        target.unlink(missing_ok=True)
+        raise BackupCorrupt(
+            f"backup {manifest.backup_id} is corrupt: {manifest.data_key}: {problem}"
+        )
+    return target

@@ -1,0 +1,174 @@
+"""A backup's manifest: what was backed up, how, and what it must restore to.
+
+A backup is two blobs side by side in a store: the data file ``<id>.pgdump`` (PostgreSQL,
+``pg_dump --format=custom``) or ``<id>.sqlite3`` (an SQLite database file), and
+``<id>.manifest.json``. Backup ids are ``YYYYMMDDTHHMMSSZ-<8 hex>``: the UTC instant the
+backup started plus a random suffix, so ids sort by time and never collide.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, cast
+
+from ops.errors import BackupCorrupt
+
+MANIFEST_VERSION = 1
+MANIFEST_SUFFIX = ".manifest.json"
+Engine = Literal["postgresql", "sqlite"]
+ENGINES: tuple[Engine, ...] = ("postgresql", "sqlite")
+DATA_FORMATS: dict[Engine, str] = {"postgresql": "pg_dump-custom", "sqlite": "sqlite3-database"}
+DATA_SUFFIXES: dict[Engine, str] = {"postgresql": ".pgdump", "sqlite": ".sqlite3"}
+_ID = re.compile(r"(?P<time>\d{8}T\d{6}Z)-[0-9a-f]{8}")
+_ID_TIME = "%Y%m%dT%H%M%SZ"
+
+
+def new_backup_id(now: datetime) -> str:
+    """A fresh id for a backup started at ``now`` (timezone-aware)."""
+    return f"{now.astimezone(UTC):{_ID_TIME}}-{secrets.token_hex(4)}"
+
+
+def is_backup_id(text: str) -> bool:
+    return _ID.fullmatch(text) is not None
+
+
+def backup_time(backup_id: str) -> datetime:
+    """The UTC instant (to the second) encoded in ``backup_id``; ``ValueError`` if it is
+    not a backup id."""
+    match = _ID.fullmatch(backup_id)
+    if match is None:
+        raise ValueError(f"{backup_id!r} is not a backup id (YYYYMMDDTHHMMSSZ-xxxxxxxx)")
+    return datetime.strptime(match["time"], _ID_TIME).replace(tzinfo=UTC)
+
+
+def manifest_key(backup_id: str) -> str:
+    return backup_id + MANIFEST_SUFFIX
+
+
+def data_key(backup_id: str, engine: Engine) -> str:
+    return backup_id + DATA_SUFFIXES[engine]
+
+
+@dataclass(frozen=True, slots=True)
+class TableSummary:
+    """A table's row count and content checksum (see ``ops.checksums``)."""
+
+    rows: int
+    checksum: str
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """Everything recorded about one backup. ``sha256``/``size`` are those of the data
+    file; ``tables`` were computed from the very snapshot the data file holds."""
+
+    backup_id: str
+    created_at: datetime
+    engine: Engine
+    database: str
+    data_key: str
+    size: int
+    sha256: str
+    migration: str | None
+    tables: Mapping[str, TableSummary]
+    checksum_method: str
+    tools: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def format(self) -> str:
+        return DATA_FORMATS[self.engine]
+
+    @property
+    def total_rows(self) -> int:
+        return sum(summary.rows for summary in self.tables.values())
+
+    def to_json(self) -> bytes:
+        document = {
+            "manifest_version": MANIFEST_VERSION,
+            "backup_id": self.backup_id,
+            "created_at": self.created_at.astimezone(UTC).isoformat(),
+            "engine": self.engine,
+            "database": self.database,
+            "format": self.format,
+            "data_key": self.data_key,
+            "size": self.size,
+            "sha256": self.sha256,
+            "migration": self.migration,
+            "checksum_method": self.checksum_method,
+            "tables": {
+                name: {"rows": summary.rows, "checksum": summary.checksum}
+                for name, summary in sorted(self.tables.items())
+            },
+            "tools": dict(sorted(self.tools.items())),
+        }
+        return (json.dumps(document, indent=2) + "\n").encode()
+
+    @classmethod
+    def from_json(cls, data: bytes, backup_id: str) -> Manifest:
+        """Parse and check a manifest; raises ``BackupCorrupt`` naming what is wrong."""
+        try:
+            document = json.loads(data)
+            if not isinstance(document, dict):
+                raise TypeError("not a JSON object")
+            if document.get("manifest_version") != MANIFEST_VERSION:
+                raise ValueError(
+                    f"unsupported manifest_version {document.get('manifest_version')!r}"
+                )
+            engine = document["engine"]
+            if engine not in ENGINES:
+                raise ValueError(f"unknown engine {engine!r}")
+            manifest = cls(
+                backup_id=_text(document, "backup_id"),
+                created_at=datetime.fromisoformat(_text(document, "created_at")),
+                engine=cast(Engine, engine),
+                database=_text(document, "database"),
+                data_key=_text(document, "data_key"),
+                size=_count(document["size"], "size"),
+                sha256=_text(document, "sha256"),
+                migration=_optional_text(document, "migration"),
+                tables={
+                    str(name): TableSummary(
+                        rows=_count(entry["rows"], f"tables.{name}.rows"),
+                        checksum=str(entry["checksum"]),
+                    )
+                    for name, entry in dict(document["tables"]).items()
+                },
+                checksum_method=_text(document, "checksum_method"),
+                tools={str(k): str(v) for k, v in dict(document.get("tools", {})).items()},
+            )
+        except (ValueError, TypeError, KeyError, AttributeError) as error:
+            detail = f"missing field {error}" if isinstance(error, KeyError) else str(error)
+            raise BackupCorrupt(
+                f"the manifest of backup {backup_id} is invalid: {detail}"
+            ) from None
+        problem = None
+        if manifest.backup_id != backup_id:
+            problem = f"it describes {manifest.backup_id}"
+        elif manifest.created_at.tzinfo is None:
+            problem = "created_at has no time zone"
+        if problem is not None:
+            raise BackupCorrupt(f"the manifest of backup {backup_id} is invalid: {problem}")
+        return manifest
+
+
+def _text(document: Mapping[str, Any], name: str) -> str:
+    value = document[name]
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} must be a non-empty string")
+    return value
+
+
+def _optional_text(document: Mapping[str, Any], name: str) -> str | None:
+    value = document.get(name)
+    return None if value is None else _text(document, name)
+
+
+def _count(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be a whole number, 0 or more")
+    return value

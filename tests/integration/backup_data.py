@@ -1,0 +1,50 @@
+"""A small, varied database for the backup tests, written through the repositories."""
+
+from __future__ import annotations
+
+from adapters.piccolo import DatabaseConfig, PiccoloDatabase
+from tests.builders import (
+    a_metric,
+    a_transaction,
+    an_anomaly,
+    an_api_key,
+    an_audit_entry,
+    at,
+    stored_model_version,
+    stored_predictions,
+    stored_transactions,
+    stored_user,
+)
+
+TRANSACTIONS = 120
+ANOMALIES = 15
+
+
+async def fill(database: PiccoloDatabase) -> None:
+    """A model version, ``TRANSACTIONS`` + 1 transactions (one worth 2**256-1 wei) with
+    predictions, anomalies, a user with an API key, audit entries and metrics."""
+    uow = database.uow
+    version = await stored_model_version(uow, params={"n_estimators": 100})
+    predictions = await stored_predictions(uow, version, TRANSACTIONS, score=0.25)
+    await stored_transactions(uow, a_transaction(value=2**256 - 1, gas_price=1))
+    user = await stored_user(uow)
+    async with uow() as work:
+        await work.anomalies.add_many(
+            [an_anomaly(p, detected_at=at(i)) for i, p in enumerate(predictions[:ANOMALIES])]
+        )
+        await work.api_keys.add(an_api_key(user))
+        for i in range(5):
+            await work.audit.append(an_audit_entry(user_id=user.id, timestamp=at(i)))
+        await work.metrics.append_many([a_metric(value=i / 3, recorded_at=at(i)) for i in range(5)])
+        await work.commit()
+
+
+async def migrated_and_filled(config: DatabaseConfig) -> None:
+    """Apply every migration to the (empty) database of ``config``, then ``fill`` it."""
+    database = PiccoloDatabase(config)
+    await database.start()
+    try:
+        await database.migrate()
+        await fill(database)
+    finally:
+        await database.stop()

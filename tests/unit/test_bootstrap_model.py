@@ -1,0 +1,76 @@
+"""A first model without set-up: trained and activated only when nothing is active."""
+
+from __future__ import annotations
+
+from adapters.detectors import PyodDetectorFactory
+from adapters.memory import InMemoryBlobStore, InMemoryDatabase
+from adapters.synthetic import generate_stream
+from domain.model import ModelStatus, Transaction
+from domain.services.bootstrap_model import BOOTSTRAP_MODEL, ensure_active_model
+from domain.services.registry import list_models
+from ports import UnitOfWorkFactory
+from tests.clocks import ManualClock
+
+DETECTORS = PyodDetectorFactory()
+ROWS = generate_stream(400, seed=9).transactions
+
+
+def _rows() -> list[Transaction]:
+    return ROWS
+
+
+async def _ensure(uow: UnitOfWorkFactory, blobs: InMemoryBlobStore) -> object:
+    return await ensure_active_model(uow, DETECTORS, blobs, ManualClock(), _rows)
+
+
+async def test_with_nothing_active_the_bootstrap_model_is_trained_and_serves_everything() -> None:
+    uow, blobs = InMemoryDatabase().uow, InMemoryBlobStore()
+
+    version = await ensure_active_model(uow, DETECTORS, blobs, ManualClock(), _rows)
+
+    assert version is not None
+    assert (version.version, version.status, version.traffic_weight) == (
+        1,
+        ModelStatus.ACTIVE,
+        100,
+    )
+    (overview,) = await list_models(uow)
+    assert overview.model.name == BOOTSTRAP_MODEL == "bootstrap-iforest"
+    assert overview.model.algorithm == "iforest"
+    assert "synthetic" in overview.model.description
+    assert blobs.list("models/bootstrap-iforest/")
+
+
+async def test_with_a_version_active_nothing_is_trained() -> None:
+    uow, blobs = InMemoryDatabase().uow, InMemoryBlobStore()
+    await _ensure(uow, blobs)
+    calls: list[int] = []
+
+    def rows() -> list[Transaction]:
+        calls.append(1)
+        return ROWS
+
+    assert await ensure_active_model(uow, DETECTORS, blobs, ManualClock(), rows) is None
+    assert calls == []
+    (overview,) = await list_models(uow)
+    assert len(overview.versions) == 1
+
+
+async def test_after_the_bootstrap_version_was_retired_a_new_one_is_trained() -> None:
+    uow, blobs = InMemoryDatabase().uow, InMemoryBlobStore()
+    await _ensure(uow, blobs)
+    async with uow() as work:
+        (active,) = await work.models.list_versions_by_status([ModelStatus.ACTIVE])
+        active.change_status(ModelStatus.RETIRED)
+        await work.models.update_version(active)
+        await work.commit()
+
+    version = await ensure_active_model(uow, DETECTORS, blobs, ManualClock(), _rows)
+
+    assert version is not None
+    assert version.version == 2
+    (overview,) = await list_models(uow)
+    assert [(v.version, v.status) for v in overview.versions] == [
+        (1, ModelStatus.RETIRED),
+        (2, ModelStatus.ACTIVE),
+    ]
