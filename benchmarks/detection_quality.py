@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/detection_quality.py [--rows 100000] [--seed 1]
                                                      [--algorithm iforest] [--label-share 0.02]
+                                                     [--feature-version N]
 
 One stream, one split (30% of the rows held out by the sha256 of their hash, as training
 does), in one run:
@@ -27,7 +28,7 @@ from sklearn.ensemble import IsolationForest
 
 from adapters.detectors import PyodDetectorFactory
 from adapters.synthetic import PATTERNS, SyntheticStream, generate_stream
-from domain.features import feature_rows
+from domain.features import FEATURE_VERSION, feature_rows
 from domain.model import LabelKind, Transaction
 from domain.policies import severity_thresholds
 from domain.services.evaluation import average_precision, precision_at_top, roc_auc
@@ -65,6 +66,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--algorithm", default="iforest")
     parser.add_argument("--label-share", type=float, default=0.02)
+    parser.add_argument(
+        "--feature-version", type=int, default=FEATURE_VERSION, help="feature set to train on"
+    )
     args = parser.parse_args()
 
     print(f"generating {args.rows:,} transactions (seed {args.seed}) ...", flush=True)
@@ -79,12 +83,14 @@ def main() -> None:
         for i, tx in enumerate(train)
     ]
     print(
+        f"{args.algorithm} on feature set {args.feature_version}; "
         f"train {len(train):,} rows ({len(labelled):,} labelled: "
         f"{sum(1 for label in labels if label):,} fraud), test {len(test):,} rows "
         f"({sum(targets):,} fraud, {stream.fraud_share:.2%} of the stream)",
         flush=True,
     )
-    train_rows, test_rows = feature_rows(train), feature_rows(test)
+    train_rows = feature_rows(train, args.feature_version)
+    test_rows = feature_rows(test, args.feature_version)
     detectors = PyodDetectorFactory()
     results: dict[str, dict[str, float]] = {}
     recalls: dict[str, dict[str, float]] = {}

@@ -2,25 +2,67 @@
 
 Raw amounts span about twenty orders of magnitude (wei values up to 2**256-1, gas prices
 from 1 wei to thousands of gwei), which wrecks distance- and tree-based detectors. Every
-amount therefore enters as ``log10(1 + x)``, computed from the exact integer (Python's
+amount therefore enters in log10 scale, computed from the exact integer (Python's
 ``math.log10`` takes integers of any size without a float overflow), so each feature is a
 finite float of modest size for every valid transaction.
 
-``FEATURE_VERSION`` is stored with every model version: change it whenever the meaning,
-order or number of ``FEATURE_NAMES`` changes, so a model is never fed rows it was not
-trained on.
+Feature sets are versioned: the version is stored with every model version, and a model
+is always fed rows of the version it was trained on (``extract_features(tx, version)``).
+Published versions never change; a new meaning, order or number of features is a new
+version. ``FEATURE_VERSION`` is the version new models are trained on.
+
+* **Version 1**: ``log10(1 + x)`` of value, gas, gas price, gas used and gas x gas price,
+  flags, call-data size and time of day. The value column is bimodal (zero-value calls at
+  0, transfers around 17): a tiny "dust" amount sits between the two modes, not in a tail.
+* **Version 2**: the value is split into ``is_zero_value`` and the magnitude of a nonzero
+  value in ether (``log10(value / 10**18)``; a zero value takes the neutral 0.0, one
+  ether, so it is never mistaken for a tiny amount), which puts dust and outsized amounts
+  in the tails of one unimodal column; ``is_empty_transfer`` marks a zero-value
+  transaction without call data to an address (it moves nothing and runs nothing - the
+  shape of address poisoning); gas price is in gwei; the redundant gas-used and
+  gas x gas-price columns are gone, so one rare but legitimate shape (a contract
+  creation: high gas, large call data) is not counted several times over.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
+from domain.errors import InvalidInput
 from domain.model import Transaction
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 
-FEATURE_NAMES: tuple[str, ...] = (
+_SECONDS_PER_DAY = 86_400
+_WEI_PER_ETHER = 18  # log10
+_WEI_PER_GWEI = 9  # log10
+
+
+def _log1p10(amount: int) -> float:
+    """``log10(1 + amount)`` for an exact non-negative integer of any size."""
+    return math.log10(1 + amount)
+
+
+def _flag(condition: bool) -> float:
+    return 1.0 if condition else 0.0
+
+
+def _gas_used(tx: Transaction) -> tuple[int, float]:
+    """Gas used (the gas limit, its upper bound, when unknown) and its ratio to the limit."""
+    used = tx.gas_used if tx.gas_used is not None else tx.gas
+    return used, (used / tx.gas if tx.gas > 0 else 1.0)
+
+
+def _time_of_day(tx: Transaction) -> tuple[float, float]:
+    """sin and cos of the UTC time of day: 23:59 and 00:00 are neighbours."""
+    moment = tx.timestamp
+    seconds = moment.hour * 3600 + moment.minute * 60 + moment.second + moment.microsecond / 1e6
+    angle = 2.0 * math.pi * seconds / _SECONDS_PER_DAY
+    return math.sin(angle), math.cos(angle)
+
+
+_NAMES_V1: tuple[str, ...] = (
     "log_value",
     "log_gas",
     "log_gas_price",
@@ -36,45 +78,99 @@ FEATURE_NAMES: tuple[str, ...] = (
     "hour_cos",
 )
 
-_SECONDS_PER_DAY = 86_400
 
-
-def _log1p10(amount: int) -> float:
-    """``log10(1 + amount)`` for an exact non-negative integer of any size."""
-    return math.log10(1 + amount)
-
-
-def extract_features(tx: Transaction) -> tuple[float, ...]:
-    """The feature row of ``tx``, in the order of ``FEATURE_NAMES``.
-
-    Missing optional fields are imputed, never guessed silently: an unknown ``gas_used``
-    takes the gas limit (its upper bound) and ``gas_used_known`` is 0.0; a missing
-    ``to_address`` is a contract creation. The hour of day is cyclic (sin/cos of the UTC
-    time of day), so 23:59 and 00:00 are neighbours.
-    """
-    gas_used_known = tx.gas_used is not None
-    gas_used = tx.gas_used if tx.gas_used is not None else tx.gas
-    gas_used_ratio = gas_used / tx.gas if tx.gas > 0 else 1.0
-    moment = tx.timestamp
-    seconds = moment.hour * 3600 + moment.minute * 60 + moment.second + moment.microsecond / 1e6
-    angle = 2.0 * math.pi * seconds / _SECONDS_PER_DAY
+def _extract_v1(tx: Transaction) -> tuple[float, ...]:
+    gas_used, ratio = _gas_used(tx)
     return (
         _log1p10(tx.value),
         _log1p10(tx.gas),
         _log1p10(tx.gas_price),
         _log1p10(gas_used),
-        1.0 if gas_used_known else 0.0,
-        gas_used_ratio,
+        _flag(tx.gas_used is not None),
+        ratio,
         _log1p10(tx.gas * tx.gas_price),
-        1.0 if tx.value == 0 else 0.0,
-        1.0 if tx.input_size > 0 else 0.0,
-        1.0 if tx.to_address is None else 0.0,
+        _flag(tx.value == 0),
+        _flag(tx.input_size > 0),
+        _flag(tx.to_address is None),
         _log1p10(tx.input_size),
-        math.sin(angle),
-        math.cos(angle),
+        *_time_of_day(tx),
     )
 
 
-def feature_rows(txs: Iterable[Transaction]) -> list[tuple[float, ...]]:
+_NAMES_V2: tuple[str, ...] = (
+    "is_zero_value",
+    "log_value_ether",
+    "is_empty_transfer",
+    "log_gas",
+    "log_gas_price_gwei",
+    "gas_used_known",
+    "gas_used_ratio",
+    "is_contract_call",
+    "is_contract_creation",
+    "log_input_size",
+    "hour_sin",
+    "hour_cos",
+)
+
+
+def _extract_v2(tx: Transaction) -> tuple[float, ...]:
+    _, ratio = _gas_used(tx)
+    zero = tx.value == 0
+    return (
+        _flag(zero),
+        0.0 if zero else math.log10(tx.value) - _WEI_PER_ETHER,
+        _flag(zero and tx.input_size == 0 and tx.to_address is not None),
+        _log1p10(tx.gas),
+        _log1p10(tx.gas_price) - _WEI_PER_GWEI,
+        _flag(tx.gas_used is not None),
+        ratio,
+        _flag(tx.input_size > 0),
+        _flag(tx.to_address is None),
+        _log1p10(tx.input_size),
+        *_time_of_day(tx),
+    )
+
+
+_VERSIONS: dict[int, tuple[tuple[str, ...], Callable[[Transaction], tuple[float, ...]]]] = {
+    1: (_NAMES_V1, _extract_v1),
+    2: (_NAMES_V2, _extract_v2),
+}
+
+SUPPORTED_FEATURE_VERSIONS: frozenset[int] = frozenset(_VERSIONS)
+
+
+def _version(version: int) -> tuple[tuple[str, ...], Callable[[Transaction], tuple[float, ...]]]:
+    try:
+        return _VERSIONS[version]
+    except (KeyError, TypeError):
+        known = ", ".join(str(v) for v in sorted(_VERSIONS))
+        raise InvalidInput(
+            f"unknown feature set version {version!r}; this build computes {known}",
+            field="feature_version",
+        ) from None
+
+
+def feature_names(version: int = FEATURE_VERSION) -> tuple[str, ...]:
+    """The column names of feature set ``version`` (``InvalidInput`` if unknown)."""
+    return _version(version)[0]
+
+
+FEATURE_NAMES: tuple[str, ...] = feature_names(FEATURE_VERSION)
+
+
+def extract_features(tx: Transaction, version: int = FEATURE_VERSION) -> tuple[float, ...]:
+    """The feature row of ``tx`` in feature set ``version``, in the order of its names.
+
+    Missing optional fields are imputed, never guessed silently: an unknown ``gas_used``
+    takes the gas limit (its upper bound) and ``gas_used_known`` is 0.0; a missing
+    ``to_address`` is a contract creation. Raises ``InvalidInput`` for an unknown version.
+    """
+    return _version(version)[1](tx)
+
+
+def feature_rows(
+    txs: Iterable[Transaction], version: int = FEATURE_VERSION
+) -> list[tuple[float, ...]]:
     """``extract_features`` for each transaction, in order."""
-    return [extract_features(tx) for tx in txs]
+    extract = _version(version)[1]
+    return [extract(tx) for tx in txs]

@@ -60,6 +60,19 @@ class S3Settings:
 
 
 @dataclass(frozen=True, slots=True)
+class PredictLimits:
+    """How ``/predict`` requests are gathered and bounded. ``max_batch``: the most
+    transactions one ``/predict/batch`` request may carry. Single requests are scored in
+    micro-batches of up to ``micro_batch`` transactions, flushed after ``flush_ms``
+    milliseconds at most; at most ``queue_size`` transactions wait (beyond that: 503)."""
+
+    max_batch: int = 10_000
+    micro_batch: int = 256
+    flush_ms: float = 2.0
+    queue_size: int = 4_096
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the process is configured with; build it with ``load_settings()``.
 
@@ -77,6 +90,7 @@ class Settings:
     bootstrap_model: bool = True
     """Train and activate ``bootstrap-iforest`` at start-up when no version is active."""
     s3: S3Settings = S3Settings()
+    predict: PredictLimits = PredictLimits()
     secret_key: str | None = dataclasses.field(default=None, repr=False)
     """Keys the digests of API key secrets. ``load_settings`` always sets it (from
     ``CHAINWATCH_SECRET_KEY`` or the data folder's ``secret_key`` file); ``None`` makes
@@ -113,7 +127,17 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         model_store=_model_store(env, data_dir),
         bootstrap_model=env.boolean("CHAINWATCH_BOOTSTRAP_MODEL", True),
         s3=_s3(env),
+        predict=_predict(env),
         secret_key=_secret_key(env, data_dir),
+    )
+
+
+def _predict(env: _Environment) -> PredictLimits:
+    return PredictLimits(
+        max_batch=env.integer("CHAINWATCH_MAX_BATCH", 10_000, minimum=1, maximum=100_000),
+        micro_batch=env.integer("CHAINWATCH_MICRO_BATCH", 256, minimum=1, maximum=10_000),
+        flush_ms=float(env.integer("CHAINWATCH_MICRO_BATCH_WAIT_MS", 2, minimum=0, maximum=1000)),
+        queue_size=env.integer("CHAINWATCH_PREDICT_QUEUE", 4_096, minimum=1, maximum=1_000_000),
     )
 
 

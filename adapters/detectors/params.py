@@ -75,6 +75,7 @@ ALGORITHM_PARAMS: dict[str, dict[str, Param]] = {
         "max_features": Param(float, 1.0, 0.0, 1.0, exclusive_low=True),
     },
     "ecod": {"max_reference_rows": _REFERENCE_ROWS},
+    "tails": {"max_reference_rows": _REFERENCE_ROWS},
     "copod": {"max_reference_rows": _REFERENCE_ROWS},
     "hbos": {
         "n_bins": Param(int, 10, 2, 1000),

@@ -97,6 +97,10 @@ def _build_detector(algorithm: str, params: Mapping[str, int | float], rows: int
             tol=float(params["tol"]),
             contamination=contamination,
         )
+    if algorithm == "tails":
+        from adapters.detectors.tails import TailDetector
+
+        return TailDetector(contamination=contamination)
     raise InvalidInput(f"unknown algorithm {algorithm!r}", field="algorithm")
 
 

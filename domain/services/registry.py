@@ -121,7 +121,9 @@ async def train_version(
     params = dict(params or {})
     async with uow() as work:
         model = await work.models.get_model(model_name)
-    data = await gather(uow, source, holdout=holdout, progress=progress)
+    data = await gather(
+        uow, source, holdout=holdout, progress=progress, feature_version=FEATURE_VERSION
+    )
     _say(progress, f"training {model.algorithm} on {len(data.train.rows):,} rows")
     trained = await asyncio.to_thread(
         detectors.train,

@@ -7,7 +7,8 @@ a batch of any size:
    prediction has scored (those are *replays*: their stored prediction and anomaly are
    returned, ``replayed=True``, and nothing is written for them again);
 2. scoring, outside any database transaction and off the event loop
-   (``asyncio.to_thread``): features once per transaction, then each ACTIVE version
+   (``asyncio.to_thread``): features once per transaction and feature set (each version
+   is fed the feature set stored with it), then each ACTIVE version
    scores the transactions that ``policies.assign_version`` sends it, and each SHADOW
    version scores all of them;
 3. one unit of work: the new transactions, one served prediction per transaction, one
@@ -98,7 +99,8 @@ class Scorer:
 
         Unchanged versions (same id and artifact sha256) are not loaded again. If any
         version cannot be loaded — missing or tampered artifact (``BlobNotFound``,
-        ``ArtifactIntegrityError``), another feature set or unusable thresholds
+        ``ArtifactIntegrityError``), a feature set this build does not compute or unusable
+        thresholds
         (``Unavailable``) — this raises and the previous serving set stays in place.
         """
         async with self._refresh_lock:

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 
 from domain.errors import InvalidInput, Unavailable
-from domain.features import FEATURE_VERSION, extract_features
+from domain.features import SUPPORTED_FEATURE_VERSIONS, extract_features
 from domain.model import ModelVersion, Transaction
 from domain.policies import assign_version, classify
 from ports.detector import Detector
@@ -54,12 +54,13 @@ class VersionScores:
 
 
 def check_servable(version: ModelVersion) -> None:
-    """Raise ``Unavailable`` unless ``version`` can serve in this build: same feature set,
-    complete thresholds."""
-    if version.feature_version != FEATURE_VERSION:
+    """Raise ``Unavailable`` unless ``version`` can serve in this build: a feature set this
+    build computes, complete thresholds."""
+    if version.feature_version not in SUPPORTED_FEATURE_VERSIONS:
+        known = ", ".join(str(v) for v in sorted(SUPPORTED_FEATURE_VERSIONS))
         raise Unavailable(
             f"model version {version.id} was trained on feature set {version.feature_version} "
-            f"but this build computes feature set {FEATURE_VERSION}; retrain or retire it"
+            f"but this build computes feature sets {known}; retrain or retire it"
         )
     try:
         classify(0.0, version.thresholds)
@@ -85,9 +86,25 @@ def _run(
     return dict(zip(hashes, scores, strict=True)), latency_ms
 
 
+class _Rows:
+    """Feature rows of the batch per feature-set version, computed once each on demand:
+    every model version is fed the feature set it was trained on."""
+
+    def __init__(self, pending: list[Transaction]) -> None:
+        self._pending = pending
+        self._rows: dict[int, dict[str, tuple[float, ...]]] = {}
+
+    def of(self, feature_version: int) -> dict[str, tuple[float, ...]]:
+        if feature_version not in self._rows:
+            self._rows[feature_version] = {
+                tx.hash: extract_features(tx, feature_version) for tx in self._pending
+            }
+        return self._rows[feature_version]
+
+
 def score_pending(serving: ServingSet, pending: list[Transaction]) -> list[VersionScores]:
     """Every version's scores for ``pending`` (CPU-bound: runs in a worker thread)."""
-    rows = {tx.hash: extract_features(tx) for tx in pending}
+    rows = _Rows(pending)
     weights = serving.weights
     assigned: dict[uuid.UUID, list[str]] = {}
     for tx in pending:
@@ -97,10 +114,11 @@ def score_pending(serving: ServingSet, pending: list[Transaction]) -> list[Versi
     results: list[VersionScores] = []
     for version_id, hashes in assigned.items():
         loaded = serving.active[version_id]
-        scores, latency_ms = _run(loaded, [rows[h] for h in hashes], hashes)
+        features = rows.of(loaded.version.feature_version)
+        scores, latency_ms = _run(loaded, [features[h] for h in hashes], hashes)
         results.append(VersionScores(loaded, True, scores, latency_ms))
-    every = list(rows)
     for loaded in serving.shadow:
-        scores, latency_ms = _run(loaded, list(rows.values()), every)
+        features = rows.of(loaded.version.feature_version)
+        scores, latency_ms = _run(loaded, list(features.values()), list(features))
         results.append(VersionScores(loaded, False, scores, latency_ms))
     return results

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from domain.errors import InvalidInput
-from domain.features import extract_features
+from domain.features import FEATURE_VERSION, extract_features
 from domain.model import LabelKind, Transaction
 from domain.pagination import MAX_LIMIT, PageRequest
 from ports.repositories import TimeRange, UnitOfWorkFactory
@@ -81,10 +81,11 @@ def is_held_out(tx_hash: str, share: float) -> bool:
 
 
 class _Collector:
-    def __init__(self, holdout: float, progress: Progress | None) -> None:
+    def __init__(self, holdout: float, progress: Progress | None, feature_version: int) -> None:
         self.data = TrainingData()
         self.holdout = holdout
         self.progress = progress
+        self.feature_version = feature_version
 
     def add(
         self,
@@ -99,7 +100,7 @@ class _Collector:
             label = labels.get(tx.hash)
             if label is None and fallback is not None:
                 label = fallback.get(tx.hash)
-            side.add(extract_features(tx), label)
+            side.add(extract_features(tx, self.feature_version), label)
         if (
             self.progress is not None
             and before // _PROGRESS_EVERY != self.data.rows // _PROGRESS_EVERY
@@ -123,13 +124,15 @@ async def gather(
     *,
     holdout: float = DEFAULT_HOLDOUT,
     progress: Progress | None = None,
+    feature_version: int = FEATURE_VERSION,
 ) -> TrainingData:
     """Feature rows and labels of ``source``, split into training and held-out rows
-    (``holdout`` of them, by hash; none below ``MIN_ROWS_FOR_HOLDOUT`` rows). Raises
+    (``holdout`` of them, by hash; none below ``MIN_ROWS_FOR_HOLDOUT`` rows), in feature set
+    ``feature_version``. Raises
     ``InvalidInput`` when there are no rows or ``holdout`` is outside [0, 0.5]."""
     if not 0.0 <= holdout <= 0.5:
         raise InvalidInput("holdout must be between 0 and 0.5", field="holdout")
-    collector = _Collector(holdout, progress)
+    collector = _Collector(holdout, progress, feature_version)
     if isinstance(source, StoredTransactions):
         request = PageRequest(MAX_LIMIT)
         while True:

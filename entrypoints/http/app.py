@@ -17,19 +17,21 @@ from entrypoints.bootstrap import Container
 from entrypoints.http.api import api_router, close_request_bodies
 from entrypoints.http.audit import audit_failures
 from entrypoints.http.health import HealthController
+from entrypoints.http.jobs import TrainingJobs
 from entrypoints.http.lifecycle import DatabaseLifecycle
 from entrypoints.http.observability import (
     MetricsController,
     RuntimeSource,
     echo_request_id,
     log_requests,
-    no_queue,
     prometheus_config,
     report_runtime,
 )
+from entrypoints.http.predicting import Predictor
 from entrypoints.http.problems import problem_handlers
 from entrypoints.http.security import LastUsedBuffer, security_components
 from entrypoints.serving import ModelServing
+from entrypoints.settings import PredictLimits
 
 _logger = logging.getLogger("chainwatch.http")
 API_VERSION = "1.0.0"
@@ -40,8 +42,9 @@ def create_app(
     container: Container,
     *,
     migrate_on_start: bool | None = None,
-    scoring_queue_depth: Callable[[], int] = no_queue,
+    scoring_queue_depth: Callable[[], int] | None = None,
     key_use_flush_s: float = KEY_USE_FLUSH_S,
+    predict: PredictLimits | None = None,
     extra_api_handlers: list[ControllerRouterHandler] | None = None,
 ) -> Litestar:
     """The HTTP app over ``container``.
@@ -50,14 +53,22 @@ def create_app(
     ``migrate_on_start``, by default ``container.auto_migrate``) and stops it at shutdown.
     A database that is down at start-up does not stop the app: ``/ready`` answers 503 and
     keeps trying until it is reachable. API key uses are written every ``key_use_flush_s``
-    seconds and at shutdown. ``scoring_queue_depth`` feeds the Prometheus gauge of that
-    name; ``extra_api_handlers`` adds controllers under ``/api/v1``.
+    seconds and at shutdown. ``/predict`` gathers single transactions into micro-batches
+    within ``predict`` limits (defaults: ``PredictLimits()``); the depth of that queue, or
+    ``scoring_queue_depth`` when given, feeds the Prometheus gauge of that name. Training
+    jobs run in this process and are cancelled at shutdown. ``extra_api_handlers`` adds
+    controllers under ``/api/v1``.
     """
     migrate = container.auto_migrate if migrate_on_start is None else migrate_on_start
     serving = ModelServing(container)
     lifecycle = DatabaseLifecycle(container.database, migrate=migrate, then=serving.ensure_ready)
     last_used = LastUsedBuffer()
     metrics = prometheus_config()
+    predictor = Predictor(
+        container.scorer, container.uow, container.clock, predict or PredictLimits()
+    )
+    jobs = TrainingJobs(container.clock)
+    queue_depth = scoring_queue_depth or (lambda: predictor.batcher.depth)
 
     @asynccontextmanager
     async def run_database(_: Litestar) -> AsyncIterator[None]:
@@ -65,12 +76,22 @@ def create_app(
             await lifecycle.ensure_started()
         except Unavailable as error:
             _logger.warning("database unavailable at start-up, not ready yet: %s", error.message)
-        stop_reporting = report_runtime(RuntimeSource(container.database, scoring_queue_depth))
+        stop_reporting = report_runtime(RuntimeSource(container.database, queue_depth))
         try:
             yield
         finally:
             stop_reporting()
             await lifecycle.stop()
+
+    @asynccontextmanager
+    async def run_scoring_queue(_: Litestar) -> AsyncIterator[None]:
+        async with predictor.batcher.running_workers():
+            yield
+
+    @asynccontextmanager
+    async def run_training_jobs(_: Litestar) -> AsyncIterator[None]:
+        async with jobs.accepting():
+            yield
 
     @asynccontextmanager
     async def record_key_use(_: Litestar) -> AsyncIterator[None]:
@@ -86,9 +107,18 @@ def create_app(
         dependencies={
             "container": Provide(lambda: container, use_cache=True, sync_to_thread=False),
             "database": Provide(lambda: lifecycle, use_cache=True, sync_to_thread=False),
+            "predictor": Provide(lambda: predictor, use_cache=True, sync_to_thread=False),
+            "jobs": Provide(lambda: jobs, use_cache=True, sync_to_thread=False),
         },
-        # Exited in reverse: key uses are flushed before the database stops.
-        lifespan=[run_database, serving.lifespan(lambda: lifecycle.started), record_key_use],
+        # Exited in reverse: jobs and queued predictions end, and key uses are flushed,
+        # before the database stops.
+        lifespan=[
+            run_database,
+            serving.lifespan(lambda: lifecycle.started),
+            record_key_use,
+            run_scoring_queue,
+            run_training_jobs,
+        ],
         exception_handlers=problem_handlers(),
         after_exception=[audit_failures(container)],
         before_send=[echo_request_id],

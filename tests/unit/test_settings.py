@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from adapters.piccolo import PostgresConfig, SQLiteConfig
-from entrypoints.settings import ConfigError, S3Settings, Settings, load_settings
+from entrypoints.settings import ConfigError, PredictLimits, S3Settings, Settings, load_settings
 
 SECRET = "Zebra-Quartz-s3cr3t-9137"
 
@@ -440,3 +440,30 @@ class TestS3:
         self, data_dir: Path, variables: dict[str, str], named: str
     ) -> None:
         assert config_error(data_dir, **variables).startswith(named)
+
+
+class TestPredictLimits:
+    def test_defaults_are_ten_thousand_per_batch_and_micro_batches_of_256(
+        self, data_dir: Path
+    ) -> None:
+        assert load(data_dir).predict == PredictLimits(
+            max_batch=10_000, micro_batch=256, flush_ms=2.0, queue_size=4_096
+        )
+
+    def test_every_limit_can_be_set(self, data_dir: Path) -> None:
+        settings = load(
+            data_dir,
+            CHAINWATCH_MAX_BATCH="500",
+            CHAINWATCH_MICRO_BATCH="64",
+            CHAINWATCH_MICRO_BATCH_WAIT_MS="5",
+            CHAINWATCH_PREDICT_QUEUE="100",
+        )
+        assert settings.predict == PredictLimits(
+            max_batch=500, micro_batch=64, flush_ms=5.0, queue_size=100
+        )
+
+    @pytest.mark.parametrize(
+        "name", ["CHAINWATCH_MAX_BATCH", "CHAINWATCH_MICRO_BATCH", "CHAINWATCH_PREDICT_QUEUE"]
+    )
+    def test_a_limit_below_one_names_its_variable(self, data_dir: Path, name: str) -> None:
+        assert config_error(data_dir, **{name: "0"}).startswith(name)

@@ -4,12 +4,16 @@ and shapes the answer. ``API_CONTROLLERS`` is what the ``/api/v1`` router mounts
 from entrypoints.http.controllers.anomalies import AnomalyController
 from entrypoints.http.controllers.api_keys import ApiKeyController
 from entrypoints.http.controllers.audit_logs import AuditLogController
+from entrypoints.http.controllers.models import ModelController
+from entrypoints.http.controllers.predict import PredictController
 from entrypoints.http.controllers.predictions import PredictionController
 from entrypoints.http.controllers.system_metrics import SystemMetricController
 from entrypoints.http.controllers.transactions import TransactionController
 from entrypoints.http.controllers.users import UserController
 
 API_CONTROLLERS = [
+    PredictController,
+    ModelController,
     TransactionController,
     AnomalyController,
     PredictionController,
@@ -24,6 +28,8 @@ __all__ = [
     "AnomalyController",
     "ApiKeyController",
     "AuditLogController",
+    "ModelController",
+    "PredictController",
     "PredictionController",
     "SystemMetricController",
     "TransactionController",

@@ -18,6 +18,17 @@ SOME_ID = str(uuid.uuid4())
 READERS = {Role.ADMIN, Role.ANALYST, Role.VIEWER}
 ADMIN = {Role.ADMIN}
 ANALYSTS = {Role.ADMIN, Role.ANALYST}
+PREDICTORS = {Role.ADMIN, Role.SERVICE}
+T0, T1 = "2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z"
+TX = {
+    "hash": HASH,
+    "from": "0x" + "12" * 20,
+    "to": "0x" + "34" * 20,
+    "value": "1000",
+    "gas": 21000,
+    "gasPrice": "1",
+    "timestamp": T0,
+}
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,15 @@ CALLS = [
     Call("DELETE", f"/api/v1/api-keys/{SOME_ID}", READERS),
     Call("GET", "/api/v1/audit-logs", ADMIN),
     Call("GET", "/api/v1/metrics/system", READERS),
+    Call("POST", "/api/v1/predict", PREDICTORS, TX),
+    Call("POST", "/api/v1/predict/batch", PREDICTORS, {"transactions": [TX]}),
+    Call("POST", "/api/v1/models", ADMIN, {"name": "m", "algorithm": "iforest"}),
+    Call("GET", "/api/v1/models", READERS),
+    Call("GET", "/api/v1/models/m", READERS),
+    Call("GET", "/api/v1/models/m/versions", READERS),
+    Call("POST", "/api/v1/models/m/versions", ADMIN, {"since": T0, "until": T1}),
+    Call("GET", f"/api/v1/models/m/jobs/{SOME_ID}", READERS),
+    Call("PATCH", "/api/v1/models/m/versions/1", ADMIN, {"status": "retired"}),
 ]
 WRONG_KEYS = ["", "not-a-key", "cw_0123456789ab_" + "x" * 43, "Bearer something"]
 

@@ -1,0 +1,162 @@
+"""Micro-batching of single ``/predict`` requests (ARCHITECTURE.md, "The hot path").
+
+Scoring one transaction costs about as much as scoring a few hundred, and a commit costs
+the same for one row or many. So ``MicroBatcher.submit(tx)`` puts the transaction on a
+bounded queue and waits; a few workers each take up to ``micro_batch`` waiting
+transactions (flushing early once ``flush_ms`` has passed since the first one), score them
+together through one call of ``score`` (``Scorer.score_transactions``: one unit of work),
+and answer every caller only after that commit.
+
+Back-pressure, never an unbounded backlog: when ``queue_size`` transactions are already
+waiting, ``submit`` raises ``Unavailable`` at once (503 with Retry-After). When a whole
+batch fails (the database is down, no model is active), each of its callers gets that
+error (a lost connection as ``Unavailable``), so nobody hangs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+
+from domain.errors import DomainError, Unavailable
+from domain.model import Transaction
+from domain.services.scoring import ScoredTransaction
+
+ScoreBatch = Callable[[Sequence[Transaction]], Awaitable[list[ScoredTransaction]]]
+WORKERS = 2
+"""Batches in flight at once: one scores or commits while the next one gathers."""
+_logger = logging.getLogger("chainwatch.http.batching")
+
+_Waiting = tuple[Transaction, "asyncio.Future[ScoredTransaction]"]
+
+
+class MicroBatcher:
+    """Gathers single transactions into batches for ``score`` (see the module doc)."""
+
+    def __init__(
+        self,
+        score: ScoreBatch,
+        *,
+        micro_batch: int = 256,
+        flush_ms: float = 2.0,
+        queue_size: int = 4_096,
+        workers: int = WORKERS,
+    ) -> None:
+        if micro_batch < 1 or queue_size < 1 or workers < 1 or flush_ms < 0:
+            raise ValueError("micro_batch, queue_size and workers must be positive")
+        self._score = score
+        self._micro_batch = micro_batch
+        self._flush_s = flush_ms / 1000
+        self._workers = workers
+        self._queue: asyncio.Queue[_Waiting] = asyncio.Queue(maxsize=queue_size)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def depth(self) -> int:
+        """Transactions waiting to be picked up by a worker."""
+        return self._queue.qsize()
+
+    @property
+    def running(self) -> bool:
+        return bool(self._tasks)
+
+    async def submit(self, tx: Transaction) -> ScoredTransaction:
+        """Score ``tx`` with the next batch; returns after that batch is committed.
+
+        Raises ``Unavailable`` when the queue is full or the batcher is not running, and
+        whatever the batch's scoring raised."""
+        if not self._tasks:
+            raise Unavailable(
+                "the scoring queue is not running (the server is starting or stopping)"
+            )
+        future: asyncio.Future[ScoredTransaction] = asyncio.get_running_loop().create_future()
+        try:
+            self._queue.put_nowait((tx, future))
+        except asyncio.QueueFull:
+            raise Unavailable(
+                "the scoring queue is full; retry after a moment or send /predict/batch"
+            ) from None
+        return await future
+
+    @asynccontextmanager
+    async def running_workers(self) -> AsyncIterator[None]:
+        """Run the workers while the block runs (an app lifespan hook); at exit, callers
+        still waiting get ``Unavailable``."""
+        self._tasks = [
+            asyncio.create_task(self._work(), name=f"chainwatch-scoring-{index}")
+            for index in range(self._workers)
+        ]
+        try:
+            yield
+        finally:
+            tasks, self._tasks = self._tasks, []
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            stopping = Unavailable("the server is stopping; retry")
+            while not self._queue.empty():
+                _, future = self._queue.get_nowait()
+                _fail(future, stopping)
+
+    async def _work(self) -> None:
+        while True:
+            batch = await self._gather()
+            try:
+                await self._run(batch)
+            except asyncio.CancelledError:
+                _fail_all(batch, Unavailable("the server is stopping; retry"))
+                raise
+
+    async def _gather(self) -> list[_Waiting]:
+        batch = [await self._queue.get()]
+        deadline = time.monotonic() + self._flush_s
+        while len(batch) < self._micro_batch:
+            try:
+                batch.append(self._queue.get_nowait())
+                continue
+            except asyncio.QueueEmpty:
+                pass
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(self._queue.get(), left))
+            except TimeoutError:
+                break
+        return batch
+
+    async def _run(self, batch: list[_Waiting]) -> None:
+        wanted = [(tx, future) for tx, future in batch if not future.done()]  # not given up
+        if not wanted:
+            return
+        try:
+            results = await self._score([tx for tx, _ in wanted])
+        except DomainError as error:
+            _fail_all(wanted, error)
+            return
+        except (OSError, TimeoutError) as error:  # the network to the database, say
+            _fail_all(wanted, Unavailable(f"scoring failed: {type(error).__name__}; retry"))
+            return
+        except Exception as error:  # a bug: each caller gets a 500 with its request id
+            _logger.exception("a scoring batch of %d transactions failed", len(wanted))
+            _fail_all(wanted, error)
+            return
+        for (_, future), result in zip(wanted, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+
+
+def _fail(future: asyncio.Future[ScoredTransaction], error: Exception) -> None:
+    if not future.done():
+        future.set_exception(error)
+
+
+def _fail_all(batch: Sequence[_Waiting], error: Exception) -> None:
+    for _, future in batch:
+        _fail(future, error)

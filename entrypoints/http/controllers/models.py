@@ -1,0 +1,215 @@
+"""``/models``: register models, train versions in the background, change their serving
+status. Changes need the admin role (``manage-models``); reads need ``read``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, Parameter
+
+from domain.errors import DomainError, InvalidInput, NotFound
+from domain.model import ModelStatus, ModelVersion
+from domain.services import lifecycle, model_queries
+from domain.services.auth import Permission, Principal
+from domain.services.registry import create_model, list_models, train_version
+from domain.services.training_data import StoredTransactions
+from domain.values import check_utc, normalize_name
+from entrypoints.bootstrap import Container
+from entrypoints.http.controllers.errors import read_errors, write_errors
+from entrypoints.http.jobs import TrainingJobs
+from entrypoints.http.params import NAME_PATTERN, UUID_PATTERN, parse_id
+from entrypoints.http.schemas.models import (
+    JobOut,
+    ModelIn,
+    ModelList,
+    ModelOut,
+    TrainAccepted,
+    TrainIn,
+    VersionChange,
+    VersionList,
+    VersionOut,
+    job_out,
+    model_list,
+    model_out,
+    version_out,
+)
+from entrypoints.http.security import requires
+from ports import TimeRange
+
+ModelName = Annotated[str, Parameter(pattern=NAME_PATTERN, description="The model's name")]
+VersionNumber = Annotated[int, Parameter(ge=1, le=999_999_999, description="Version number")]
+JobId = Annotated[str, Parameter(pattern=UUID_PATTERN, description="The training job's id")]
+_logger = logging.getLogger("chainwatch.models")
+
+
+class ModelController(Controller):
+    path = "/models"
+    tags = ["models"]
+
+    @post(
+        "/",
+        opt=requires(Permission.MANAGE_MODELS, "model.create"),
+        responses=write_errors(409),
+        summary="Register a model: a name and the detector algorithm its versions use",
+    )
+    async def create(
+        self,
+        container: NamedDependency[Container],
+        principal: NamedDependency[Principal],
+        data: JSONBody[ModelIn],
+    ) -> ModelOut:
+        model = await create_model(
+            container.uow,
+            data.name,
+            data.algorithm,
+            data.description,
+            actor=principal.user_id,
+            clock=container.clock,
+            algorithms=container.detectors.algorithms,
+        )
+        return model_out(model, [])
+
+    @get("/", opt=requires(Permission.READ), responses=read_errors(), summary="Every model")
+    async def list_all(self, container: NamedDependency[Container]) -> ModelList:
+        return model_list(await list_models(container.uow))
+
+    @get(
+        "/{name:str}",
+        opt=requires(Permission.READ),
+        responses=read_errors(404),
+        summary="One model with its versions",
+    )
+    async def get_one(self, container: NamedDependency[Container], name: ModelName) -> ModelOut:
+        overview = await model_queries.get_model(container.uow, name)
+        return model_out(overview.model, overview.versions)
+
+    @get(
+        "/{name:str}/versions",
+        opt=requires(Permission.READ),
+        responses=read_errors(404),
+        summary="A model's versions, by number",
+    )
+    async def versions(self, container: NamedDependency[Container], name: ModelName) -> VersionList:
+        overview = await model_queries.get_model(container.uow, name)
+        return VersionList([version_out(overview.model.name, v) for v in overview.versions])
+
+    @post(
+        "/{name:str}/versions",
+        opt=requires(Permission.MANAGE_MODELS, "model_version.train"),
+        responses=write_errors(404),
+        status_code=202,
+        summary="Train a new version on the stored transactions of [since, until)",
+        description="Training runs in the background: poll `status_url`. The version "
+        "comes out staged; activate or shadow it with PATCH. Jobs are kept in this "
+        "server's memory only (a restart forgets them).",
+    )
+    async def train(
+        self,
+        container: NamedDependency[Container],
+        principal: NamedDependency[Principal],
+        jobs: NamedDependency[TrainingJobs],
+        request: Request[Any, Any, Any],
+        name: ModelName,
+        data: JSONBody[TrainIn],
+    ) -> TrainAccepted:
+        model = (await model_queries.get_model(container.uow, name)).model
+        if data.algorithm is not None and normalize_name(data.algorithm) != model.algorithm:
+            raise InvalidInput(
+                f"model {model.name} trains {model.algorithm}; create another model to "
+                f"train {data.algorithm}",
+                field="algorithm",
+            )
+        period = TimeRange(check_utc(data.since, "since"), check_utc(data.until, "until"))
+        if data.until <= data.since:
+            raise InvalidInput("until must be after since", field="until")
+        actor = principal.user_id
+
+        async def train() -> ModelVersion:
+            return await train_version(
+                container.uow,
+                container.detectors,
+                container.blobs,
+                container.clock,
+                model.name,
+                StoredTransactions(period),
+                data.params,
+                actor=actor,
+            )
+
+        number = await model_queries.next_version_number(container.uow, model.name)
+        job = jobs.submit(model.name, jobs.expected_version(model.name, number), train)
+        return TrainAccepted(
+            version=job.version,
+            # This route's own path, so a mount under another prefix keeps working.
+            status_url=f"{request.url.path.rstrip('/').removesuffix('/versions')}/jobs/{job.id}",
+            job_id=job.id,
+        )
+
+    @get(
+        "/{name:str}/jobs/{job_id:str}",
+        opt=requires(Permission.READ),
+        responses=read_errors(404),
+        summary="A training job: queued, running, succeeded or failed (with the error)",
+    )
+    async def job(
+        self, jobs: NamedDependency[TrainingJobs], name: ModelName, job_id: JobId
+    ) -> JobOut:
+        identifier = parse_id(job_id, "job_id")
+        found = jobs.get(identifier)
+        if found is None or found.model != normalize_name(name):
+            raise NotFound("training job", identifier)
+        return job_out(found)
+
+    @patch(
+        "/{name:str}/versions/{version:int}",
+        opt=requires(Permission.MANAGE_MODELS, "model_version.change"),
+        responses=write_errors(404, 409),
+        summary="Activate (with a traffic weight), shadow, stage or retire a version, "
+        "or change an active version's traffic weight",
+    )
+    async def change(
+        self,
+        container: NamedDependency[Container],
+        principal: NamedDependency[Principal],
+        name: ModelName,
+        version: VersionNumber,
+        data: JSONBody[VersionChange],
+    ) -> VersionOut:
+        uow, actor, clock = container.uow, principal.user_id, container.clock
+        if data.status is ModelStatus.ACTIVE:
+            weight = 100 if data.traffic_weight is None else data.traffic_weight
+            changed = await lifecycle.activate(uow, name, version, weight, actor=actor, clock=clock)
+        elif data.status is not None:
+            if data.traffic_weight is not None:
+                raise InvalidInput(
+                    "traffic_weight goes with status active only", field="traffic_weight"
+                )
+            leave = _LEAVE[data.status]
+            changed = await leave(uow, name, version, actor=actor, clock=clock)
+        elif data.traffic_weight is not None:
+            changed = await lifecycle.set_weight(
+                uow, name, version, data.traffic_weight, actor=actor, clock=clock
+            )
+        else:
+            raise InvalidInput("give a status, a traffic_weight or both", field="status")
+        await _refresh_serving(container)
+        return version_out(normalize_name(name), changed)
+
+
+_LEAVE: dict[ModelStatus, lifecycle.LeaveService] = {
+    ModelStatus.SHADOW: lifecycle.shadow,
+    ModelStatus.RETIRED: lifecycle.retire,
+    ModelStatus.STAGED: lifecycle.stage,
+}
+
+
+async def _refresh_serving(container: Container) -> None:
+    """Serve the new set at once here (other replicas pick it up on their next refresh);
+    the change is committed already, so a failure to load is logged, not answered."""
+    try:
+        await container.scorer.refresh()
+    except DomainError as error:
+        _logger.warning("could not refresh the serving models: %s", error.message)

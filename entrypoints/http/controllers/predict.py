@@ -1,0 +1,71 @@
+"""``/predict``: score one transaction (micro-batched with concurrent callers) or a batch.
+
+Both store the transactions, their predictions and anomalies, and answer only after the
+commit. A resubmitted hash is not scored or stored again: its stored prediction is
+answered (``replayed: true``). A batch with any invalid transaction is refused whole (422
+naming ``transactions[i].<field>``) and writes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+
+from litestar import Controller, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+
+from domain.services.auth import Permission
+from entrypoints.http.controllers.errors import write_errors
+from entrypoints.http.predicting import Predictor
+from entrypoints.http.schemas.predict import (
+    BatchIn,
+    BatchOut,
+    PredictionOut,
+    TransactionIn,
+    prediction_out,
+)
+from entrypoints.http.security import requires
+
+
+class PredictController(Controller):
+    path = "/predict"
+    tags = ["predict"]
+
+    @post(
+        "/",
+        opt=requires(Permission.PREDICT, "transaction.predict"),
+        responses=write_errors(),
+        status_code=200,
+        summary="Score one transaction and store it with its prediction (and anomaly)",
+        description="503 with Retry-After when the scoring queue is full or no model "
+        "version is active.",
+    )
+    async def predict(
+        self, predictor: NamedDependency[Predictor], data: JSONBody[TransactionIn]
+    ) -> PredictionOut:
+        result = await predictor.predict_one(predictor.parse_one(data))
+        return prediction_out(result, await predictor.tag(result.model_version))
+
+    @post(
+        "/batch",
+        opt=requires(Permission.PREDICT, "transaction.predict_batch"),
+        responses=write_errors(),
+        status_code=200,
+        summary="Score a batch of transactions in one unit of work",
+        description="Up to CHAINWATCH_MAX_BATCH (10,000 by default) transactions; any "
+        "invalid one refuses the whole batch.",
+    )
+    async def predict_batch(
+        self, predictor: NamedDependency[Predictor], data: JSONBody[BatchIn]
+    ) -> BatchOut:
+        started = time.perf_counter()
+        results = await predictor.predict_many(predictor.parse_batch(data.transactions))
+        predictions = [
+            prediction_out(result, await predictor.tag(result.model_version)) for result in results
+        ]
+        return BatchOut(
+            predictions=predictions,
+            total_processed=len(predictions),
+            anomalies_detected=sum(1 for p in predictions if p.is_anomaly),
+            processing_time_ms=round((time.perf_counter() - started) * 1000, 3),
+        )

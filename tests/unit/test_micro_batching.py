@@ -1,0 +1,115 @@
+"""``MicroBatcher``: single transactions gathered into batches, each caller answered with
+its own result after the batch, a bounded queue, failures reach every caller."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from domain.errors import InvalidInput, Unavailable
+from domain.model import Transaction
+from domain.services.scoring import ScoredTransaction
+from entrypoints.http.batching import MicroBatcher
+from tests.builders import a_model, a_model_version, a_prediction, a_transaction
+
+VERSION = a_model_version(a_model())
+
+
+class FakeScorer:
+    """Records the batches it is given; can be held (blocked) or made to fail."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.release = asyncio.Event()
+        self.release.set()
+        self.error: Exception | None = None
+
+    async def __call__(self, batch: Sequence[Transaction]) -> list[ScoredTransaction]:
+        self.batches.append([tx.hash for tx in batch])
+        await self.release.wait()
+        if self.error is not None:
+            raise self.error
+        return [
+            ScoredTransaction(tx, a_prediction(tx, VERSION), None, VERSION, False) for tx in batch
+        ]
+
+
+async def test_concurrent_callers_share_one_batch_and_each_gets_its_own_result() -> None:
+    scorer = FakeScorer()
+    batcher = MicroBatcher(scorer, micro_batch=256, flush_ms=20, workers=1)
+    txs = [a_transaction() for _ in range(10)]
+    async with batcher.running_workers():
+        results = await asyncio.gather(*(batcher.submit(tx) for tx in txs))
+    assert [r.transaction.hash for r in results] == [tx.hash for tx in txs]
+    assert scorer.batches == [[tx.hash for tx in txs]]
+
+
+async def test_a_batch_is_flushed_once_it_holds_micro_batch_transactions() -> None:
+    scorer = FakeScorer()
+    batcher = MicroBatcher(scorer, micro_batch=4, flush_ms=1000, workers=1)
+    async with batcher.running_workers():
+        await asyncio.wait_for(
+            asyncio.gather(*(batcher.submit(a_transaction()) for _ in range(8))), timeout=2
+        )
+    assert [len(batch) for batch in scorer.batches] == [4, 4]
+
+
+async def test_a_full_queue_refuses_at_once_with_unavailable() -> None:
+    scorer = FakeScorer()
+    scorer.release.clear()
+    batcher = MicroBatcher(scorer, micro_batch=1, flush_ms=0, queue_size=1, workers=1)
+    async with batcher.running_workers():
+        in_flight = asyncio.create_task(batcher.submit(a_transaction()))
+        while not scorer.batches:  # the worker holds the first one
+            await asyncio.sleep(0)
+        waiting = asyncio.create_task(batcher.submit(a_transaction()))
+        await asyncio.sleep(0)
+        assert batcher.depth == 1
+        with pytest.raises(Unavailable, match="queue is full"):
+            await batcher.submit(a_transaction())
+        scorer.release.set()
+        await asyncio.gather(in_flight, waiting)
+    assert batcher.depth == 0
+
+
+@pytest.mark.parametrize(
+    ("raised", "expected"),
+    [
+        (Unavailable("the database is unavailable"), Unavailable),
+        (ConnectionRefusedError(), Unavailable),
+        (InvalidInput("bad"), InvalidInput),
+    ],
+)
+async def test_a_failed_batch_fails_every_caller_instead_of_hanging(
+    raised: Exception, expected: type[Exception]
+) -> None:
+    scorer = FakeScorer()
+    scorer.error = raised
+    batcher = MicroBatcher(scorer, micro_batch=8, flush_ms=5, workers=1)
+    async with batcher.running_workers():
+        outcomes = await asyncio.wait_for(
+            asyncio.gather(
+                *(batcher.submit(a_transaction()) for _ in range(3)), return_exceptions=True
+            ),
+            timeout=2,
+        )
+    assert all(isinstance(outcome, expected) for outcome in outcomes)
+
+
+async def test_callers_still_waiting_at_shutdown_get_unavailable() -> None:
+    scorer = FakeScorer()
+    scorer.release.clear()
+    batcher = MicroBatcher(scorer, micro_batch=1, flush_ms=0, workers=1)
+    async with batcher.running_workers():
+        calls = [asyncio.create_task(batcher.submit(a_transaction())) for _ in range(3)]
+        while not scorer.batches:
+            await asyncio.sleep(0)
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    assert all(isinstance(outcome, Unavailable) for outcome in outcomes)
+
+
+async def test_submitting_before_start_is_refused() -> None:
+    with pytest.raises(Unavailable, match="not running"):
+        await MicroBatcher(FakeScorer()).submit(a_transaction())
