@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from adapters.clock import SystemClock
-from adapters.detectors import PyodDetectorFactory
 from adapters.memory import InMemoryBlobStore, InMemoryDatabase
 from adapters.piccolo import PiccoloDatabase
 from adapters.security import Argon2PasswordHasher, HmacSecretDigester
@@ -48,6 +47,14 @@ class Database(Protocol):
     def uow(self) -> UnitOfWork: ...
 
 
+def _pyod_detectors() -> DetectorFactory:
+    # Imported on first use: pyod pulls in scikit-learn (~1.5 s), which commands that
+    # never score (backup, migrate, create-user) should not pay for at start-up.
+    from adapters.detectors import PyodDetectorFactory
+
+    return PyodDetectorFactory()
+
+
 @dataclass(frozen=True, slots=True)
 class Container:
     """The wired application: hand it to ``create_app`` or use its parts directly."""
@@ -62,7 +69,7 @@ class Container:
     # Models: artifacts live in ``blobs``; ``detectors`` trains and loads them; ``scorer``
     # serves the ACTIVE and SHADOW versions (built over ``database`` when not given).
     blobs: BlobStore = field(default_factory=InMemoryBlobStore)
-    detectors: DetectorFactory = field(default_factory=PyodDetectorFactory)
+    detectors: DetectorFactory = field(default_factory=_pyod_detectors)
     bootstrap_model: bool = True
     """Train and activate ``bootstrap-iforest`` at start-up when no version is active."""
     scorer: Scorer = field(init=False)

@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.ensemble import HistGradientBoostingClassifier
 from threadpoolctl import ThreadpoolController
 
 from domain.errors import InvalidInput
@@ -249,6 +248,9 @@ def fit_pipeline(
         pipeline.score_quantiles,
         _QUANTILE_LEVELS,
     )
+    # Imported here: scikit-learn costs ~1.5 s to import, and most processes never train.
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
     classifier = HistGradientBoostingClassifier(
         max_iter=100,
         min_samples_leaf=max(2, min(20, len(indices) // 20)),

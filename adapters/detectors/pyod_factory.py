@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
-
-from pyod.utils import persistence
+from typing import Any
 
 from adapters.detectors.params import ALGORITHM_PARAMS, check_algorithm, resolve_params
 from adapters.detectors.pipeline import FittedPipeline, PyodDetector, fit_pipeline
@@ -22,13 +21,22 @@ ARTIFACT_FORMAT = 1
 _FORMAT_KEY = "chainwatch_artifact_format"
 
 
+def _persistence() -> Any:
+    # pyod's package import loads its model zoo (~2 s); only training and loading need it.
+    from pyod.utils import persistence
+
+    return persistence
+
+
 def _serialise(pipeline: FittedPipeline) -> bytes:
+    persistence = _persistence()
     buffer = io.BytesIO()
     persistence.save(pipeline.to_payload(), buffer, metadata={_FORMAT_KEY: ARTIFACT_FORMAT})
     return buffer.getvalue()
 
 
 def _deserialise(artifact: bytes) -> FittedPipeline:
+    persistence = _persistence()
     try:
         payload, envelope = persistence.load(
             io.BytesIO(artifact), return_metadata=True, trusted=True
