@@ -71,7 +71,7 @@ class Container:
     blobs: BlobStore = field(default_factory=InMemoryBlobStore)
     detectors: DetectorFactory = field(default_factory=_pyod_detectors)
     bootstrap_model: bool = True
-    """Train and activate ``bootstrap-iforest`` at start-up when no version is active."""
+    """Train and activate ``bootstrap-tails`` at start-up when no version is active."""
     scorer: Scorer = field(init=False)
 
     def __post_init__(self) -> None:

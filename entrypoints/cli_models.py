@@ -69,7 +69,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     train.add_argument("--model", required=True, metavar="NAME")
     train.add_argument(
-        "--algorithm", help="for a new model: iforest (default), ecod, copod or hbos"
+        "--algorithm", help="for a new model: tails (default), iforest, ecod, copod or hbos"
     )
     train.add_argument("--description", default="", help="for a new model")
     train.add_argument("--since", metavar="TIME", help="ISO 8601; without an offset, UTC")
@@ -236,7 +236,7 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
             await create_model(
                 container.uow,
                 name,
-                args.algorithm or "iforest",
+                args.algorithm or "tails",
                 args.description,
                 actor=None,
                 clock=container.clock,

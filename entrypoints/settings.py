@@ -88,7 +88,7 @@ class Settings:
     """URL of the model artifact store (``file:///folder`` or ``s3://bucket/prefix``);
     None means ``data_dir/models``."""
     bootstrap_model: bool = True
-    """Train and activate ``bootstrap-iforest`` at start-up when no version is active."""
+    """Train and activate ``bootstrap-tails`` at start-up when no version is active."""
     s3: S3Settings = S3Settings()
     predict: PredictLimits = PredictLimits()
     secret_key: str | None = dataclasses.field(default=None, repr=False)

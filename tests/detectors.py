@@ -1,5 +1,6 @@
 """A tiny deterministic ``DetectorFactory`` for use-case tests: score = first feature
-(``log_value``) times a factor. Its artifact is JSON, so tests can write one by hand."""
+(``log_value`` in feature set 1, so give its versions ``feature_version=1``) times a
+factor. Its artifact is JSON, so tests can write one by hand."""
 
 from __future__ import annotations
 

@@ -2,8 +2,12 @@
 
 For each feature, the empirical tail p-value of a value against the training column,
 taking whichever tail is smaller: ``p = (1 + #{x_i <= x or x_i >= x}) / (n + 1)``
-(mid-distribution values get p near 1; values beyond everything seen get the floor
-``1 / (n + 1)``, never 0). The score is ``max`` over features of ``-log p``.
+(mid-distribution values get p near 1, values at the edge of what was seen the floor
+``1 / (n + 1)``, never 0). Beyond the training range the tail is extrapolated as
+exponential (peaks-over-threshold): the surprise grows by the excess over the extreme
+divided by the tail's scale, estimated as the mean excess of the ``k = sqrt(n)`` most
+extreme training values over the k-th (1 where that is 0, e.g. for flags). The score is
+``max`` over features of that surprise.
 
 It is ECOD's per-feature tail probability combined by ``max`` instead of ``sum``. With
 ``sum`` (ECOD, COPOD) or joint isolation (IForest), a rare but legitimate *shape* that is
@@ -12,8 +16,9 @@ large call data, high gas used - outscores a transaction that is extreme on one 
 only (an outsized amount, an absurd gas price), so the rare shapes fill the top of the
 ranking. ``max`` scores each transaction by its single least likely feature, and a value
 no training row came near (beyond the training range) gets the top score instead of being
-clipped to the edge of the range as a tree would. Ranks only: any monotone per-feature
-scaling leaves the scores unchanged. Cost: ``O(features * log n)`` per row.
+clipped to the edge of the range as a tree would. Within the training range only ranks
+count, so any monotone per-feature scaling leaves those scores unchanged.
+Cost: ``O(features * log n)`` per row.
 """
 
 from __future__ import annotations
@@ -33,14 +38,20 @@ class TailDetector(BaseDetector):  # type: ignore[misc]  # pyod ships no type hi
     def __init__(self, contamination: float = 0.1) -> None:
         super().__init__(contamination=contamination)
 
-    def fit(self, X: Any, y: Any = None) -> TailDetector:  # noqa: N803 - pyod's signature
+    def fit(self, X: Any, y: Any = None) -> TailDetector:
         matrix = np.asarray(X, dtype=np.float64)
         self.reference_: Matrix = np.sort(matrix, axis=0)
+        k = max(1, int(np.sqrt(matrix.shape[0])))
+        top, bottom = self.reference_[-k:], self.reference_[:k]
+        upper = (top - top[0]).mean(axis=0)
+        lower = (bottom[-1] - bottom).mean(axis=0)
+        self.upper_scale_: Matrix = np.where(upper > 0, upper, 1.0)
+        self.lower_scale_: Matrix = np.where(lower > 0, lower, 1.0)
         self.decision_scores_ = self.decision_function(matrix)
         self._process_decision_scores()
         return self
 
-    def decision_function(self, X: Any) -> Matrix:  # noqa: N803 - pyod's signature
+    def decision_function(self, X: Any) -> Matrix:
         matrix = np.asarray(X, dtype=np.float64)
         count = self.reference_.shape[0]
         surprise = np.zeros(matrix.shape[0], dtype=np.float64)
@@ -49,5 +60,7 @@ class TailDetector(BaseDetector):  # type: ignore[misc]  # pyod ships no type hi
             at_most = np.searchsorted(column, matrix[:, j], side="right")
             at_least = count - np.searchsorted(column, matrix[:, j], side="left")
             p_value = (1.0 + np.minimum(at_most, at_least)) / (count + 1.0)
-            np.maximum(surprise, -np.log(p_value), out=surprise)
+            beyond = np.maximum(matrix[:, j] - column[-1], 0.0) / self.upper_scale_[j]
+            beyond += np.maximum(column[0] - matrix[:, j], 0.0) / self.lower_scale_[j]
+            np.maximum(surprise, beyond - np.log(p_value), out=surprise)
         return surprise

@@ -1,8 +1,10 @@
 """A first model without set-up: when nothing is active, train and activate one.
 
 The service must be able to score from its first start. When no version of any model is
-ACTIVE, ``ensure_active_model`` trains the clearly named model ``bootstrap-iforest``
-(unsupervised isolation forest) on transactions the caller supplies - a synthetic stream
+ACTIVE, ``ensure_active_model`` trains the clearly named model ``bootstrap-tails``
+(unsupervised: each transaction scored by its least likely feature, see the ``tails``
+algorithm; on the labelled synthetic stream it ranks fraud far better than an isolation
+forest or ECOD) on transactions the caller supplies - a synthetic stream
 at start-up - and activates it at 100% of traffic. Replace it by training a model on real
 data and activating that (then retire the bootstrap version).
 """
@@ -22,8 +24,8 @@ from ports.clock import Clock
 from ports.detector import DetectorFactory
 from ports.repositories import UnitOfWorkFactory
 
-BOOTSTRAP_MODEL = "bootstrap-iforest"
-BOOTSTRAP_ALGORITHM = "iforest"
+BOOTSTRAP_MODEL = "bootstrap-tails"
+BOOTSTRAP_ALGORITHM = "tails"
 
 
 async def _anything_active(uow: UnitOfWorkFactory) -> bool:
@@ -40,7 +42,7 @@ async def ensure_active_model(
     *,
     progress: Progress | None = None,
 ) -> ModelVersion | None:
-    """Train and activate a ``bootstrap-iforest`` version on ``transactions()`` unless some
+    """Train and activate a ``bootstrap-tails`` version on ``transactions()`` unless some
     version is ACTIVE already; returns the new version, or None when nothing was needed.
 
     Two replicas starting at once may both train; the second to finish finds a version

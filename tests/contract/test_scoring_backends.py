@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 
 from adapters.memory.blobs import InMemoryBlobStore
-from domain.features import FEATURE_VERSION
 from domain.model import ModelStatus, ModelVersion, Severity
 from domain.services.artifacts import artifact_uri_for, model_artifact_key, store_artifact
 from domain.services.scoring import Scorer
@@ -37,7 +36,7 @@ async def _version(
         artifact_uri=artifact_uri_for(blobs, key),
         artifact_sha256=digest,
         thresholds=BANDS,
-        feature_version=FEATURE_VERSION,
+        feature_version=1,  # the linear detector reads feature set 1's log_value
     )
     async with uow_factory() as uow:
         await uow.models.add_model(model)

@@ -35,10 +35,10 @@ async def test_with_nothing_active_the_bootstrap_model_is_trained_and_serves_eve
         100,
     )
     (overview,) = await list_models(uow)
-    assert overview.model.name == BOOTSTRAP_MODEL == "bootstrap-iforest"
-    assert overview.model.algorithm == "iforest"
+    assert overview.model.name == BOOTSTRAP_MODEL == "bootstrap-tails"
+    assert overview.model.algorithm == "tails"
     assert "synthetic" in overview.model.description
-    assert blobs.list("models/bootstrap-iforest/")
+    assert blobs.list("models/bootstrap-tails/")
 
 
 async def test_with_a_version_active_nothing_is_trained() -> None:

@@ -1,4 +1,5 @@
-"""domain.features: one finite, deterministic row per transaction, whatever its amounts."""
+"""domain.features: one finite, deterministic row per transaction and feature-set version,
+whatever its amounts; published versions keep computing what they always did."""
 
 from __future__ import annotations
 
@@ -7,10 +8,19 @@ import math
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.features import FEATURE_NAMES, FEATURE_VERSION, extract_features, feature_rows
+from domain.errors import InvalidInput
+from domain.features import (
+    FEATURE_NAMES,
+    FEATURE_VERSION,
+    SUPPORTED_FEATURE_VERSIONS,
+    extract_features,
+    feature_names,
+    feature_rows,
+)
 from domain.model import Transaction
 from domain.values import INT64_MAX, UINT256_MAX
 from tests.builders import a_transaction
@@ -44,33 +54,84 @@ def transactions(draw: st.DrawFn) -> Transaction:
     )
 
 
-def _named(tx: Transaction) -> dict[str, float]:
-    return dict(zip(FEATURE_NAMES, extract_features(tx), strict=True))
+def _named(tx: Transaction, version: int = 1) -> dict[str, float]:
+    return dict(zip(feature_names(version), extract_features(tx, version), strict=True))
+
+
+def _v2(tx: Transaction) -> dict[str, float]:
+    return _named(tx, 2)
+
+
+VERSIONS = sorted(SUPPORTED_FEATURE_VERSIONS)
 
 
 def _tx(**overrides: Any) -> Transaction:
     return a_transaction(**overrides)
 
 
-def test_the_feature_set_is_versioned_and_names_every_column() -> None:
-    assert FEATURE_VERSION >= 1
-    assert len(set(FEATURE_NAMES)) == len(FEATURE_NAMES)
-    assert len(extract_features(_tx())) == len(FEATURE_NAMES)
+def test_new_models_use_the_newest_feature_set_and_every_version_names_its_columns() -> None:
+    assert max(SUPPORTED_FEATURE_VERSIONS) == FEATURE_VERSION
+    assert FEATURE_NAMES == feature_names() == feature_names(FEATURE_VERSION)
+    assert extract_features(_tx()) == extract_features(_tx(), FEATURE_VERSION)
+    for version in VERSIONS:
+        names = feature_names(version)
+        assert len(set(names)) == len(names)
+        assert len(extract_features(_tx(), version)) == len(names)
+
+
+@pytest.mark.parametrize("version", [0, 3, -1, 999])
+def test_an_unknown_feature_set_version_is_refused_naming_the_field(version: int) -> None:
+    for compute in (
+        lambda: feature_names(version),
+        lambda: extract_features(_tx(), version),
+        lambda: feature_rows([_tx()], version),
+    ):
+        with pytest.raises(InvalidInput) as caught:
+            compute()
+        assert caught.value.field == "feature_version"
+
+
+def test_feature_set_1_still_computes_exactly_what_stored_models_were_trained_on() -> None:
+    tx = _tx(
+        value=5 * 10**17,
+        gas=100_000,
+        gas_price=25 * 10**9,
+        gas_used=50_000,
+        input_size=68,
+        timestamp=datetime(2024, 5, 1, 6, 0, tzinfo=UTC),
+    )
+    expected = (
+        math.log10(1 + 5 * 10**17),
+        math.log10(100_001),
+        math.log10(1 + 25 * 10**9),
+        math.log10(50_001),
+        1.0,
+        0.5,
+        math.log10(1 + 100_000 * 25 * 10**9),
+        0.0,
+        1.0,
+        0.0,
+        math.log10(69),
+        math.sin(2.0 * math.pi * 21_600 / 86_400),
+        math.cos(2.0 * math.pi * 21_600 / 86_400),
+    )
+    assert feature_names(1)[0] == "log_value"
+    assert extract_features(tx, 1) == expected
 
 
 @settings(max_examples=300)
-@given(transactions())
-def test_every_feature_is_finite_for_every_valid_transaction(tx: Transaction) -> None:
-    row = extract_features(tx)
-    assert len(row) == len(FEATURE_NAMES)
+@given(transactions(), st.sampled_from(VERSIONS))
+def test_every_feature_is_finite_for_every_valid_transaction(tx: Transaction, version: int) -> None:
+    row = extract_features(tx, version)
+    assert len(row) == len(feature_names(version))
     assert all(isinstance(value, float) and math.isfinite(value) for value in row)
 
 
-@given(transactions())
-def test_features_are_deterministic(tx: Transaction) -> None:
+@given(transactions(), st.sampled_from(VERSIONS))
+def test_features_are_deterministic(tx: Transaction, version: int) -> None:
     copy = dataclasses.replace(tx)
-    assert extract_features(tx) == extract_features(copy)
-    assert feature_rows([tx, copy]) == [extract_features(tx)] * 2
+    assert extract_features(tx, version) == extract_features(copy, version)
+    assert feature_rows([tx, copy], version) == [extract_features(tx, version)] * 2
 
 
 @settings(max_examples=300)
@@ -131,3 +192,52 @@ def test_the_same_instant_in_another_timezone_gives_the_same_row() -> None:
     assert extract_features(_tx(timestamp=instant, hash=HASH)) == extract_features(
         _tx(timestamp=elsewhere, hash=HASH)
     )
+
+
+# -- feature set 2 ------------------------------------------------------------------------
+
+
+@settings(max_examples=300)
+@given(st.integers(1, UINT256_MAX), st.integers(1, UINT256_MAX))
+def test_a_larger_nonzero_value_never_has_a_smaller_magnitude(first: int, second: int) -> None:
+    low, high = sorted((first, second))
+    assert _v2(_tx(value=low))["log_value_ether"] <= _v2(_tx(value=high))["log_value_ether"]
+
+
+@settings(max_examples=300)
+@given(uint256, uint256)
+def test_a_higher_gas_price_never_has_a_smaller_gas_price_feature(first: int, second: int) -> None:
+    low, high = sorted((first, second))
+    assert (
+        _v2(_tx(gas_price=low))["log_gas_price_gwei"]
+        <= _v2(_tx(gas_price=high))["log_gas_price_gwei"]
+    )
+
+
+def test_value_is_a_zero_flag_and_the_magnitude_of_a_nonzero_amount_in_ether() -> None:
+    zero = _v2(_tx(value=0, input_size=68))
+    dust = _v2(_tx(value=10**12))
+    ether = _v2(_tx(value=10**18))
+    whale = _v2(_tx(value=5_000 * 10**18))
+
+    assert (zero["is_zero_value"], zero["log_value_ether"]) == (1.0, 0.0)
+    assert (ether["is_zero_value"], ether["log_value_ether"]) == (0.0, 0.0)
+    assert dust["log_value_ether"] == pytest.approx(-6.0)
+    assert whale["log_value_ether"] == pytest.approx(math.log10(5_000))
+    assert 59 < _v2(_tx(value=UINT256_MAX))["log_value_ether"] < 60
+
+
+def test_a_zero_value_transfer_without_call_data_is_an_empty_transfer() -> None:
+    assert _v2(_tx(value=0, input_size=0))["is_empty_transfer"] == 1.0
+    assert _v2(_tx(value=0, input_size=68))["is_empty_transfer"] == 0.0
+    assert _v2(_tx(value=1, input_size=0))["is_empty_transfer"] == 0.0
+    assert _v2(_tx(value=0, input_size=0, to_address=None))["is_empty_transfer"] == 0.0
+
+
+def test_gas_price_is_in_gwei_and_redundant_gas_columns_are_gone() -> None:
+    named = _v2(_tx(gas_price=10**9 - 1))
+    assert named["log_gas_price_gwei"] == 0.0
+    assert _v2(_tx(gas_price=0))["log_gas_price_gwei"] == -9.0
+    assert not {"log_gas_used", "log_max_fee", "log_value"} & set(feature_names(2))
+    unknown = _v2(_tx(gas=100_000, gas_used=None))
+    assert (unknown["gas_used_known"], unknown["gas_used_ratio"]) == (0.0, 1.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import random
 from collections.abc import Mapping
 
@@ -33,11 +34,11 @@ def trained() -> dict[str, TrainedDetector]:
     return {algorithm: FACTORY.train(algorithm, {}, TRAINING) for algorithm in FACTORY.algorithms}
 
 
-def test_the_factory_knows_the_four_algorithms() -> None:
-    assert {"iforest", "ecod", "copod", "hbos"} <= FACTORY.algorithms
+def test_the_factory_knows_the_five_algorithms() -> None:
+    assert {"iforest", "ecod", "copod", "hbos", "tails"} <= FACTORY.algorithms
 
 
-@pytest.mark.parametrize("algorithm", ["iforest", "ecod", "copod", "hbos"])
+@pytest.mark.parametrize("algorithm", ["iforest", "ecod", "copod", "hbos", "tails"])
 def test_a_trained_detector_round_trips_and_scores_an_outlier_higher(
     trained: Mapping[str, TrainedDetector], algorithm: str
 ) -> None:
@@ -136,11 +137,49 @@ def test_bytes_that_are_not_an_artifact_are_refused_without_a_traceback() -> Non
         FACTORY.load(foreign.getvalue())
 
 
-def test_ecod_keeps_at_most_max_reference_rows() -> None:
-    capped = FACTORY.train("ecod", {"max_reference_rows": 100}, TRAINING)
-    full = FACTORY.train("ecod", {}, TRAINING)
+@pytest.mark.parametrize("algorithm", ["ecod", "tails"])
+def test_reference_detectors_keep_at_most_max_reference_rows(algorithm: str) -> None:
+    capped = FACTORY.train(algorithm, {"max_reference_rows": 100}, TRAINING)
+    full = FACTORY.train(algorithm, {}, TRAINING)
     assert len(capped.training_scores) == 100
     assert len(capped.artifact) < len(full.artifact)
+
+
+def _shapes(count: int = 1000) -> TrainingSet:
+    """Column 0 is an amount; columns 1-3 move together, and 2% of rows are a rare but
+    legitimate shape that is high on all three at once (like a contract creation)."""
+    rng = random.Random(3)
+    rows = []
+    for index in range(count):
+        rare = index % 50 == 0
+        shape = [rng.gauss(9.0, 0.3) for _ in range(3)] if rare else [0.0, 0.0, 0.0]
+        rows.append([rng.gauss(0.0, 1.0), *shape])
+    return TrainingSet(rows, [None] * count)
+
+
+def test_tails_ranks_one_unseen_extreme_above_a_rare_shape_seen_in_training() -> None:
+    data = _shapes()
+    tails = FACTORY.load(FACTORY.train("tails", {}, data).artifact)
+    ecod = FACTORY.load(FACTORY.train("ecod", {}, data).artifact)
+    rare_shape, outsized = [0.0, 9.0, 9.0, 9.0], [6.5, 0.0, 0.0, 0.0]
+
+    assert tails.score([outsized])[0] > tails.score([rare_shape])[0]
+    assert ecod.score([outsized])[0] < ecod.score([rare_shape])[0]  # sum adds the shape up
+    # beyond every training value: above the floor p = 1 / (n + 1), and growing with the
+    # distance, so two unseen extremes are not tied
+    floor = math.log(len(data.rows) + 1)
+    assert floor < tails.score([outsized])[0] < tails.score([[60.0, 0.0, 0.0, 0.0]])[0]
+
+
+def test_tails_scores_within_the_training_range_ignore_monotone_rescaling() -> None:
+    data = _shapes()
+    stretched = TrainingSet([[row[0] ** 3, *row[1:]] for row in data.rows], data.labels)
+    probes = [[rng_value, 0.0, 0.0, 0.0] for rng_value in (-1.5, -0.3, 0.0, 1.2, 2.0)]
+    plain = FACTORY.load(FACTORY.train("tails", {}, data).artifact).score(probes)
+    cubed = FACTORY.load(FACTORY.train("tails", {}, stretched).artifact).score(
+        [[row[0] ** 3, *row[1:]] for row in probes]
+    )
+    assert plain == pytest.approx(cubed)
 
 
 def _labelled_set(labelled_share: float, seed: int = 11) -> tuple[TrainingSet, list[list[float]]]:

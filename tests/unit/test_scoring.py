@@ -1,8 +1,8 @@
 """domain.services.scoring: the Scorer on the in-memory fakes.
 
-Most tests use a tiny deterministic detector (score = the ``log_value`` feature times a
-factor) so that which transactions are flagged is obvious; one test runs the real pyod
-factory end to end.
+Most tests use a tiny deterministic detector (score = the first feature times a factor:
+``log_value`` in feature set 1, so versions default to feature set 1) so that which
+transactions are flagged is obvious; one test runs the real pyod factory end to end.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class World:
             "artifact_uri": artifact_uri_for(self.blobs, key),
             "artifact_sha256": digest,
             "thresholds": BANDS,
-            "feature_version": FEATURE_VERSION,
+            "feature_version": 1,
         }
         fields.update(overrides)
         version = a_model_version(model, 1, **fields)
@@ -243,6 +243,22 @@ async def test_a_version_trained_on_another_feature_set_is_not_served(world: Wor
         await world.scorer().refresh()
 
 
+async def test_each_version_is_fed_the_feature_set_it_was_trained_on(world: World) -> None:
+    # The linear detector scores the first column: log_value (18.0 for one ether) in
+    # feature set 1, is_zero_value (0.0) in feature set 2.
+    old = await world.version(feature_version=1)
+    new = await world.version(status=ModelStatus.SHADOW, feature_version=2)
+    scorer = world.scorer()
+    await scorer.refresh()
+    tx = a_transaction(value=NORMAL)
+
+    (result,) = await scorer.score_transactions([tx])
+
+    assert (result.model_version.id, result.prediction.score) == (old.id, 18.0)
+    shadow = [p for p in await world.predictions(tx) if not p.served]
+    assert [(p.model_version_id, p.score) for p in shadow] == [(new.id, 0.0)]
+
+
 async def test_refresh_loads_only_new_or_changed_artifacts(world: World) -> None:
     await world.version()
     scorer = world.scorer()
@@ -332,7 +348,9 @@ async def test_the_real_pyod_detector_scores_end_to_end() -> None:
         "iforest", {"n_estimators": 50}, TrainingSet(feature_rows(history), [None] * 300)
     )
     bands = severity_thresholds(trained.training_scores, 0.01)
-    await world.version(artifact=trained.artifact, thresholds=bands)
+    await world.version(
+        artifact=trained.artifact, thresholds=bands, feature_version=FEATURE_VERSION
+    )
     scorer = world.scorer()
     await scorer.refresh()
     assert scorer.ready
