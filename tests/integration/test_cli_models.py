@@ -43,7 +43,17 @@ def test_demo_train_and_switch_versions_end_to_end(
     assert "stored 1,500 of 1,500 transactions" in err  # progress goes to stderr
     assert len(read_transactions_csv(csv).transactions) == 1_500
 
-    code, out, err = _run(capsys, "train", "--model", "Fraud", "--params", FAST, "--activate")
+    code, out, err = _run(
+        capsys,
+        "train",
+        "--model",
+        "Fraud",
+        "--algorithm",
+        "iforest",
+        "--params",
+        FAST,
+        "--activate",
+    )
     assert code == 0, err
     assert out.startswith("fraud v1: active at 100%")
     assert "training iforest" in err

@@ -26,6 +26,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from adapters.clock import SystemClock
+from adapters.memory import InMemoryBlobStore
 from adapters.piccolo import PiccoloDatabase
 from adapters.security import Argon2PasswordHasher, HmacSecretDigester
 from domain.model import Role
@@ -33,6 +34,7 @@ from domain.services.users import create_user, issue_api_key
 from entrypoints.bootstrap import Container, bootstrap_in_memory
 from entrypoints.http import create_app
 from tests.backends import run_in_thread
+from tests.integration.api.serving import serving_model
 
 pytestmark = pytest.mark.postgres
 CHECKS = [
@@ -44,12 +46,15 @@ CHECKS = [
 ]
 
 
-def _container(database: PiccoloDatabase, digester: HmacSecretDigester) -> Container:
+def _container(
+    database: PiccoloDatabase, digester: HmacSecretDigester, blobs: InMemoryBlobStore
+) -> Container:
     return Container(
         database=database,
         clock=SystemClock(),
         digester=digester,
         passwords=Argon2PasswordHasher.cheap(),
+        blobs=blobs,
         bootstrap_model=False,
     )
 
@@ -62,12 +67,14 @@ class Target:
 
 @pytest.fixture(scope="module")
 def target(postgres_database: PiccoloDatabase) -> Iterator[Target]:
-    """The app over its own pool on the session's scratch database, with a fresh admin."""
+    """The app over its own pool on the session's scratch database, with a fresh admin
+    and a small active model (so ``/predict`` can answer 200)."""
     digester = HmacSecretDigester(secrets.token_urlsafe(32))
+    blobs = InMemoryBlobStore()
 
     async def seed() -> str:
         database = PiccoloDatabase(postgres_database.config)
-        container = _container(database, digester)
+        container = _container(database, digester, blobs)
         await database.start()
         try:
             admin = await create_user(
@@ -81,12 +88,15 @@ def target(postgres_database: PiccoloDatabase) -> Iterator[Target]:
             issued = await issue_api_key(
                 container.uow, container.clock, digester, owner_id=admin.id, actor=None
             )
+            await serving_model(container, f"fuzz-forest-{secrets.token_hex(4)}")
             return issued.token
         finally:
             await database.stop()
 
     token = run_in_thread(seed)
-    yield Target(create_app(_container(PiccoloDatabase(postgres_database.config), digester)), token)
+    yield Target(
+        create_app(_container(PiccoloDatabase(postgres_database.config), digester, blobs)), token
+    )
     asgi.shutdown_lifespans()  # stops the app (and its pool) before the database is dropped
 
 

@@ -25,9 +25,11 @@ class FakeScorer:
         self.release = asyncio.Event()
         self.release.set()
         self.error: Exception | None = None
+        self.called = asyncio.Event()
 
     async def __call__(self, batch: Sequence[Transaction]) -> list[ScoredTransaction]:
         self.batches.append([tx.hash for tx in batch])
+        self.called.set()
         await self.release.wait()
         if self.error is not None:
             raise self.error
@@ -62,8 +64,7 @@ async def test_a_full_queue_refuses_at_once_with_unavailable() -> None:
     batcher = MicroBatcher(scorer, micro_batch=1, flush_ms=0, queue_size=1, workers=1)
     async with batcher.running_workers():
         in_flight = asyncio.create_task(batcher.submit(a_transaction()))
-        while not scorer.batches:  # the worker holds the first one
-            await asyncio.sleep(0)
+        await scorer.called.wait()  # the worker holds the first one
         waiting = asyncio.create_task(batcher.submit(a_transaction()))
         await asyncio.sleep(0)
         assert batcher.depth == 1
@@ -104,8 +105,7 @@ async def test_callers_still_waiting_at_shutdown_get_unavailable() -> None:
     batcher = MicroBatcher(scorer, micro_batch=1, flush_ms=0, workers=1)
     async with batcher.running_workers():
         calls = [asyncio.create_task(batcher.submit(a_transaction())) for _ in range(3)]
-        while not scorer.batches:
-            await asyncio.sleep(0)
+        await scorer.called.wait()
     outcomes = await asyncio.gather(*calls, return_exceptions=True)
     assert all(isinstance(outcome, Unavailable) for outcome in outcomes)
 

@@ -67,7 +67,7 @@ async def test_one_transaction_is_scored_stored_and_answered_with_the_old_fields
 
 
 async def test_etherscan_rows_and_json_rpc_objects_are_accepted_too(served: Api) -> None:
-    etherscan = {
+    etherscan: dict[str, Any] = {
         "hash": "0x" + secrets.token_hex(32),
         "from": SENDER,
         "to": "",
@@ -79,7 +79,7 @@ async def test_etherscan_rows_and_json_rpc_objects_are_accepted_too(served: Api)
         "blockNumber": "18000000",
         "input": "0xabcd",
     }
-    rpc = {
+    rpc: dict[str, Any] = {
         "hash": "0x" + secrets.token_hex(32),
         "from": SENDER,
         "to": None,
