@@ -111,6 +111,11 @@ async def reset_database(db: PiccoloDatabase) -> None:
     await db.start()
     _LOOPS.setdefault(id(db), asyncio.get_running_loop())
     db.bind()
+    await empty_tables(db)
+
+
+async def empty_tables(db: PiccoloDatabase) -> None:
+    """Delete every row of every chainwatch table of a started ``db``."""
     names = [table._meta.tablename for table in reversed(TABLES)]  # children first
     engine = db.engine
     if db.dialect == "postgres":

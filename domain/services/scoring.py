@@ -16,6 +16,9 @@ a batch of any size:
    served prediction flags (severity from ``policies.classify`` and the version's stored
    thresholds). A concurrent writer that stored and scored the same hash in between
    shows up as a duplicate of ``add_many``: that transaction becomes a replay too.
+   The caller's audit rows (``audit=``, built from the results) are appended in that
+   same unit of work, so they exist exactly when the predictions do; when every
+   transaction is a replay, they are committed on their own (the request still happened).
 
 ``refresh()`` reads the ACTIVE and SHADOW versions from the repository (so every replica
 serves the same set), loads each artifact after checking its sha256 and warms it; call
@@ -26,11 +29,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from domain.errors import Conflict, Unavailable
-from domain.model import Anomaly, ModelStatus, ModelVersion, Prediction, Transaction
+from domain.model import (
+    Anomaly,
+    AuditLog,
+    ModelStatus,
+    ModelVersion,
+    Prediction,
+    Transaction,
+)
 from domain.policies import classify
 from domain.services.artifacts import load_version_artifact
 from domain.services.serving import (
@@ -61,6 +71,11 @@ class ScoredTransaction:
     anomaly: Anomaly | None
     model_version: ModelVersion
     replayed: bool
+
+
+AuditFor = Callable[[Sequence[ScoredTransaction]], Sequence[AuditLog]]
+"""Builds the audit rows of a scoring call from its results (one per submitted
+transaction, in order); they are appended in the unit of work that stores the results."""
 
 
 class Scorer:
@@ -133,9 +148,15 @@ class Scorer:
     def _load(self, version: ModelVersion) -> Detector:
         return self._detectors.load(load_version_artifact(self._blobs, version))
 
-    async def score_transactions(self, batch: Sequence[Transaction]) -> list[ScoredTransaction]:
+    async def score_transactions(
+        self, batch: Sequence[Transaction], *, audit: AuditFor | None = None
+    ) -> list[ScoredTransaction]:
         """Score ``batch`` and store the outcome; one result per submitted transaction,
         in order (a hash repeated in the batch is scored once, the repeats are replays).
+
+        ``audit`` builds the audit rows of the call from those results; they are committed
+        together with the predictions (or with nothing else when all are replays), and
+        not at all when this raises. An empty batch writes nothing.
 
         Raises ``Unavailable`` when no ACTIVE version takes traffic.
         """
@@ -152,32 +173,30 @@ class Scorer:
         unique = list({tx.hash: tx for tx in reversed(batch)}.values())[::-1]
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
             try:
-                outcome = await self._score_once(serving, unique)
+                outcome = await self._score_once(serving, batch, unique, audit)
                 break
             except Conflict:
                 if attempt == _WRITE_ATTEMPTS:
                     raise
-        results: list[ScoredTransaction] = []
-        seen: set[str] = set()
-        for tx in batch:
-            result = outcome[tx.hash]
-            if tx.hash in seen and not result.replayed:
-                result = _as_replay(result)
-            seen.add(tx.hash)
-            results.append(result)
-        return results
+        return _ordered(batch, outcome)
 
     async def _score_once(
-        self, serving: ServingSet, unique: list[Transaction]
+        self,
+        serving: ServingSet,
+        batch: Sequence[Transaction],
+        unique: list[Transaction],
+        audit: AuditFor | None,
     ) -> dict[str, ScoredTransaction]:
         hashes = [tx.hash for tx in unique]
         async with self._uow() as uow:
             stored = await uow.transactions.get_many(hashes)
             outcome = await self._replays(uow, serving, hashes, stored)
-        # The stored transaction wins over a resubmitted one with different fields.
-        pending = [stored.get(tx.hash, tx) for tx in unique if tx.hash not in outcome]
-        if not pending:
-            return outcome
+            # The stored transaction wins over a resubmitted one with different fields.
+            pending = [stored.get(tx.hash, tx) for tx in unique if tx.hash not in outcome]
+            if not pending:
+                if await _append_audit(uow, audit, batch, outcome):
+                    await uow.commit()
+                return outcome
         scored = await asyncio.to_thread(score_pending, serving, pending)
         async with self._uow() as uow:
             new = [tx for tx in pending if tx.hash not in stored]
@@ -189,8 +208,9 @@ class Scorer:
             written = self._records(pending, scored)
             await uow.predictions.add_many(written.predictions)
             await uow.anomalies.add_many(written.anomalies)
+            outcome.update(written.results)
+            await _append_audit(uow, audit, batch, outcome)
             await uow.commit()
-        outcome.update(written.results)
         return outcome
 
     async def _replays(
@@ -277,3 +297,33 @@ def _as_replay(result: ScoredTransaction) -> ScoredTransaction:
     return ScoredTransaction(
         result.transaction, result.prediction, result.anomaly, result.model_version, True
     )
+
+
+def _ordered(
+    batch: Sequence[Transaction], outcome: Mapping[str, ScoredTransaction]
+) -> list[ScoredTransaction]:
+    """One result per submitted transaction, in order; a repeated hash is a replay."""
+    results: list[ScoredTransaction] = []
+    seen: set[str] = set()
+    for tx in batch:
+        result = outcome[tx.hash]
+        if tx.hash in seen and not result.replayed:
+            result = _as_replay(result)
+        seen.add(tx.hash)
+        results.append(result)
+    return results
+
+
+async def _append_audit(
+    uow: UnitOfWork,
+    audit: AuditFor | None,
+    batch: Sequence[Transaction],
+    outcome: Mapping[str, ScoredTransaction],
+) -> int:
+    """Append the caller's audit rows for the results; how many were appended."""
+    if audit is None:
+        return 0
+    entries = audit(_ordered(batch, outcome))
+    for entry in entries:
+        await uow.audit.append(entry)
+    return len(entries)

@@ -5,7 +5,9 @@ the same for one row or many. So ``MicroBatcher.submit(tx)`` puts the transactio
 bounded queue and waits; a few workers each take up to ``micro_batch`` waiting
 transactions (flushing early once ``flush_ms`` has passed since the first one), score them
 together through one call of ``score`` (``Scorer.score_transactions``: one unit of work),
-and answer every caller only after that commit.
+and answer every caller only after that commit. Each caller may hand in its audit row
+(built in its own request, so it carries that request's origin); the batch's unit of
+work appends them all, each noting whether its prediction was a replay.
 
 Back-pressure, never an unbounded backlog: when ``queue_size`` transactions are already
 waiting, ``submit`` raises ``Unavailable`` at once (503 with Retry-After). When a whole
@@ -17,21 +19,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
+from typing import NamedTuple, Protocol
 
 from domain.errors import DomainError, Unavailable
-from domain.model import Transaction
-from domain.services.scoring import ScoredTransaction
+from domain.model import AuditLog, Transaction
+from domain.services.scoring import AuditFor, ScoredTransaction
 
-ScoreBatch = Callable[[Sequence[Transaction]], Awaitable[list[ScoredTransaction]]]
+
+class ScoreBatch(Protocol):
+    """``Scorer.score_transactions``."""
+
+    def __call__(
+        self, batch: Sequence[Transaction], *, audit: AuditFor | None = None
+    ) -> Awaitable[list[ScoredTransaction]]: ...
+
+
 WORKERS = 2
 """Batches in flight at once: one scores or commits while the next one gathers."""
 _logger = logging.getLogger("chainwatch.http.batching")
 
-_Waiting = tuple[Transaction, "asyncio.Future[ScoredTransaction]"]
+
+class _Waiting(NamedTuple):
+    tx: Transaction
+    future: asyncio.Future[ScoredTransaction]
+    audit: AuditLog | None
 
 
 class MicroBatcher:
@@ -64,8 +80,9 @@ class MicroBatcher:
     def running(self) -> bool:
         return bool(self._tasks)
 
-    async def submit(self, tx: Transaction) -> ScoredTransaction:
-        """Score ``tx`` with the next batch; returns after that batch is committed.
+    async def submit(self, tx: Transaction, audit: AuditLog | None = None) -> ScoredTransaction:
+        """Score ``tx`` with the next batch; returns after that batch is committed, with
+        ``audit`` (if given; ``details`` gain ``replayed`` and ``prediction_id``) in it.
 
         Raises ``Unavailable`` when the queue is full or the batcher is not running, and
         whatever the batch's scoring raised."""
@@ -75,7 +92,7 @@ class MicroBatcher:
             )
         future: asyncio.Future[ScoredTransaction] = asyncio.get_running_loop().create_future()
         try:
-            self._queue.put_nowait((tx, future))
+            self._queue.put_nowait(_Waiting(tx, future, audit))
         except asyncio.QueueFull:
             raise Unavailable(
                 "the scoring queue is full; retry after a moment or send /predict/batch"
@@ -101,8 +118,7 @@ class MicroBatcher:
                     await task
             stopping = Unavailable("the server is stopping; retry")
             while not self._queue.empty():
-                _, future = self._queue.get_nowait()
-                _fail(future, stopping)
+                _fail(self._queue.get_nowait().future, stopping)
 
     async def _work(self) -> None:
         while True:
@@ -132,11 +148,19 @@ class MicroBatcher:
         return batch
 
     async def _run(self, batch: list[_Waiting]) -> None:
-        wanted = [(tx, future) for tx, future in batch if not future.done()]  # not given up
+        wanted = [waiting for waiting in batch if not waiting.future.done()]  # not given up
         if not wanted:
             return
+
+        def audit(results: Sequence[ScoredTransaction]) -> list[AuditLog]:
+            return [
+                _noting(waiting.audit, result)
+                for waiting, result in zip(wanted, results, strict=True)
+                if waiting.audit is not None
+            ]
+
         try:
-            results = await self._score([tx for tx, _ in wanted])
+            results = await self._score([waiting.tx for waiting in wanted], audit=audit)
         except DomainError as error:
             _fail_all(wanted, error)
             return
@@ -147,9 +171,18 @@ class MicroBatcher:
             _logger.exception("a scoring batch of %d transactions failed", len(wanted))
             _fail_all(wanted, error)
             return
-        for (_, future), result in zip(wanted, results, strict=True):
-            if not future.done():
-                future.set_result(result)
+        for waiting, result in zip(wanted, results, strict=True):
+            if not waiting.future.done():
+                waiting.future.set_result(result)
+
+
+def _noting(entry: AuditLog, result: ScoredTransaction) -> AuditLog:
+    details = {
+        **entry.details,
+        "replayed": result.replayed,
+        "prediction_id": str(result.prediction.id),
+    }
+    return dataclasses.replace(entry, details=details)
 
 
 def _fail(future: asyncio.Future[ScoredTransaction], error: Exception) -> None:
@@ -158,5 +191,5 @@ def _fail(future: asyncio.Future[ScoredTransaction], error: Exception) -> None:
 
 
 def _fail_all(batch: Sequence[_Waiting], error: Exception) -> None:
-    for _, future in batch:
-        _fail(future, error)
+    for waiting in batch:
+        _fail(waiting.future, error)

@@ -2,7 +2,11 @@
 transactions, the batch size limit, and the ``<model name>:<version>`` tag of a version.
 
 Both endpoints end in ``Scorer.score_transactions`` (one unit of work per call): single
-transactions through ``MicroBatcher``, a batch request directly.
+transactions through ``MicroBatcher``, a batch request directly. Each successful request
+is audited in that unit of work: one ``transaction.predict`` row per single transaction
+(resource ``transactions/<hash>``), one ``transaction.predict_batch`` row per batch
+(resource ``transactions``, details ``count``, ``anomalies``, ``replayed``), replays
+included — the request happened even when nothing new was stored.
 """
 
 from __future__ import annotations
@@ -11,13 +15,18 @@ import uuid
 from collections.abc import Mapping, Sequence
 
 from domain.errors import InvalidInput
-from domain.model import ModelVersion, Transaction
+from domain.model import AuditLog, ModelVersion, Transaction
+from domain.services.audit import current_origin, origin, succeeded, transaction_resource
 from domain.services.queries import version_tag
 from domain.services.scoring import ScoredTransaction, Scorer
 from domain.transaction_input import parse_transaction
 from entrypoints.http.batching import MicroBatcher
 from entrypoints.settings import PredictLimits
 from ports import Clock, UnitOfWorkFactory
+
+PREDICT_ACTION = "transaction.predict"
+PREDICT_BATCH_ACTION = "transaction.predict_batch"
+BATCH_RESOURCE = "transactions"
 
 
 class Predictor:
@@ -42,11 +51,37 @@ class Predictor:
         """A transaction without a timestamp (a JSON-RPC object) takes the time it came."""
         return parse_transaction(item, received_at=self._clock.now())
 
-    async def predict_one(self, tx: Transaction) -> ScoredTransaction:
-        return await self.batcher.submit(tx)
+    async def predict_one(self, tx: Transaction, actor: uuid.UUID | None) -> ScoredTransaction:
+        """Score ``tx`` with the next micro-batch, audited as done by ``actor`` from the
+        current origin."""
+        entry = succeeded(
+            PREDICT_ACTION, transaction_resource(tx.hash), actor=actor, at=self._clock.now()
+        )
+        return await self.batcher.submit(tx, entry)
 
-    async def predict_many(self, txs: Sequence[Transaction]) -> list[ScoredTransaction]:
-        return await self._scorer.score_transactions(txs)
+    async def predict_many(
+        self, txs: Sequence[Transaction], actor: uuid.UUID | None
+    ) -> list[ScoredTransaction]:
+        """Score ``txs`` in one unit of work with one audit row for the whole request."""
+        where = current_origin()
+
+        def audit(results: Sequence[ScoredTransaction]) -> list[AuditLog]:
+            details = {
+                "count": len(results),
+                "anomalies": sum(1 for r in results if r.prediction.is_anomaly),
+                "replayed": sum(1 for r in results if r.replayed),
+            }
+            with origin(where):
+                entry = succeeded(
+                    PREDICT_BATCH_ACTION,
+                    BATCH_RESOURCE,
+                    actor=actor,
+                    at=self._clock.now(),
+                    details=details,
+                )
+            return [entry]
+
+        return await self._scorer.score_transactions(txs, audit=audit)
 
     def parse_batch(self, items: Sequence[object]) -> list[Transaction]:
         """Every item parsed, or ``InvalidInput`` naming ``transactions[i].<field>`` of the

@@ -33,7 +33,7 @@ from domain.model import Role
 from domain.services.users import create_user, issue_api_key
 from entrypoints.bootstrap import Container, bootstrap_in_memory
 from entrypoints.http import create_app
-from tests.backends import run_in_thread
+from tests.backends import empty_tables, run_in_thread
 from tests.integration.api.serving import serving_model
 
 pytestmark = pytest.mark.postgres
@@ -77,6 +77,9 @@ def target(postgres_database: PiccoloDatabase) -> Iterator[Target]:
         container = _container(database, digester, blobs)
         await database.start()
         try:
+            # Rows other modules left behind (active model versions whose artifacts live
+            # in their own blob stores) would make this app's scorer refuse to serve.
+            await empty_tables(database)
             admin = await create_user(
                 container.uow,
                 container.clock,

@@ -1,16 +1,18 @@
 """``MicroBatcher``: single transactions gathered into batches, each caller answered with
-its own result after the batch, a bounded queue, failures reach every caller."""
+its own result after the batch, a bounded queue, failures reach every caller, and each
+caller's audit row goes to the batch's scoring call."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Sequence
 
 import pytest
 
 from domain.errors import InvalidInput, Unavailable
-from domain.model import Transaction
-from domain.services.scoring import ScoredTransaction
+from domain.model import AuditLog, Outcome, Transaction
+from domain.services.scoring import AuditFor, ScoredTransaction
 from entrypoints.http.batching import MicroBatcher
 from tests.builders import a_model, a_model_version, a_prediction, a_transaction
 
@@ -27,15 +29,26 @@ class FakeScorer:
         self.error: Exception | None = None
         self.called = asyncio.Event()
 
-    async def __call__(self, batch: Sequence[Transaction]) -> list[ScoredTransaction]:
+        self.audited: list[AuditLog] = []
+        self.replayed: set[str] = set()
+
+    async def __call__(
+        self, batch: Sequence[Transaction], *, audit: AuditFor | None = None
+    ) -> list[ScoredTransaction]:
         self.batches.append([tx.hash for tx in batch])
         self.called.set()
         await self.release.wait()
         if self.error is not None:
             raise self.error
-        return [
-            ScoredTransaction(tx, a_prediction(tx, VERSION), None, VERSION, False) for tx in batch
+        results = [
+            ScoredTransaction(
+                tx, a_prediction(tx, VERSION), None, VERSION, tx.hash in self.replayed
+            )
+            for tx in batch
         ]
+        if audit is not None:
+            self.audited.extend(audit(results))
+        return results
 
 
 async def test_concurrent_callers_share_one_batch_and_each_gets_its_own_result() -> None:
@@ -108,6 +121,42 @@ async def test_callers_still_waiting_at_shutdown_get_unavailable() -> None:
         await scorer.called.wait()
     outcomes = await asyncio.gather(*calls, return_exceptions=True)
     assert all(isinstance(outcome, Unavailable) for outcome in outcomes)
+
+
+async def test_each_callers_audit_row_is_handed_to_the_batch_noting_replay_and_prediction() -> None:
+    scorer = FakeScorer()
+    batcher = MicroBatcher(scorer, micro_batch=8, flush_ms=20, workers=1)
+    fresh, replayed, unaudited = a_transaction(), a_transaction(), a_transaction()
+    scorer.replayed.add(replayed.hash)
+    rows = {tx.hash: _row(tx) for tx in (fresh, replayed)}
+    async with batcher.running_workers():
+        results = await asyncio.gather(
+            batcher.submit(fresh, rows[fresh.hash]),
+            batcher.submit(replayed, rows[replayed.hash]),
+            batcher.submit(unaudited),
+        )
+    assert len(scorer.batches) == 1
+    audited = {row.resource: row for row in scorer.audited}
+    assert sorted(audited) == sorted(f"transactions/{tx.hash}" for tx in (fresh, replayed))
+    for tx, result in zip((fresh, replayed), results, strict=False):
+        row = audited[f"transactions/{tx.hash}"]
+        assert row.id == rows[tx.hash].id
+        assert row.user_id == rows[tx.hash].user_id
+        assert row.details == {
+            "request_id": tx.hash[:10],
+            "replayed": tx is replayed,
+            "prediction_id": str(result.prediction.id),
+        }
+
+
+def _row(tx: Transaction) -> AuditLog:
+    return AuditLog(
+        action="transaction.predict",
+        resource=f"transactions/{tx.hash}",
+        outcome=Outcome.SUCCESS,
+        user_id=uuid.uuid4(),
+        details={"request_id": tx.hash[:10]},
+    )
 
 
 async def test_submitting_before_start_is_refused() -> None:

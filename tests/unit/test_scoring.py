@@ -12,6 +12,7 @@ import dataclasses
 import json
 import random
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,13 +21,22 @@ import pytest
 from adapters.detectors import PyodDetectorFactory
 from adapters.memory import InMemoryDatabase
 from adapters.memory.blobs import InMemoryBlobStore
-from domain.errors import ArtifactIntegrityError, Unavailable
+from domain.errors import ArtifactIntegrityError, DuplicateRecord, Unavailable
 from domain.features import FEATURE_VERSION, feature_rows
-from domain.model import ModelStatus, ModelVersion, Severity, Transaction
+from domain.model import (
+    AuditLog,
+    ModelStatus,
+    ModelVersion,
+    Outcome,
+    Prediction,
+    Severity,
+    Transaction,
+)
+from domain.pagination import PageRequest
 from domain.policies import assign_version, severity_thresholds
 from domain.services.artifacts import artifact_uri_for, model_artifact_key, store_artifact
-from domain.services.scoring import Scorer
-from ports import AnomalyFilter
+from domain.services.scoring import ScoredTransaction, Scorer
+from ports import AnomalyFilter, AuditFilter, UnitOfWork
 from ports.detector import DetectorFactory, TrainingSet
 from tests.builders import a_model, a_model_version, a_transaction, at
 from tests.clocks import ManualClock
@@ -363,6 +373,94 @@ async def test_the_real_pyod_detector_scores_end_to_end() -> None:
     assert results[1].anomaly is not None
     assert results[1].prediction.score > results[0].prediction.score
     assert results[1].anomaly.severity.rank >= Severity.LOW.rank
+
+
+async def test_audit_rows_built_from_the_results_are_committed_with_the_predictions(
+    world: World,
+) -> None:
+    await world.version()
+    txs = [a_transaction(value=NORMAL), a_transaction(value=SUSPICIOUS)]
+    seen: list[list[str]] = []
+
+    def audit(results: Sequence[ScoredTransaction]) -> list[AuditLog]:
+        seen.append([r.transaction.hash for r in results])
+        flagged = sum(1 for r in results if r.anomaly is not None)
+        return [_row(details={"count": len(results), "anomalies": flagged})]
+
+    await world.scorer().score_transactions([*txs, txs[0]], audit=audit)
+
+    assert seen == [[txs[0].hash, txs[1].hash, txs[0].hash]]
+    (row,) = await _audit_rows(world)
+    assert row.details == {"count": 3, "anomalies": 1}
+    assert [len(await world.predictions(tx)) for tx in txs] == [1, 1]
+
+
+async def test_a_failing_audit_write_rolls_back_the_predictions_too(world: World) -> None:
+    await world.version()
+    taken = _row()
+    async with world.database.uow() as uow:
+        await uow.audit.append(taken)
+        await uow.commit()
+    tx = a_transaction()
+
+    with pytest.raises(DuplicateRecord):
+        await world.scorer().score_transactions([tx], audit=lambda _: [_row(), taken])
+
+    assert await world.predictions(tx) == []
+    async with world.database.uow() as uow:
+        assert await uow.transactions.get_many([tx.hash]) == {}
+    assert [row.id for row in await _audit_rows(world)] == [taken.id]
+
+
+async def test_a_failing_prediction_write_stores_no_audit_row(world: World) -> None:
+    await world.version()
+    tx = a_transaction()
+
+    def failing_uow() -> UnitOfWork:
+        work = world.database.uow()
+        add_many = work.predictions.add_many
+
+        async def add_then_fail(predictions: Sequence[Prediction]) -> None:
+            await add_many(predictions)
+            raise RuntimeError("the database went away")
+
+        work.predictions.add_many = add_then_fail  # type: ignore[method-assign]
+        return work
+
+    scorer = Scorer(failing_uow, world.detectors, world.blobs, world.clock)
+    with pytest.raises(RuntimeError, match="went away"):
+        await scorer.score_transactions([tx], audit=lambda _: [_row()])
+
+    assert await world.predictions(tx) == []
+    assert await _audit_rows(world) == []
+
+
+async def test_a_batch_of_replays_still_commits_its_audit_rows(world: World) -> None:
+    await world.version()
+    scorer = world.scorer()
+    tx = a_transaction()
+    await scorer.score_transactions([tx])
+
+    (again,) = await scorer.score_transactions([tx], audit=lambda results: [_row()])
+
+    assert again.replayed
+    assert len(await _audit_rows(world)) == 1
+    assert len(await world.predictions(tx)) == 1
+
+
+def _row(details: dict[str, Any] | None = None) -> AuditLog:
+    return AuditLog(
+        action="transaction.predict_batch",
+        resource="transactions",
+        outcome=Outcome.SUCCESS,
+        details=details or {},
+        timestamp=at(0),
+    )
+
+
+async def _audit_rows(world: World) -> list[AuditLog]:
+    async with world.database.uow() as uow:
+        return (await uow.audit.query(AuditFilter(), PageRequest())).items
 
 
 def _everything() -> AnomalyFilter:

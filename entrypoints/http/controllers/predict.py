@@ -1,9 +1,10 @@
 """``/predict``: score one transaction (micro-batched with concurrent callers) or a batch.
 
-Both store the transactions, their predictions and anomalies, and answer only after the
-commit. A resubmitted hash is not scored or stored again: its stored prediction is
-answered (``replayed: true``). A batch with any invalid transaction is refused whole (422
-naming ``transactions[i].<field>``) and writes nothing.
+Both store the transactions, their predictions and anomalies, and the request's success
+audit row in one commit, and answer only after it. A resubmitted hash is not scored or
+stored again: its stored prediction is answered (``replayed: true``), and the request is
+still audited. A batch with any invalid transaction is refused whole (422 naming
+``transactions[i].<field>``) and writes nothing but the failure audit row.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from litestar import Controller, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
-from domain.services.auth import Permission
+from domain.services.auth import Permission, Principal
 from entrypoints.http.controllers.errors import write_errors
-from entrypoints.http.predicting import Predictor
+from entrypoints.http.predicting import PREDICT_ACTION, PREDICT_BATCH_ACTION, Predictor
 from entrypoints.http.schemas.predict import (
     BatchIn,
     BatchOut,
@@ -33,7 +34,7 @@ class PredictController(Controller):
 
     @post(
         "/",
-        opt=requires(Permission.PREDICT, "transaction.predict"),
+        opt=requires(Permission.PREDICT, PREDICT_ACTION),
         responses=write_errors(),
         status_code=200,
         summary="Score one transaction and store it with its prediction (and anomaly)",
@@ -41,14 +42,17 @@ class PredictController(Controller):
         "version is active.",
     )
     async def predict(
-        self, predictor: NamedDependency[Predictor], data: JSONBody[TransactionIn]
+        self,
+        predictor: NamedDependency[Predictor],
+        principal: NamedDependency[Principal],
+        data: JSONBody[TransactionIn],
     ) -> PredictionOut:
-        result = await predictor.predict_one(predictor.parse_one(data))
+        result = await predictor.predict_one(predictor.parse_one(data), principal.user_id)
         return prediction_out(result, await predictor.tag(result.model_version))
 
     @post(
         "/batch",
-        opt=requires(Permission.PREDICT, "transaction.predict_batch"),
+        opt=requires(Permission.PREDICT, PREDICT_BATCH_ACTION),
         responses=write_errors(),
         status_code=200,
         summary="Score a batch of transactions in one unit of work",
@@ -56,10 +60,14 @@ class PredictController(Controller):
         "invalid one refuses the whole batch.",
     )
     async def predict_batch(
-        self, predictor: NamedDependency[Predictor], data: JSONBody[BatchIn]
+        self,
+        predictor: NamedDependency[Predictor],
+        principal: NamedDependency[Principal],
+        data: JSONBody[BatchIn],
     ) -> BatchOut:
         started = time.perf_counter()
-        results = await predictor.predict_many(predictor.parse_batch(data.transactions))
+        transactions = predictor.parse_batch(data.transactions)
+        results = await predictor.predict_many(transactions, principal.user_id)
         predictions = [
             prediction_out(result, await predictor.tag(result.model_version)) for result in results
         ]

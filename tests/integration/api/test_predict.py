@@ -1,5 +1,6 @@
 """``/predict`` and ``/predict/batch``: scored, stored, answered after commit; resubmitting
-is idempotent; bad input is refused naming the field, and a refused batch writes nothing."""
+is idempotent; bad input is refused naming the field, and a refused batch writes nothing;
+each successful request leaves one success audit row (who, what, from where), replays too."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from typing import Any
 
 import pytest
 
-from domain.model import Role
-from tests.integration.api.conftest import Api
+from domain.model import AuditLog, Outcome, Role
+from domain.pagination import PageRequest
+from ports import AuditFilter
+from tests.integration.api.conftest import CLIENT_IP, Api
 from tests.integration.api.serving import serving_model
 
 SENDER, RECIPIENT = "0x" + "12" * 20, "0x" + "34" * 20
@@ -135,6 +138,70 @@ async def test_a_batch_is_scored_in_one_go_with_totals(served: Api) -> None:
     assert await stored(served, [b["hash"] for b in bodies]) == (5, 5)
 
 
+async def audit_rows(api: Api, role: Role) -> list[AuditLog]:
+    """The audit trail of the user with ``role``, oldest first."""
+    async with api.container.uow() as uow:
+        page = await uow.audit.query(AuditFilter(user_id=api.users[role].id), PageRequest())
+    return page.items[::-1]
+
+
+async def test_each_single_prediction_is_audited_with_caller_ip_and_request_id_replays_too(
+    served: Api,
+) -> None:
+    body = old_shape()
+    answers = []
+    for request_id in ("first-call", "second-call"):
+        response = await served.client.post(
+            "/api/v1/predict",
+            json=body,
+            headers={**served.as_(Role.SERVICE), "X-Request-ID": request_id},
+        )
+        assert response.status_code == 200, response.text
+        answers.append(response.json())
+    rows = await audit_rows(served, Role.SERVICE)
+    assert [(r.action, r.resource, r.outcome, r.ip) for r in rows] == [
+        ("transaction.predict", f"transactions/{body['hash']}", Outcome.SUCCESS, CLIENT_IP)
+    ] * 2
+    assert [r.details for r in rows] == [
+        {
+            "via": "api",
+            "request_id": "first-call",
+            "replayed": False,
+            "prediction_id": answers[0]["prediction_id"],
+        },
+        {
+            "via": "api",
+            "request_id": "second-call",
+            "replayed": True,
+            "prediction_id": answers[0]["prediction_id"],
+        },
+    ]
+
+
+async def test_a_batch_is_audited_once_with_its_counts(served: Api) -> None:
+    bodies = [old_shape() for _ in range(3)]
+    response = await served.client.post(
+        "/api/v1/predict/batch",
+        json={"transactions": [*bodies, bodies[0]]},
+        headers={**served.as_(Role.SERVICE), "X-Request-ID": "batch-call"},
+    )
+    assert response.status_code == 200, response.text
+    (row,) = await audit_rows(served, Role.SERVICE)
+    assert (row.action, row.resource, row.outcome, row.ip) == (
+        "transaction.predict_batch",
+        "transactions",
+        Outcome.SUCCESS,
+        CLIENT_IP,
+    )
+    assert row.details == {
+        "via": "api",
+        "request_id": "batch-call",
+        "count": 4,
+        "anomalies": response.json()["anomalies_detected"],
+        "replayed": 1,
+    }
+
+
 async def test_an_invalid_transaction_refuses_the_whole_batch_naming_it(served: Api) -> None:
     bodies = [old_shape() for _ in range(4)]
     bodies[3]["gasPrice"] = "12.5"
@@ -145,6 +212,13 @@ async def test_an_invalid_transaction_refuses_the_whole_batch_naming_it(served: 
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["field"] == "transactions[3].gasPrice"
     assert await stored(served, [b["hash"] for b in bodies]) == (0, 0)
+    (row,) = await audit_rows(served, Role.SERVICE)
+    assert (row.action, row.outcome, row.ip) == (
+        "transaction.predict_batch",
+        Outcome.FAILURE,
+        CLIENT_IP,
+    )
+    assert row.details["status"] == 422
 
 
 @pytest.mark.parametrize(
