@@ -200,6 +200,12 @@ class ModelRepository(Protocol):
         params, metrics, thresholds, trained_at. Raises ``ModelVersionNotFound``."""
         ...
 
+    async def lock_serving(self) -> None:
+        """Take the serving-set lock: wait until no other unit of work holds it, then hold
+        it until this one commits or rolls back. Call it before reading traffic weights
+        that the same unit of work rewrites, so concurrent changes cannot break their sum."""
+        ...
+
 
 class LabelRepository(Protocol):
     """Ground-truth labels of transactions; append-only (a newer label supersedes)."""

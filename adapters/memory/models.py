@@ -83,3 +83,7 @@ class InMemoryModelRepository:
             if model.name == wanted:
                 return copied([model])[0]
         raise ModelNotFound(name)
+
+    async def lock_serving(self) -> None:
+        work = self._workspace()
+        await work.hold(work.store.serving_lock)

@@ -9,6 +9,7 @@ the way in and out, so a caller mutating an entity can never change what is stor
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import uuid
 from collections.abc import Callable, Hashable, Iterable, Sequence
@@ -140,6 +141,9 @@ class Store:
         self.audit: Table[uuid.UUID, AuditLog] = Table("audit log entry")
         self.metrics: Table[uuid.UUID, SystemMetric] = Table("system metric")
         self.labels: Table[uuid.UUID, Label] = Table("label")
+        # The serving-set lock (``ModelRepository.lock_serving``); like a database's
+        # transaction-scoped lock, a workspace holds it until its unit of work ends.
+        self.serving_lock = asyncio.Lock()
 
 
 class Workspace:
@@ -156,6 +160,18 @@ class Workspace:
         self.audit = TableView(store.audit)
         self.metrics = TableView(store.metrics)
         self.labels = TableView(store.labels)
+        self.store = store
+        self.held_locks: list[asyncio.Lock] = []
+
+    async def hold(self, lock: asyncio.Lock) -> None:
+        """Acquire ``lock`` for the rest of this workspace's life (re-entrant)."""
+        if lock not in self.held_locks:
+            await lock.acquire()
+            self.held_locks.append(lock)
+
+    def release_locks(self) -> None:
+        while self.held_locks:
+            self.held_locks.pop().release()
 
     def commit(self) -> None:
         """Merge every write into the store, all or nothing."""

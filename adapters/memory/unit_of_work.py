@@ -69,17 +69,22 @@ class InMemoryUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         # Whatever was not committed is dropped, exception or not.
+        if self._work is not None:
+            self._work.release_locks()
         self._work = None
 
     async def commit(self) -> None:
         work = self._current()
         # A fresh workspace either way: a failed commit discards the work, as in a database.
         self._work = Workspace(self._store)
-        work.commit()
+        try:
+            work.commit()
+        finally:
+            work.release_locks()
         self.commits += 1
 
     async def rollback(self) -> None:
-        self._current()
+        self._current().release_locks()
         self._work = Workspace(self._store)
 
     def _current(self) -> Workspace:

@@ -86,6 +86,10 @@ def _mutable(params: Params, version: ModelVersion) -> dict[str, str]:
     }
 
 
+# Any constant unique to this lock among the advisory locks of the database.
+SERVING_LOCK_KEY = 0x636877_5345_5256  # "chw" "SERV"
+
+
 class PiccoloModelRepository:
     def __init__(self, session: SessionProvider) -> None:
         self._session = session
@@ -233,3 +237,12 @@ class PiccoloModelRepository:
             f"SELECT name FROM models WHERE id = {params.uuid(model_id)}", *params.values
         )
         return str(model_id) if row is None else str(row["name"])
+
+    async def lock_serving(self) -> None:
+        session = await self._session()
+        # Begins the write transaction: on SQLite that is BEGIN IMMEDIATE, which already
+        # excludes every other writer until commit; PostgreSQL takes an advisory lock
+        # that its transaction releases on commit or rollback.
+        async with session.write(savepoint=False):
+            if session.dialect == "postgres":
+                await session.execute("SELECT pg_advisory_xact_lock($1)", SERVING_LOCK_KEY)

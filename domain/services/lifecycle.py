@@ -122,6 +122,7 @@ async def activate(
     rest. Raises ``ModelNotFound``/``ModelVersionNotFound``, ``InvalidInput`` for a weight
     outside 0..100, ``Conflict`` per the module rules."""
     async with uow() as work:
+        await work.models.lock_serving()  # weights are read, then rewritten
         target = await work.models.get_version(model_name, version)
         _require_artifact(target, model_name)
         active = await _active(work)
@@ -157,6 +158,7 @@ async def set_weight(
     it a standby. Raises ``Conflict`` for a version that is not ACTIVE (activate it) and
     per the module rules."""
     async with uow() as work:
+        await work.models.lock_serving()  # weights are read, then rewritten
         target = await work.models.get_version(model_name, version)
         if target.status is not ModelStatus.ACTIVE:
             raise Conflict(
@@ -191,6 +193,7 @@ async def _leave_service(
     clock: Clock,
 ) -> ModelVersion:
     async with uow() as work:
+        await work.models.lock_serving()  # weights are read, then rewritten
         target = await work.models.get_version(model_name, version)
         if status is ModelStatus.SHADOW:
             _require_artifact(target, model_name)
@@ -264,6 +267,7 @@ async def rollback(
     go back to (retired versions are not candidates: activate one explicitly).
     """
     async with uow() as work:
+        await work.models.lock_serving()  # weights are read, then rewritten
         versions = await work.models.list_versions(model_name)
         active_here = [v for v in versions if v.status is ModelStatus.ACTIVE]
         if not active_here:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -236,3 +237,22 @@ async def test_update_version_raises_model_version_not_found_for_an_unknown_vers
     async with uow_factory() as uow:
         with pytest.raises(ModelVersionNotFound):
             await uow.models.update_version(a_model_version(model, 1))
+
+
+@pytest.mark.parametrize("end", ["commit", "rollback"])
+async def test_the_serving_lock_waits_until_its_holder_commits_or_rolls_back(
+    uow_factory: UnitOfWorkFactory, end: str
+) -> None:
+    async def take_the_lock() -> None:
+        async with uow_factory() as waiter:
+            await waiter.models.lock_serving()
+            await waiter.rollback()
+
+    async with uow_factory() as holder:
+        await holder.models.lock_serving()
+        await holder.models.lock_serving()  # taking it again in the same unit is a no-op
+        waiting = asyncio.create_task(take_the_lock())
+        await asyncio.sleep(0.3)
+        assert not waiting.done(), "a second unit of work took the lock while it was held"
+        await (holder.commit() if end == "commit" else holder.rollback())
+        await asyncio.wait_for(waiting, timeout=10)
