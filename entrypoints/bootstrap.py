@@ -84,34 +84,6 @@ class Container:
         return self.database.uow
 
 
-class _InMemoryLifecycle:
-    """An ``InMemoryDatabase`` as a ``Database``: nothing to start, stop or migrate."""
-
-    def __init__(self, database: InMemoryDatabase) -> None:
-        self.memory = database
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
-
-    async def migrate(self) -> list[str]:
-        return []
-
-    async def migrate_backwards(self, to: str = "all") -> list[str]:
-        return []
-
-    async def pending_migrations(self) -> list[str]:
-        return []
-
-    async def ping(self) -> None:
-        await self.memory.ping()
-
-    def uow(self) -> UnitOfWork:
-        return self.memory.uow()
-
-
 def bootstrap(settings: Settings) -> Container:
     """Production wiring from validated settings."""
     return Container(
@@ -148,7 +120,7 @@ def bootstrap_in_memory(
     with a random secret key, artifacts in memory (unless ``blobs``) and the real pyod
     detectors."""
     return Container(
-        database=_InMemoryLifecycle(database or InMemoryDatabase()),
+        database=database or InMemoryDatabase(),
         clock=clock or SystemClock(),
         passwords=passwords or Argon2PasswordHasher(),
         blobs=blobs or InMemoryBlobStore(),

@@ -24,6 +24,22 @@ class InMemoryDatabase:
     async def ping(self) -> None:
         self._check_available()
 
+    # The lifecycle a real database has: nothing to start, stop or migrate here.
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def migrate(self) -> list[str]:
+        return []
+
+    async def migrate_backwards(self, to: str = "all") -> list[str]:
+        return []
+
+    async def pending_migrations(self) -> list[str]:
+        return []
+
     def _check_available(self) -> None:
         if not self.available:
             raise Unavailable("the in-memory database is marked unavailable")
