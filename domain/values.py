@@ -21,10 +21,18 @@ _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
+def lookup_key(value: str) -> str:
+    """The stored form of a case-insensitive key (hash, address, chain, model or user name):
+    trimmed and lowercased, without validation. Lookups fold what they are given with it, so
+    any casing or padding finds the stored row; writers validate with ``normalize_*``, which
+    fold the same way."""
+    return value.strip().lower()
+
+
 def _hexstring(value: object, field: str, pattern: re.Pattern[str], what: str) -> str:
     if not isinstance(value, str):
         raise InvalidInput(f"{field} must be a string holding {what}", field=field)
-    text = value.strip().lower()
+    text = lookup_key(value)
     if not pattern.fullmatch(text):
         raise InvalidInput(f"{field} must be {what}, got {value!r}", field=field)
     return text
@@ -41,21 +49,21 @@ def normalize_address(value: object, field: str = "address") -> str:
 
 
 def normalize_chain(value: object, field: str = "chain") -> str:
-    if not isinstance(value, str) or not _CHAIN.fullmatch(value.strip().lower()):
+    if not isinstance(value, str) or not _CHAIN.fullmatch(lookup_key(value)):
         raise InvalidInput(
             f"{field} must be a short lowercase chain name, got {value!r}", field=field
         )
-    return value.strip().lower()
+    return lookup_key(value)
 
 
 def normalize_name(value: object, field: str = "name") -> str:
     """A model name or username: 1-64 of ``[a-z0-9_.-]``, lowercased."""
-    if not isinstance(value, str) or not _NAME.fullmatch(value.strip().lower()):
+    if not isinstance(value, str) or not _NAME.fullmatch(lookup_key(value)):
         raise InvalidInput(
             f"{field} must be 1-64 characters of a-z, 0-9, '_', '.', '-', got {value!r}",
             field=field,
         )
-    return value.strip().lower()
+    return lookup_key(value)
 
 
 def check_sha256(value: object, field: str = "sha256") -> str:
