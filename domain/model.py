@@ -229,10 +229,6 @@ class Label:
             self.note = check_text(self.note, "note", max_length=4000, allow_empty=True)
         self.created_at = check_utc(self.created_at, "created_at")
 
-    @property
-    def is_fraud(self) -> bool:
-        return self.kind is LabelKind.FRAUD
-
 
 @dataclass(slots=True)
 class Model:
