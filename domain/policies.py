@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from domain.errors import InvalidInput
 from domain.model import Severity
+from domain.values import lookup_key
 
 THRESHOLD_KEYS: tuple[str, ...] = ("threshold", "low", "medium", "high", "critical")
 
@@ -126,7 +127,7 @@ def assign_version(tx_hash: str, weights: Mapping[uuid.UUID, int]) -> uuid.UUID 
     if not positive:
         return None
     total = sum(weight for _, weight in positive)
-    digest = hashlib.sha256(tx_hash.strip().lower().encode("utf-8")).digest()
+    digest = hashlib.sha256(lookup_key(tx_hash).encode("utf-8")).digest()
     point = int.from_bytes(digest[:8], "big") % total
     for version_id, weight in positive:
         if point < weight:

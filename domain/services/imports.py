@@ -16,6 +16,7 @@ from domain.errors import InvalidInput
 from domain.model import Label, LabelKind, Transaction
 from domain.services.audit import succeeded
 from domain.services.training_data import Progress
+from domain.values import lookup_key
 from ports.clock import Clock
 from ports.repositories import UnitOfWorkFactory
 
@@ -44,12 +45,12 @@ async def import_transactions(
     these transactions); one audit entry sums the import up. Raises ``InvalidInput`` for a
     label of a transaction that is not among ``transactions``."""
     hashes = {tx.hash for tx in transactions}
-    stray = next((h for h in labels if h.strip().lower() not in hashes), None)
+    stray = next((h for h in labels if lookup_key(h) not in hashes), None)
     if stray is not None:
         raise InvalidInput(f"label for {stray}, which is not being imported", field="labels")
     if chunk_size < 1:
         raise InvalidInput("chunk_size must be positive", field="chunk_size")
-    wanted = {h.strip().lower(): kind for h, kind in labels.items()}
+    wanted = {lookup_key(h): kind for h, kind in labels.items()}
     inserted = duplicates = labelled = 0
     for start in range(0, len(transactions), chunk_size):
         chunk = transactions[start : start + chunk_size]

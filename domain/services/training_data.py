@@ -20,6 +20,7 @@ from domain.errors import InvalidInput
 from domain.features import FEATURE_VERSION, extract_features
 from domain.model import LabelKind, Transaction
 from domain.pagination import MAX_LIMIT, PageRequest
+from domain.values import lookup_key
 from ports.repositories import TimeRange, UnitOfWorkFactory
 
 Progress = Callable[[str], None]
@@ -144,7 +145,7 @@ async def gather(
                 break
             request = PageRequest.from_token(MAX_LIMIT, page.next_cursor)
     else:
-        given = {tx_hash.strip().lower(): kind for tx_hash, kind in source.labels.items()}
+        given = {lookup_key(tx_hash): kind for tx_hash, kind in source.labels.items()}
         for start in range(0, len(source.transactions), MAX_LIMIT):
             chunk = source.transactions[start : start + MAX_LIMIT]
             async with uow() as work:
