@@ -22,6 +22,7 @@ from adapters.synthetic import generate_stream
 from domain.errors import DomainError, Unavailable
 from domain.model import Transaction
 from domain.services.bootstrap_model import BOOTSTRAP_MODEL, ensure_active_model
+from domain.services.naming import version_label
 from entrypoints.bootstrap import Container
 
 BOOTSTRAP_ROWS = 4_000
@@ -84,9 +85,8 @@ class ModelServing:
             )
             if trained is not None:
                 _logger.info(
-                    "no model was active: trained and activated %s v%d",
-                    BOOTSTRAP_MODEL,
-                    trained.version,
+                    "no model was active: trained and activated %s",
+                    version_label(BOOTSTRAP_MODEL, trained.version),
                 )
         await container.scorer.refresh()
 

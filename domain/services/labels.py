@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from domain.model import Label, LabelKind, parse_enum
-from domain.services.audit import succeeded
+from domain.services.audit import succeeded, transaction_resource
 from ports.clock import Clock
 from ports.repositories import UnitOfWorkFactory
 
@@ -39,7 +39,7 @@ async def label_transaction(
         await work.audit.append(
             succeeded(
                 "transaction.label",
-                f"transactions/{label.transaction_hash}",
+                transaction_resource(label.transaction_hash),
                 actor=user_id,
                 at=now,
                 details={

@@ -30,8 +30,9 @@ from typing import Protocol
 from domain.errors import Conflict
 from domain.model import ModelStatus, ModelVersion
 from domain.policies import TOTAL_WEIGHT, rescale_weights
-from domain.services.audit import succeeded
-from domain.values import normalize_name
+from domain.services.audit import succeeded, version_resource
+from domain.services.naming import version_label
+from domain.values import lookup_key
 from ports.clock import Clock
 from ports.repositories import UnitOfWork, UnitOfWorkFactory
 
@@ -90,13 +91,15 @@ async def _store(
 
 
 def _resource(model_name: str, version: int) -> str:
-    return f"models/{normalize_name(model_name)}/versions/{version}"
+    # Called once the version was found, so the name is a valid one in some casing.
+    return version_resource(lookup_key(model_name), version)
 
 
 def _require_artifact(version: ModelVersion, model_name: str) -> None:
     if version.artifact_sha256 is None or not version.artifact_uri:
         raise Conflict(
-            f"{model_name} v{version.version} has no recorded artifact; train a new version"
+            f"{version_label(model_name, version.version)} has no recorded artifact; "
+            "train a new version"
         )
 
 
@@ -162,13 +165,16 @@ async def set_weight(
         target = await work.models.get_version(model_name, version)
         if target.status is not ModelStatus.ACTIVE:
             raise Conflict(
-                f"{model_name} v{version} is {target.status.value}, not active; activate it"
+                f"{version_label(model_name, version)} is {target.status.value}, not active; "
+                "activate it"
             )
         active = await _active(work)
         weights = rescale_weights(_weights(active), target.id, weight)
         _check_weight_given(weights, target.id, weight)
         if sum(weights.values()) != TOTAL_WEIGHT:
-            raise Conflict(f"{model_name} v{version} is the only active version; it takes 100")
+            raise Conflict(
+                f"{version_label(model_name, version)} is the only active version; it takes 100"
+            )
         changed = await _store(work, target, ModelStatus.ACTIVE, weights, active)
         await work.audit.append(
             succeeded(
@@ -204,8 +210,8 @@ async def _leave_service(
             del rest[target.id]
             if target.traffic_weight > 0 and sum(rest.values()) != TOTAL_WEIGHT:
                 raise Conflict(
-                    f"{model_name} v{version} is the only version serving traffic; "
-                    "activate another version first"
+                    f"{version_label(model_name, version)} is the only version serving "
+                    "traffic; activate another version first"
                 )
             weights = rest
         previous = target.status

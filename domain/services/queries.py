@@ -7,7 +7,6 @@ versions' tags (two small registry queries).
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,15 +22,9 @@ from domain.model import (
     Transaction,
 )
 from domain.pagination import Page, PageRequest, paginate
+from domain.services.naming import parse_version_tag, version_tag
 from domain.values import normalize_address, normalize_hash
 from ports.repositories import AnomalyFilter, AuditFilter, TimeRange, UnitOfWork, UnitOfWorkFactory
-
-_TAG = re.compile(r"([a-z0-9][a-z0-9_.-]{0,63}):([1-9][0-9]{0,8})")
-
-
-def version_tag(model_name: str, version: int) -> str:
-    """How a model version is named to clients: ``<model name>:<version number>``."""
-    return f"{model_name}:{version}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +39,7 @@ class AnomalyRecord:
     anomaly: Anomaly
     transaction: Transaction
     model_version: str
-    """The tag of the version that flagged it (``version_tag``)."""
+    """The tag of the version that flagged it (``naming.version_tag``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,14 +87,14 @@ async def resolve_version(uow: UnitOfWorkFactory, reference: str) -> uuid.UUID:
         return uuid.UUID(text)
     except ValueError:
         pass
-    match = _TAG.fullmatch(text.lower())
-    if match is None:
+    tag = parse_version_tag(text)
+    if tag is None:
         raise InvalidInput(
             "model_version must be a version id or <model name>:<version>, e.g. iforest:3",
             field="model_version",
         )
     async with uow() as work:
-        version = await work.models.get_version(match.group(1), int(match.group(2)))
+        version = await work.models.get_version(*tag)
     return version.id
 
 

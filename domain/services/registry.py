@@ -27,8 +27,9 @@ from domain.features import FEATURE_NAMES, FEATURE_VERSION
 from domain.model import Model, ModelStatus, ModelVersion
 from domain.policies import severity_thresholds
 from domain.services.artifacts import artifact_uri_for, model_artifact_key, store_artifact
-from domain.services.audit import succeeded
+from domain.services.audit import model_resource, succeeded, version_resource
 from domain.services.evaluation import evaluate
+from domain.services.naming import version_label
 from domain.services.training_data import (
     DEFAULT_HOLDOUT,
     Progress,
@@ -75,7 +76,7 @@ async def create_model(
         await work.audit.append(
             succeeded(
                 "model.create",
-                f"models/{model.name}",
+                model_resource(model.name),
                 actor=actor,
                 at=now,
                 details={"algorithm": model.algorithm},
@@ -134,7 +135,7 @@ async def train_version(
     thresholds = severity_thresholds(trained.training_scores, _contamination(trained, params))
     metrics = await _evaluate(detectors, trained, data, thresholds["threshold"], progress)
     version = await _reserve(uow, model, trained, thresholds, metrics, clock)
-    _say(progress, f"storing the artifact of {model.name} v{version.version}")
+    _say(progress, f"storing the artifact of {version_label(model.name, version.version)}")
     try:
         key, digest = await asyncio.to_thread(
             store_artifact, blobs, model_artifact_key(model.name, version.version), trained.artifact
@@ -150,7 +151,7 @@ async def train_version(
         await work.audit.append(
             succeeded(
                 "model_version.train",
-                f"models/{model.name}/versions/{version.version}",
+                version_resource(model.name, version.version),
                 actor=actor,
                 at=version.trained_at,
                 details={

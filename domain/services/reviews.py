@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 from domain.model import Anomaly, Label, LabelKind, ReviewStatus, parse_enum
-from domain.services.audit import succeeded
+from domain.services.audit import anomaly_resource, succeeded
 from ports.clock import Clock
 from ports.repositories import UnitOfWorkFactory
 
@@ -61,7 +61,7 @@ async def review_anomaly(
         await work.audit.append(
             succeeded(
                 "anomaly.review",
-                f"anomalies/{anomaly.id}",
+                anomaly_resource(anomaly.id),
                 actor=reviewer_id,
                 at=now,
                 details={

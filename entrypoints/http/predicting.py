@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from domain.errors import InvalidInput
 from domain.model import AuditLog, ModelVersion, Transaction
 from domain.services.audit import current_origin, origin, succeeded, transaction_resource
-from domain.services.queries import version_tag
+from domain.services.naming import version_tag
 from domain.services.scoring import ScoredTransaction, Scorer
 from domain.transaction_input import parse_transaction
 from entrypoints.http.batching import MicroBatcher

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import msgspec
 
 from domain.model import Model, ModelStatus, ModelVersion
-from domain.services.queries import version_tag
+from domain.services.naming import version_tag
 from domain.services.registry import ModelOverview
 from entrypoints.http.jobs import JobStatus, TrainingJob
 from entrypoints.http.params import NAME_PATTERN
