@@ -74,7 +74,7 @@ Decoder = Callable[[Any], Any]
 
 # PostgreSQL element type of each column class (unnest arrays, COPY); ordered subclass
 # first where one column class derives from another.
-_PG_TYPES: tuple[tuple[type[Column], str], ...] = (
+_PG_ELEMENT_TYPES: tuple[tuple[type[Column], str], ...] = (
     (Uint256, "numeric"),
     (Timestamptz, "timestamptz"),
     (UUID, "uuid"),
@@ -98,7 +98,7 @@ def _target(column: Column) -> Column:
 
 def _pg_type(column: Column) -> str:
     target = _target(column)
-    for kind, name in _PG_TYPES:
+    for kind, name in _PG_ELEMENT_TYPES:
         if isinstance(target, kind):
             return name
     raise TypeError(f"no PostgreSQL type known for {type(target).__name__} columns")
