@@ -8,9 +8,9 @@ engine in ``entrypoints.bootstrap``.
 
 from piccolo.conf.apps import AppRegistry
 
-from adapters.piccolo.engine import build_engine
+from adapters.piccolo.sql.engine import build_engine
 from entrypoints.settings import load_settings
 
 DB = build_engine(load_settings().database)
 
-APP_REGISTRY = AppRegistry(apps=["adapters.piccolo.piccolo_app"])
+APP_REGISTRY = AppRegistry(apps=["adapters.piccolo.schema.piccolo_app"])

@@ -19,7 +19,7 @@ from pathlib import Path
 from domain.errors import DomainError, InvalidInput
 from domain.model import LabelKind, Transaction, parse_enum
 
-COLUMNS = (
+CSV_HEADER = (
     "hash",
     "chain",
     "block_number",
@@ -56,7 +56,7 @@ def write_transactions_csv(
     rows = 0
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(COLUMNS)
+        writer.writerow(CSV_HEADER)
         for tx in transactions:
             label = labels.get(tx.hash)
             writer.writerow(

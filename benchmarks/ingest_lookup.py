@@ -23,32 +23,18 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
 from adapters.piccolo import PiccoloDatabase, PostgresConfig
+from adapters.piccolo.schema.codecs import TRANSACTIONS
 from domain.model import Transaction
 
 ADMIN_DSN = os.environ.get(
     "CHAINWATCH_TEST_DATABASE_URL", "postgresql://root@127.0.0.1:5432/postgres"
 )
-COLUMNS = (
-    "hash",
-    "chain",
-    "block_number",
-    "from_address",
-    "to_address",
-    "value",
-    "gas",
-    "gas_price",
-    "nonce",
-    "gas_used",
-    "input_size",
-    "timestamp",
-    "ingested_at",
-)
+COLUMNS = TRANSACTIONS.columns  # the same column list the repository writes
 
 
 def make_transactions(count: int, seed: int = 7) -> list[Transaction]:
@@ -75,21 +61,7 @@ def make_transactions(count: int, seed: int = 7) -> list[Transaction]:
 
 
 def as_record(tx: Transaction) -> tuple[object, ...]:
-    return (
-        tx.hash,
-        tx.chain,
-        tx.block_number,
-        tx.from_address,
-        tx.to_address,
-        Decimal(tx.value),
-        tx.gas,
-        Decimal(tx.gas_price),
-        tx.nonce,
-        tx.gas_used,
-        tx.input_size,
-        tx.timestamp,
-        tx.ingested_at,
-    )
+    return TRANSACTIONS.to_row(tx, "postgres")
 
 
 def pct(samples: Sequence[float], q: float) -> float:

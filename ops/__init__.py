@@ -2,7 +2,7 @@
 (``verify``), restores (``restore``) and retention (``prune``), over the adapters - a
 ``BlobStore`` for where backups live, the database configuration for what they hold.
 The ``chainwatch backup | verify | restore | prune`` commands are thin wrappers
-(``entrypoints.cli_ops``); ``docker/`` and ``k8s/`` hold the deployment files."""
+(``entrypoints.cli.backups``); ``docker/`` and ``k8s/`` hold the deployment files."""
 
 from ops.backup import back_up
 from ops.errors import (

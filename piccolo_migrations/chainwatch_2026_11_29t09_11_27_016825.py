@@ -15,7 +15,7 @@ from piccolo.columns.column_types import (
 from piccolo.columns.indexes import IndexMethod
 from piccolo.table import Table
 
-from adapters.piccolo.columns import Uint256, Uint256Zero
+from adapters.piccolo.schema.columns import Uint256, Uint256Zero
 
 
 class ModelVersions(Table, tablename="model_versions", schema=None):

@@ -13,7 +13,7 @@ ID = "2026-11-29T09:11:34:790455"
 VERSION = "1.38.0"
 DESCRIPTION = "composite indexes for keyset listings, unique model version numbers"
 
-# (name, table, columns, unique) - a frozen copy of adapters.piccolo.tables.COMPOSITE_INDEXES
+# (name, table, columns, unique) - a frozen copy of adapters.piccolo.schema.tables.COMPOSITE_INDEXES
 # as of this migration; later changes to the declaration need a new migration.
 INDEXES = (
     ("transactions_from_time_idx", "transactions", ("from_address", "timestamp", "hash"), False),

@@ -325,9 +325,3 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self) -> UnitOfWork: ...
-
-
-class DatabaseHealth(Protocol):
-    async def ping(self) -> None:
-        """Round-trip to the database; raises ``Unavailable`` when it cannot answer."""
-        ...

@@ -34,7 +34,7 @@ import asyncpg
 import pytest
 
 from adapters.piccolo import PiccoloDatabase, PostgresConfig, SQLiteConfig, config_from_url
-from adapters.piccolo.tables import TABLES
+from adapters.piccolo.schema.tables import TABLES
 
 T = TypeVar("T")
 

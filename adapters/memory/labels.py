@@ -9,6 +9,7 @@ from adapters.memory.store import Workspace, copied, copied_page
 from domain.errors import TransactionNotFound
 from domain.model import Label
 from domain.pagination import Page, PageRequest, paginate
+from domain.values import lookup_key
 from ports.repositories import TimeRange
 
 
@@ -28,7 +29,7 @@ class InMemoryLabelRepository:
         work.labels.insert(label.id, label)
 
     async def latest_for(self, hashes: Iterable[str]) -> dict[str, Label]:
-        wanted = {tx_hash.strip().lower() for tx_hash in hashes}
+        wanted = {lookup_key(tx_hash) for tx_hash in hashes}
         latest: dict[str, Label] = {}
         for label in self._workspace().labels.scan():
             if label.transaction_hash not in wanted:

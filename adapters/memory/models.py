@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from adapters.memory.store import Workspace, copied
 from domain.errors import DuplicateModelVersion, ModelNotFound, ModelVersionNotFound
 from domain.model import Model, ModelStatus, ModelVersion
+from domain.values import lookup_key
 
 
 class InMemoryModelRepository:
@@ -78,7 +79,7 @@ class InMemoryModelRepository:
         table.replace(stored.id, stored)
 
     def _find_model(self, name: str) -> Model:
-        wanted = name.strip().lower()
+        wanted = lookup_key(name)
         for model in self._workspace().models.scan():
             if model.name == wanted:
                 return copied([model])[0]

@@ -10,6 +10,7 @@ from adapters.memory.store import Workspace, copied, copied_page
 from domain.errors import DuplicateRecord, ModelVersionNotFound, TransactionNotFound
 from domain.model import Prediction
 from domain.pagination import Page, PageRequest, paginate
+from domain.values import lookup_key
 from ports.repositories import TimeRange
 
 
@@ -37,12 +38,12 @@ class InMemoryPredictionRepository:
             work.predictions.insert(prediction.id, prediction)
 
     async def list_by_transaction(self, tx_hash: str) -> list[Prediction]:
-        wanted = tx_hash.strip().lower()
+        wanted = lookup_key(tx_hash)
         rows = [p for p in self._workspace().predictions.scan() if p.transaction_hash == wanted]
         return copied(sorted(rows, key=_sort_key))
 
     async def served_for(self, hashes: Iterable[str]) -> dict[str, Prediction]:
-        wanted = {tx_hash.strip().lower() for tx_hash in hashes}
+        wanted = {lookup_key(tx_hash) for tx_hash in hashes}
         found: dict[str, Prediction] = {}
         served = (p for p in self._workspace().predictions.scan() if p.served)
         for prediction in sorted(served, key=_sort_key):

@@ -9,12 +9,8 @@ from adapters.memory.store import Workspace, copied_page
 from domain.errors import TransactionNotFound
 from domain.model import Transaction
 from domain.pagination import Page, PageRequest, paginate
+from domain.values import lookup_key
 from ports.repositories import AddManyResult, TimeRange
-
-
-def _lookup_key(text: str) -> str:
-    # Stored hashes and addresses are normalised; accept any case or padding on lookup.
-    return text.strip().lower()
 
 
 def _sort_key(tx: Transaction) -> tuple[datetime, str]:
@@ -38,7 +34,7 @@ class InMemoryTransactionRepository:
         return AddManyResult(tuple(inserted), tuple(duplicates))
 
     async def get(self, tx_hash: str) -> Transaction:
-        tx = self._workspace().transactions.get(_lookup_key(tx_hash))
+        tx = self._workspace().transactions.get(lookup_key(tx_hash))
         if tx is None:
             raise TransactionNotFound(tx_hash)
         return tx
@@ -47,7 +43,7 @@ class InMemoryTransactionRepository:
         table = self._workspace().transactions
         found: dict[str, Transaction] = {}
         for tx_hash in hashes:
-            tx = table.get(_lookup_key(tx_hash))
+            tx = table.get(lookup_key(tx_hash))
             if tx is not None:
                 found[tx.hash] = tx
         return found
@@ -59,7 +55,7 @@ class InMemoryTransactionRepository:
     async def list_by_address(
         self, address: str, period: TimeRange, page: PageRequest
     ) -> Page[Transaction]:
-        wanted = _lookup_key(address)
+        wanted = lookup_key(address)
         rows = [
             tx
             for tx in self._workspace().transactions.scan()

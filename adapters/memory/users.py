@@ -8,6 +8,7 @@ from collections.abc import Callable
 from adapters.memory.store import Workspace, copied
 from domain.errors import UserNotFound
 from domain.model import User
+from domain.values import lookup_key
 
 
 class InMemoryUserRepository:
@@ -24,7 +25,7 @@ class InMemoryUserRepository:
         return user
 
     async def get_by_username(self, username: str) -> User:
-        wanted = username.strip().lower()
+        wanted = lookup_key(username)
         for user in self._workspace().users.scan():
             if user.username == wanted:
                 return copied([user])[0]

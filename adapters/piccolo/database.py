@@ -12,17 +12,17 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 from piccolo.table import Table
 
-from adapters.piccolo import migrations
-from adapters.piccolo.engine import (
+from adapters.piccolo.repositories.unit_of_work import PiccoloUnitOfWork
+from adapters.piccolo.schema import migrations
+from adapters.piccolo.schema.tables import TABLES
+from adapters.piccolo.sql.engine import (
     DatabaseConfig,
     Dialect,
     PostgresConfig,
     build_engine,
     dialect_of,
 )
-from adapters.piccolo.errors import translate_errors
-from adapters.piccolo.tables import TABLES
-from adapters.piccolo.unit_of_work import PiccoloUnitOfWork
+from adapters.piccolo.sql.errors import translate_errors
 from domain.errors import Unavailable
 
 PING_TIMEOUT_S = 5.0

@@ -131,8 +131,3 @@ class TrainingJobs:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-
-    async def wait_idle(self) -> None:
-        """Until every job submitted so far has finished (for tests and scripts)."""
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,5 +1,5 @@
 """Schema introspection for the migration tests: what a database holds (PostgreSQL
-catalogs, SQLite pragmas) and what ``adapters.piccolo.tables`` declares, in one comparable
+catalogs, SQLite pragmas) and what ``adapters.piccolo.schema.tables`` declares, in one comparable
 shape per table."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adapters.piccolo import PiccoloDatabase, SQLiteConfig
-from adapters.piccolo.columns import Uint256
-from adapters.piccolo.tables import COMPOSITE_INDEXES, TABLES
+from adapters.piccolo.schema.columns import Uint256
+from adapters.piccolo.schema.tables import COMPOSITE_INDEXES, TABLES
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ def _pg_type(declared: str) -> str:
 
 
 def declared_schema(db: PiccoloDatabase) -> dict[str, TableSchema]:
-    """What ``adapters.piccolo.tables`` declares, as ``db``'s engine would create it."""
+    """What ``adapters.piccolo.schema.tables`` declares, as ``db``'s engine would create it."""
     db.bind()  # column types such as Uint256 depend on the engine
     schema: dict[str, TableSchema] = {}
     for table in TABLES:

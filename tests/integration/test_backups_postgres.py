@@ -13,7 +13,7 @@ import pytest
 from adapters.blobs import LocalFolderBlobStore
 from adapters.clock import SystemClock
 from adapters.piccolo import PiccoloDatabase, PostgresConfig, SQLiteConfig
-from adapters.piccolo.migrations import migration_modules
+from adapters.piccolo.schema.migrations import migration_modules
 from ops import postgres
 from ops.backup import back_up
 from ops.catalogue import stored_backups

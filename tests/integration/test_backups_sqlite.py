@@ -12,7 +12,7 @@ import pytest
 from adapters.blobs import LocalFolderBlobStore
 from adapters.clock import SystemClock
 from adapters.piccolo import PiccoloDatabase, SQLiteConfig
-from adapters.piccolo.migrations import migration_modules
+from adapters.piccolo.schema.migrations import migration_modules
 from ops.backup import back_up
 from ops.checksums import sqlite_summaries
 from ops.errors import BackupCorrupt, RestoreRefused, ToolFailed

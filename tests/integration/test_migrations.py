@@ -14,8 +14,8 @@ import asyncpg
 import pytest
 
 from adapters.piccolo import PiccoloDatabase, SQLiteConfig
-from adapters.piccolo.migrations import migration_modules
-from adapters.piccolo.tables import TABLES
+from adapters.piccolo.schema.migrations import migration_modules
+from adapters.piccolo.schema.tables import TABLES
 from tests.backends import postgres_config, scratch_postgres
 from tests.builders import a_transaction, a_user, stored_model_version, stored_predictions
 from tests.integration.schema import TableSchema, declared_schema, index_names, schema_of

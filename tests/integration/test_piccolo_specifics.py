@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from piccolo.querystring import QueryString
 
 from adapters.piccolo import PiccoloDatabase, PostgresConfig, SQLiteConfig
-from adapters.piccolo import transactions as transaction_module
-from adapters.piccolo.session import Session
+from adapters.piccolo.repositories import transactions as transaction_module
+from adapters.piccolo.sql.session import Session
 from domain.errors import DuplicateUser, TransactionNotFound, Unavailable
 from domain.values import UINT256_MAX
 from tests.backends import reset_database
@@ -79,10 +80,11 @@ async def test_copy_falls_back_to_insert_when_a_hash_appears_after_the_check(
         await uow.commit()
     original_fetch = Session.fetch
 
-    async def existence_check_sees_nothing(self: Session, sql: str, *args: Any) -> Any:
+    async def existence_check_sees_nothing(self: Session, query: QueryString) -> Any:
+        sql, _ = query.compile_string("postgres")
         if sql.startswith("SELECT hash FROM transactions WHERE hash = ANY"):
             return []  # as if ``raced`` were committed by someone else just after the check
-        return await original_fetch(self, sql, *args)
+        return await original_fetch(self, query)
 
     monkeypatch.setattr(Session, "fetch", existence_check_sees_nothing)
     batch = [a_transaction() for _ in range(transaction_module.COPY_THRESHOLD)]

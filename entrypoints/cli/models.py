@@ -1,6 +1,5 @@
-"""``chainwatch demo | train | models | label``: data, models and labels from the shell.
+"""``chainwatch train | models``: train model versions and choose which ones serve.
 
-  chainwatch demo [--count N] [--seed S] [--load] [--csv PATH] [--label-share F]
   chainwatch train --model NAME [--algorithm A] [--since T --until T | --csv PATH]
                    [--params JSON] [--activate [--weight W]]
   chainwatch models list
@@ -8,7 +7,6 @@
   chainwatch models weights NAME VERSION WEIGHT
   chainwatch models shadow|retire|stage NAME VERSION
   chainwatch models rollback NAME
-  chainwatch label HASH fraud|legitimate --source S [--note TEXT]
 
 Results go to stdout, progress to stderr. Exit codes as for every command: 0 done, 1 the
 work failed (one line on stderr), 2 bad usage. Commands apply pending migrations first
@@ -19,51 +17,24 @@ unless CHAINWATCH_AUTO_MIGRATE is off. A running server picks registry changes u
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import sys
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any
 
-from adapters.synthetic import generate_stream
-from adapters.transaction_csv import read_transactions_csv, write_transactions_csv
-from domain.model import LabelKind, ModelVersion
+from adapters.transaction_csv import read_transactions_csv
+from domain.model import ModelVersion
 from domain.services import lifecycle
-from domain.services.audit import Origin, origin
-from domain.services.imports import import_transactions
-from domain.services.labels import label_transaction
 from domain.services.registry import ModelOverview, create_model, list_models, train_version
 from domain.services.training_data import GivenTransactions, StoredTransactions, TrainingSource
-from entrypoints.bootstrap import Container, bootstrap
+from entrypoints.bootstrap import bootstrap
+from entrypoints.cli.common import EXIT_OK, Command, Commands, UsageError, note, run_database
 from entrypoints.settings import Settings
 from ports.repositories import TimeRange
 
-EXIT_OK = 0
-DEMO_SOURCE = "synthetic-demo"
-T = TypeVar("T")
-Command = Callable[[argparse.Namespace, Settings], int]
 
-
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``demo``, ``train``, ``models`` and ``label`` to ``chainwatch``'s parser."""
-    demo = commands.add_parser(
-        "demo", help="generate a labelled synthetic transaction stream; print a summary"
-    )
-    demo.add_argument("--count", type=int, default=10_000, help="rows (default: 10000)")
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    demo.add_argument("--load", action="store_true", help="store it in the configured database")
-    demo.add_argument("--csv", type=Path, metavar="PATH", help="write it to a CSV file")
-    demo.add_argument(
-        "--label-share",
-        type=float,
-        default=0.02,
-        metavar="F",
-        help="share of rows whose truth is kept as a label (default: 0.02)",
-    )
-    demo.set_defaults(command=_demo)
-
+def register(commands: Commands) -> None:
+    """Add ``train`` and ``models`` to ``chainwatch``'s parser."""
     train = commands.add_parser(
         "train", help="train a new (staged) version of a model; creates the model if needed"
     )
@@ -104,86 +75,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     rollback.add_argument("name", metavar="NAME")
     rollback.set_defaults(command=_rollback)
 
-    label = commands.add_parser("label", help="label a stored transaction fraud or legitimate")
-    label.add_argument("hash", metavar="HASH")
-    label.add_argument("kind", choices=[kind.value for kind in LabelKind])
-    label.add_argument("--source", required=True, help="e.g. missed-fraud-report, chainalysis")
-    label.add_argument("--note")
-    label.set_defaults(command=_label)
 
-
-def _version_action(
-    actions: argparse._SubParsersAction[argparse.ArgumentParser], name: str, purpose: str
-) -> argparse.ArgumentParser:
+def _version_action(actions: Commands, name: str, purpose: str) -> argparse.ArgumentParser:
     parser = actions.add_parser(name, help=purpose)
     parser.add_argument("name", metavar="NAME")
     parser.add_argument("version", type=int, metavar="VERSION")
     return parser
-
-
-def _usage(message: str) -> NoReturn:
-    # Imported here: entrypoints.cli imports this module to register the commands.
-    from entrypoints.cli import UsageError
-
-    raise UsageError(message)
-
-
-def _session(container: Container, settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
-    """Start the database (migrating if allowed), run ``work`` as the CLI, stop."""
-
-    async def session() -> T:
-        database = container.database
-        await database.start()
-        try:
-            if settings.auto_migrate:
-                for migration_id in await database.migrate():
-                    _note(f"applied migration {migration_id}")
-            with origin(Origin(via="cli")):
-                return await work()
-        finally:
-            await database.stop()
-
-    return asyncio.run(session())
-
-
-# -- demo ----------------------------------------------------------------------------------
-def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    if args.count < 1:
-        _usage(f"--count must be positive, got {args.count}")
-    if not 0.0 <= args.label_share <= 1.0:
-        _usage(f"--label-share must be between 0 and 1, got {args.label_share}")
-    _note(f"generating {args.count:,} transactions (seed {args.seed})")
-    stream = generate_stream(args.count, args.seed)
-    labels = stream.sample_labels(args.label_share, seed=args.seed)
-    counts: dict[str, int] = {}
-    for pattern in stream.patterns.values():
-        counts[pattern] = counts.get(pattern, 0) + 1
-    print(f"generated {len(stream.transactions):,} transactions, {stream.fraud_share:.2%} fraud")
-    for pattern, count in sorted(counts.items()):
-        print(f"  {pattern}: {count:,}")
-    print(f"labels kept: {len(labels):,} ({args.label_share:.1%} of rows)")
-    if args.csv is not None:
-        rows = write_transactions_csv(args.csv, stream.transactions, labels, stream.patterns)
-        print(f"wrote {rows:,} rows to {args.csv}")
-    if args.load:
-        container = bootstrap(settings)
-        result = _session(
-            container,
-            settings,
-            lambda: import_transactions(
-                container.uow,
-                stream.transactions,
-                labels,
-                source=DEMO_SOURCE,
-                clock=container.clock,
-                progress=_note,
-            ),
-        )
-        print(
-            f"stored {result.inserted:,} new transactions ({result.duplicates:,} already "
-            f"there) and {result.labels:,} labels"
-        )
-    return EXIT_OK
 
 
 # -- train ---------------------------------------------------------------------------------
@@ -193,7 +90,7 @@ def _instant(text: str | None, option: str) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        _usage(f"{option} must be an ISO 8601 time, got {text!r}")
+        raise UsageError(f"{option} must be an ISO 8601 time, got {text!r}") from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
@@ -201,9 +98,9 @@ def _params(text: str) -> dict[str, Any]:
     try:
         params = json.loads(text)
     except json.JSONDecodeError as error:
-        _usage(f"--params is not JSON: {error.msg}")
+        raise UsageError(f"--params is not JSON: {error.msg}") from None
     if not isinstance(params, dict):
-        _usage('--params must be a JSON object, e.g. {"n_estimators": 200}')
+        raise UsageError('--params must be a JSON object, e.g. {"n_estimators": 200}')
     return params
 
 
@@ -211,12 +108,12 @@ def _source(args: argparse.Namespace) -> TrainingSource:
     since, until = _instant(args.since, "--since"), _instant(args.until, "--until")
     if args.csv is not None:
         if since is not None or until is not None:
-            _usage("give either --csv or --since/--until, not both")
+            raise UsageError("give either --csv or --since/--until, not both")
         data = read_transactions_csv(args.csv)
-        _note(f"read {len(data.transactions):,} transactions, {len(data.labels):,} labelled")
+        note(f"read {len(data.transactions):,} transactions, {len(data.labels):,} labelled")
         return GivenTransactions(data.transactions, data.labels)
     if since is not None and until is not None and until <= since:
-        _usage("--until must be later than --since")
+        raise UsageError("--until must be later than --since")
     return StoredTransactions(TimeRange(since, until))
 
 
@@ -232,7 +129,7 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
         name = args.model.strip().lower()
         model = models.get(name)
         if model is None:
-            _note(f"creating model {name}")
+            note(f"creating model {name}")
             await create_model(
                 container.uow,
                 name,
@@ -243,7 +140,7 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
                 algorithms=container.detectors.algorithms,
             )
         elif args.algorithm is not None and args.algorithm.strip().lower() != model.algorithm:
-            _usage(
+            raise UsageError(
                 f"model {name} uses {model.algorithm}; train a model with another name "
                 f"to use {args.algorithm}"
             )
@@ -256,7 +153,7 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
             source,
             params,
             actor=None,
-            progress=_note,
+            progress=note,
         )
         if args.activate:
             version = await lifecycle.activate(
@@ -264,7 +161,7 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
             )
         return version
 
-    version = _session(container, settings, work)
+    version = run_database(container, work)
     print(f"{args.model.strip().lower()} v{version.version}: {version.status.value}", end="")
     print(f" at {version.traffic_weight}%" if version.status.value == "active" else "")
     for line in _metric_lines(version.metrics):
@@ -291,7 +188,7 @@ def _format(value: object) -> str:
 # -- models --------------------------------------------------------------------------------
 def _list(args: argparse.Namespace, settings: Settings) -> int:
     container = bootstrap(settings)
-    overviews = _session(container, settings, lambda: list_models(container.uow))
+    overviews = run_database(container, lambda: list_models(container.uow))
     print(_table(overviews))
     return EXIT_OK
 
@@ -336,9 +233,8 @@ def _changed(version: ModelVersion, name: str) -> None:
 
 def _activate(args: argparse.Namespace, settings: Settings) -> int:
     container = bootstrap(settings)
-    version = _session(
+    version = run_database(
         container,
-        settings,
         lambda: lifecycle.activate(
             container.uow, args.name, args.version, args.weight, actor=None, clock=container.clock
         ),
@@ -349,9 +245,8 @@ def _activate(args: argparse.Namespace, settings: Settings) -> int:
 
 def _set_weight(args: argparse.Namespace, settings: Settings) -> int:
     container = bootstrap(settings)
-    version = _session(
+    version = run_database(
         container,
-        settings,
         lambda: lifecycle.set_weight(
             container.uow, args.name, args.version, args.weight, actor=None, clock=container.clock
         ),
@@ -365,9 +260,8 @@ def _leave(action: str) -> Command:
 
     def run(args: argparse.Namespace, settings: Settings) -> int:
         container = bootstrap(settings)
-        version = _session(
+        version = run_database(
             container,
-            settings,
             lambda: change(
                 container.uow, args.name, args.version, actor=None, clock=container.clock
             ),
@@ -380,29 +274,10 @@ def _leave(action: str) -> Command:
 
 def _rollback(args: argparse.Namespace, settings: Settings) -> int:
     container = bootstrap(settings)
-    outcome = _session(
+    outcome = run_database(
         container,
-        settings,
         lambda: lifecycle.rollback(container.uow, args.name, actor=None, clock=container.clock),
     )
     _changed(outcome.retired, args.name)
     _changed(outcome.restored, args.name)
     return EXIT_OK
-
-
-# -- label ---------------------------------------------------------------------------------
-def _label(args: argparse.Namespace, settings: Settings) -> int:
-    container = bootstrap(settings)
-    label = _session(
-        container,
-        settings,
-        lambda: label_transaction(
-            container.uow, args.hash, args.kind, args.source, None, args.note, container.clock
-        ),
-    )
-    print(f"{label.transaction_hash}: {label.kind.value} ({label.source}), label {label.id}")
-    return EXIT_OK
-
-
-def _note(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)

@@ -34,8 +34,8 @@ from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
-from adapters.piccolo.engine import AnyEngine
-from adapters.piccolo.piccolo_app import APP_NAME, MIGRATIONS_FOLDER, MIGRATIONS_PACKAGE
+from adapters.piccolo.schema.piccolo_app import APP_NAME, MIGRATIONS_FOLDER, MIGRATIONS_PACKAGE
+from adapters.piccolo.sql.engine import AnyEngine
 
 _MIGRATION_ENGINE: ContextVar[Engine[Any] | None] = ContextVar(
     "chainwatch_migration_engine", default=None

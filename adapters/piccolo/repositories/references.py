@@ -11,17 +11,18 @@ import uuid
 from collections.abc import Sequence
 from typing import TypeVar
 
-from adapters.piccolo.session import Session
-from adapters.piccolo.sql import Params
+from adapters.piccolo.sql.session import Session
+from adapters.piccolo.sql.statements import any_of, sql
 
 K = TypeVar("K", str, uuid.UUID)
 
 
 async def _stored(session: Session, table: str, column: str, keys: Sequence[K]) -> set[str]:
-    params = Params(session.dialect)
     rows = await session.fetch(
-        f"SELECT {column} AS found_key FROM {table} WHERE {params.any_of(column, keys)}",
-        *params.values,
+        sql(
+            f"SELECT {column} AS found_key FROM {table} WHERE {{}}",
+            any_of(column, keys, session.dialect),
+        )
     )
     return {str(row["found_key"]) for row in rows}
 

@@ -7,7 +7,7 @@ Conventions:
   hash (``Varchar(66)`` primary key, which is also its unique index). Ids and instants have
   no database default (``default=None``): the domain always supplies them.
 * Instants are ``Timestamptz`` (UTC on both engines); wei amounts are ``Uint256`` (exact,
-  see ``adapters.piccolo.columns``); JSON documents are ``JSON`` (text on SQLite).
+  see ``adapters.piccolo.schema.columns``); JSON documents are ``JSON`` (text on SQLite).
 * Enum-valued fields are short ``Varchar``s holding the enum's value.
 * Single-column indexes are declared here (``index=True``); composite and composite-unique
   indexes are not expressible on a ``Table`` and live in ``COMPOSITE_INDEXES``, created by
@@ -43,7 +43,7 @@ from piccolo.columns import (
 )
 from piccolo.table import Table
 
-from adapters.piccolo.columns import Uint256
+from adapters.piccolo.schema.columns import Uint256
 
 
 class Transactions(Table, tablename="transactions"):

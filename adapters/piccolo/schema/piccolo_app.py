@@ -7,7 +7,7 @@ from pathlib import Path
 from piccolo.conf.apps import AppConfig
 
 import piccolo_migrations
-from adapters.piccolo.tables import TABLES
+from adapters.piccolo.schema.tables import TABLES
 
 APP_NAME = "chainwatch"
 MIGRATIONS_PACKAGE = piccolo_migrations.__name__

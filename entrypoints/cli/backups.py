@@ -18,30 +18,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
-import sys
-from collections.abc import Callable
-from typing import NoReturn
 
 from adapters.clock import SystemClock
 from adapters.piccolo import DatabaseConfig, config_from_url
 from entrypoints.blobs import blob_store_from_url
+from entrypoints.cli.common import EXIT_OK, Commands, UsageError, note
 from entrypoints.settings import Settings
 from ops.backup import back_up
-from ops.errors import OperationFailed
 from ops.prune import prune
 from ops.restore import DEFAULT_JOBS, restore
 from ops.verify import verify
 from ports.blobs import BlobStore
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-
-Command = Callable[[argparse.Namespace, Settings], int]
 _URL_HELP = "s3://bucket/prefix or file:///folder"
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(commands: Commands) -> None:
     """Add the backup subcommands to ``chainwatch``'s parser."""
     backup = commands.add_parser(
         "backup",
@@ -96,34 +88,18 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     clean.set_defaults(command=_prune)
 
 
-def _operation(command: Command) -> Command:
-    """Run ``command``; an ``OperationFailed`` becomes one line on stderr and exit 1."""
-
-    @functools.wraps(command)
-    def run(args: argparse.Namespace, settings: Settings) -> int:
-        try:
-            return command(args, settings)
-        except OperationFailed as error:
-            _note(f"chainwatch: {' '.join(error.message.splitlines())}")
-            return EXIT_FAILED
-
-    return run
-
-
-@_operation
 def _backup(args: argparse.Namespace, settings: Settings) -> int:
     store = _store(args.to, settings)
-    manifest = asyncio.run(back_up(settings.database, store, SystemClock(), progress=_note))
+    manifest = asyncio.run(back_up(settings.database, store, SystemClock(), progress=note))
     print(manifest.backup_id)
     return EXIT_OK
 
 
-@_operation
 def _verify(args: argparse.Namespace, settings: Settings) -> int:
     jobs = _jobs(args.jobs)
     store = _store(args.source, settings)
     backup_id = None if args.latest else args.backup_id
-    report = asyncio.run(verify(store, backup_id, settings.database, jobs=jobs, progress=_note))
+    report = asyncio.run(verify(store, backup_id, settings.database, jobs=jobs, progress=note))
     print(
         f"backup {report.manifest.backup_id} verified: {report.tables} tables, "
         f"{report.rows} rows match its manifest"
@@ -131,13 +107,12 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-@_operation
 def _restore(args: argparse.Namespace, settings: Settings) -> int:
     jobs = _jobs(args.jobs)
     target = _target(args.database_url)
     store = _store(args.source, settings)
     report = asyncio.run(
-        restore(store, args.backup_id, target, force=args.force, jobs=jobs, progress=_note)
+        restore(store, args.backup_id, target, force=args.force, jobs=jobs, progress=note)
     )
     created = " (created)" if report.created_database else ""
     print(
@@ -147,16 +122,15 @@ def _restore(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-@_operation
 def _prune(args: argparse.Namespace, settings: Settings) -> int:
     if args.keep_days < 0:
-        _usage(f"--keep-days must be 0 or more, got {args.keep_days}")
+        raise UsageError(f"--keep-days must be 0 or more, got {args.keep_days}")
     store = _store(args.source, settings)
     report = prune(store, args.keep_days, SystemClock().now(), dry_run=args.dry_run)
     verb = "would remove" if report.dry_run else "removed"
     for backup in report.removed:
         print(f"{verb} {backup.backup_id} ({', '.join(backup.keys)})")
-    _note(f"{verb} {len(report.removed)} backup(s), kept {len(report.kept)}")
+    note(f"{verb} {len(report.removed)} backup(s), kept {len(report.kept)}")
     return EXIT_OK
 
 
@@ -164,28 +138,17 @@ def _store(url: str, settings: Settings) -> BlobStore:
     try:
         return blob_store_from_url(url, settings.s3)
     except ValueError as error:
-        _usage(str(error))
+        raise UsageError(str(error)) from None
 
 
 def _target(url: str) -> DatabaseConfig:
     try:
         return config_from_url(url)
     except ValueError as error:
-        _usage(f"--database-url: {error}")
+        raise UsageError(f"--database-url: {error}") from None
 
 
 def _jobs(jobs: int) -> int:
     if jobs < 1:
-        _usage(f"--jobs must be 1 or more, got {jobs}")
+        raise UsageError(f"--jobs must be 1 or more, got {jobs}")
     return jobs
-
-
-def _usage(message: str) -> NoReturn:
-    # Imported here: entrypoints.cli imports this module to register the commands.
-    from entrypoints.cli import UsageError
-
-    raise UsageError(message)
-
-
-def _note(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)

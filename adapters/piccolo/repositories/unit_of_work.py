@@ -10,14 +10,16 @@ from typing import Self
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
-from adapters.piccolo.anomalies import PiccoloAnomalyRepository
-from adapters.piccolo.labels import PiccoloLabelRepository
-from adapters.piccolo.models import PiccoloModelRepository
-from adapters.piccolo.predictions import PiccoloPredictionRepository
-from adapters.piccolo.records import PiccoloAuditLogRepository, PiccoloSystemMetricRepository
-from adapters.piccolo.session import Session
-from adapters.piccolo.transactions import PiccoloTransactionRepository
-from adapters.piccolo.users import PiccoloApiKeyRepository, PiccoloUserRepository
+from adapters.piccolo.repositories.anomalies import PiccoloAnomalyRepository
+from adapters.piccolo.repositories.api_keys import PiccoloApiKeyRepository
+from adapters.piccolo.repositories.audit_log import PiccoloAuditLogRepository
+from adapters.piccolo.repositories.labels import PiccoloLabelRepository
+from adapters.piccolo.repositories.models import PiccoloModelRepository
+from adapters.piccolo.repositories.predictions import PiccoloPredictionRepository
+from adapters.piccolo.repositories.system_metrics import PiccoloSystemMetricRepository
+from adapters.piccolo.repositories.transactions import PiccoloTransactionRepository
+from adapters.piccolo.repositories.users import PiccoloUserRepository
+from adapters.piccolo.sql.session import Session
 from ports.repositories import (
     AnomalyRepository,
     ApiKeyRepository,
@@ -36,7 +38,7 @@ class PiccoloUnitOfWork:
     committing (or through an exception) rolls it back.
 
     The connection is taken from the pool on first use and ``BEGIN`` is sent before the
-    first write (see ``adapters.piccolo.session``). After ``commit()``/``rollback()`` the
+    first write (see ``adapters.piccolo.sql.session``). After ``commit()``/``rollback()`` the
     unit of work stays usable: the next statement starts a new transaction. A unit of work
     belongs to the task that entered it (Piccolo tracks transactions in context variables).
     """

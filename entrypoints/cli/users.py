@@ -11,19 +11,17 @@ is taken), 2 bad usage or configuration.
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 from domain.model import Role
-from domain.services.audit import Origin, origin
 from domain.services.users import IssuedKey, create_user, issue_api_key
 from entrypoints.bootstrap import Container, bootstrap
+from entrypoints.cli.common import EXIT_OK, Commands, run_database
 from entrypoints.settings import Settings
 
-EXIT_OK = 0
 _ROLES = [role.value for role in Role]
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(commands: Commands) -> None:
     """Add ``create-user`` to ``chainwatch``'s parser."""
     parser = commands.add_parser(
         "create-user",
@@ -38,7 +36,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def _create_user(args: argparse.Namespace, settings: Settings) -> int:
     container = bootstrap(settings)
-    issued = asyncio.run(_create(container, args.username, args.role, args.email, args.key_name))
+    issued = run_database(
+        container,
+        lambda: _create(container, args.username, args.role, args.email, args.key_name),
+        on_migrated=_quietly,
+    )
     print(f"created user {issued.key.user_id} ({args.username}, {args.role})")
     print(f"API key {issued.key.prefix}… - shown once, store it now:")
     print(issued.token)
@@ -48,28 +50,24 @@ def _create_user(args: argparse.Namespace, settings: Settings) -> int:
 async def _create(
     container: Container, username: str, role: str, email: str | None, key_name: str
 ) -> IssuedKey:
-    database = container.database
-    await database.start()
-    try:
-        if container.auto_migrate:
-            await database.migrate()
-        with origin(Origin(via="cli")):
-            user = await create_user(
-                container.uow,
-                container.clock,
-                container.passwords,
-                username=username,
-                role=role,
-                email=email,
-                actor=None,
-            )
-            return await issue_api_key(
-                container.uow,
-                container.clock,
-                container.digester,
-                owner_id=user.id,
-                name=key_name,
-                actor=None,
-            )
-    finally:
-        await database.stop()
+    user = await create_user(
+        container.uow,
+        container.clock,
+        container.passwords,
+        username=username,
+        role=role,
+        email=email,
+        actor=None,
+    )
+    return await issue_api_key(
+        container.uow,
+        container.clock,
+        container.digester,
+        owner_id=user.id,
+        name=key_name,
+        actor=None,
+    )
+
+
+def _quietly(applied: list[str]) -> None:
+    """Pending migrations are applied silently here, as create-user always has done."""

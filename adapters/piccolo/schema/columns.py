@@ -7,22 +7,21 @@ REAL (about 15 significant digits), and Piccolo's ``Numeric`` goes through ``flo
 So on SQLite the column is ``CHAR(78)`` (TEXT affinity: stored verbatim) holding the number
 as exactly 78 decimal digits, zero-padded on the left. Fixed width makes text order equal
 numeric order, so ``ORDER BY``, ``<``, ``=`` and ``MIN``/``MAX`` stay correct as long as the
-other side is padded the same way (``to_sqlite``). Arithmetic in SQL (``SUM``) is not
+other side is padded the same way (``sqlite_wei``). Arithmetic in SQL (``SUM``) is not
 exact on SQLite; do it in Python.
 
-Always write values through ``to_db`` and read them back through ``from_db``.
+Values are written and read through ``adapters.piccolo.sql.values`` (``db_wei``/``as_wei``),
+which the codecs pick for every ``Uint256`` column.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from piccolo.columns.base import Column
 from piccolo.columns.defaults.base import Default
 
-DIGITS = 78  # len(str(2**256 - 1))
-UINT256_MAX = 2**256 - 1
+from adapters.piccolo.sql.values import WEI_DIGITS as DIGITS
 
 
 class Uint256Zero(Default):
@@ -58,26 +57,3 @@ class Uint256(Column):
         if self._meta.engine_type == "sqlite":
             return f"CHAR({DIGITS})"
         return f"NUMERIC({DIGITS}, 0)"
-
-
-def to_sqlite(value: int) -> str:
-    """The fixed-width text SQLite stores for ``value``."""
-    if not 0 <= value <= UINT256_MAX:
-        raise ValueError("a Uint256 value must be between 0 and 2**256-1")
-    return str(value).zfill(DIGITS)
-
-
-def to_db(value: int, dialect: str) -> int | str:
-    """The parameter to bind for ``value`` on ``dialect`` ("postgres" or "sqlite")."""
-    return to_sqlite(value) if dialect == "sqlite" else value
-
-
-def from_db(value: object) -> int:
-    """Back to ``int`` from what either driver returns (``Decimal`` or padded text)."""
-    if isinstance(value, int):
-        return value
-    if isinstance(value, Decimal):
-        return int(value)
-    if isinstance(value, str):
-        return int(value)
-    raise TypeError(f"unexpected Uint256 value from the database: {type(value).__name__}")

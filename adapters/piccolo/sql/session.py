@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from itertools import count
 from typing import Any, Protocol
 
 from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType
+from piccolo.querystring import QueryString
 
-from adapters.piccolo.engine import Dialect
-from adapters.piccolo.errors import translate_errors
-from adapters.piccolo.sql import compile_sql
+from adapters.piccolo.sql.engine import Dialect
+from adapters.piccolo.sql.errors import translate_errors
 
 
 class Row(Protocol):
@@ -87,10 +86,12 @@ class _DeferredSQLiteTransaction(SQLiteTransaction):
 class Session:
     """Statements of one unit of work, on the connection of its transaction.
 
-    Open with ``Session.open``; finish with ``close(commit=...)``. Every method translates
-    driver errors (see ``adapters.piccolo.errors``). Writes must go through ``write()``,
-    which begins the transaction and wraps the statements in a savepoint, so that a failed
-    statement (a duplicate key, say) undoes only itself and the unit of work stays usable.
+    Open with ``Session.open``; finish with ``close(commit=...)``. Statements are Piccolo
+    ``QueryString``s, compiled for this session's dialect by Piccolo (``$n`` or ``?``).
+    Every method translates driver errors (see ``adapters.piccolo.sql.errors``). Writes
+    must go through ``write()``, which begins the transaction and wraps the statements in a
+    Piccolo savepoint, so that a failed statement (a duplicate key, say) undoes only itself
+    and the unit of work stays usable.
     """
 
     def __init__(
@@ -102,7 +103,6 @@ class Session:
         self.dialect = dialect
         self._transaction = transaction
         self._outer = outer
-        self._savepoints = count(1)
 
     @classmethod
     async def open(cls, engine: PostgresEngine | SQLiteEngine) -> Session:
@@ -163,44 +163,48 @@ class Session:
         current.reset(transaction.context)
         current.reset(self._outer)
 
-    async def fetch(self, sql: str, *args: Any) -> list[Row]:
+    async def fetch(self, query: QueryString) -> list[Row]:
+        sql, args = query.compile_string(self.dialect)
         with translate_errors():
             if self.dialect == "postgres":
                 rows: list[Row] = await self.connection.fetch(sql, *args)
                 return rows
-            cursor = await self.connection.execute(compile_sql(sql, "sqlite"), args)
+            cursor = await self.connection.execute(sql, args)
             try:
                 return list(await cursor.fetchall())
             finally:
                 await cursor.close()
 
-    async def fetchrow(self, sql: str, *args: Any) -> Row | None:
+    async def fetchrow(self, query: QueryString) -> Row | None:
         if self.dialect == "postgres":
+            sql, args = query.compile_string(self.dialect)
             with translate_errors():
                 row: Row | None = await self.connection.fetchrow(sql, *args)
                 return row
-        rows = await self.fetch(sql, *args)
+        rows = await self.fetch(query)
         return rows[0] if rows else None
 
-    async def execute(self, sql: str, *args: Any) -> int:
+    async def execute(self, query: QueryString) -> int:
         """Run a statement; return the number of rows it changed."""
+        sql, args = query.compile_string(self.dialect)
         with translate_errors():
             if self.dialect == "postgres":
                 status: str = await self.connection.execute(sql, *args)
                 tail = status.rsplit(" ", 1)[-1]
                 return int(tail) if tail.isdigit() else 0
-            cursor = await self.connection.execute(compile_sql(sql, "sqlite"), args)
+            cursor = await self.connection.execute(sql, args)
             try:
                 return int(cursor.rowcount)
             finally:
                 await cursor.close()
 
-    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    async def executemany(self, template: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run ``template`` (``{}`` placeholders, as in a ``QueryString``) once per row."""
+        if not rows:
+            return
+        sql, _ = QueryString(template, *rows[0]).compile_string(self.dialect)
         with translate_errors():
-            if self.dialect == "postgres":
-                await self.connection.executemany(sql, rows)
-            else:
-                await self.connection.executemany(compile_sql(sql, "sqlite"), rows)
+            await self.connection.executemany(sql, rows)
 
     @asynccontextmanager
     async def write(self, *, savepoint: bool = True) -> AsyncIterator[Session]:
@@ -214,24 +218,17 @@ class Session:
         if not savepoint:
             yield self
             return
-        name = f"cw_sp_{next(self._savepoints)}"
         with translate_errors():
-            await self._raw(f"SAVEPOINT {name}")
+            point = await self._transaction.savepoint()
         try:
             yield self
         except BaseException:
             with translate_errors():
-                await self._raw(f"ROLLBACK TO SAVEPOINT {name}")
-                await self._raw(f"RELEASE SAVEPOINT {name}")
+                await point.rollback_to()  # type: ignore[no-untyped-call]
+                await point.release()  # type: ignore[no-untyped-call]
             raise
         with translate_errors():
-            await self._raw(f"RELEASE SAVEPOINT {name}")
-
-    async def _raw(self, sql: str) -> None:
-        if self.dialect == "postgres":
-            await self.connection.execute(sql)
-        else:
-            await (await self.connection.execute(sql)).close()
+            await point.release()  # type: ignore[no-untyped-call]
 
 
 SessionProvider = Callable[[], Awaitable[Session]]

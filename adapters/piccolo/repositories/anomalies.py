@@ -1,0 +1,152 @@
+"""``PiccoloAnomalyRepository``."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from piccolo.querystring import QueryString
+
+from adapters.piccolo.repositories.references import (
+    first_present,
+    missing_model_version,
+    missing_prediction,
+    missing_transaction,
+)
+from adapters.piccolo.schema.codecs import ANOMALIES
+from adapters.piccolo.sql.engine import Dialect
+from adapters.piccolo.sql.errors import ForeignKeyViolation, UniqueViolation
+from adapters.piccolo.sql.session import SessionProvider
+from adapters.piccolo.sql.statements import (
+    after,
+    any_of,
+    first_repeat,
+    insert,
+    sql,
+    update,
+    where,
+    within,
+)
+from domain.errors import (
+    AnomalyNotFound,
+    DuplicateRecord,
+    ModelVersionNotFound,
+    PredictionNotFound,
+    TransactionNotFound,
+)
+from domain.model import Anomaly
+from domain.pagination import Page, PageRequest, page_from_rows
+from ports.repositories import AnomalyFilter
+
+_SELECT = ANOMALIES.select()
+_REVIEW = ("status", "reviewed_by", "reviewed_at", "note")
+
+
+def _sort_key(anomaly: Anomaly) -> tuple[datetime, str]:
+    return anomaly.detected_at, str(anomaly.id)
+
+
+def _conditions(criteria: AnomalyFilter, dialect: Dialect) -> list[QueryString | None]:
+    period = criteria.period
+    return [
+        any_of("severity", sorted(s.value for s in criteria.severities), dialect)
+        if criteria.severities
+        else None,
+        any_of("status", sorted(s.value for s in criteria.statuses), dialect)
+        if criteria.statuses
+        else None,
+        *within("detected_at", period.since, period.until, dialect),
+        None
+        if criteria.model_version_id is None
+        else sql(
+            "model_version_id = {}",
+            ANOMALIES.encode("model_version_id", criteria.model_version_id, dialect),
+        ),
+    ]
+
+
+class PiccoloAnomalyRepository:
+    def __init__(self, session: SessionProvider) -> None:
+        self._session = session
+
+    async def add_many(self, anomalies: Sequence[Anomaly]) -> None:
+        if not anomalies:
+            return
+        repeated = first_repeat([a.id for a in anomalies])
+        if repeated is not None:
+            raise DuplicateRecord("anomaly", repeated)
+        session = await self._session()
+        try:
+            async with session.write():
+                await insert(session, ANOMALIES, anomalies)
+        except UniqueViolation:
+            ids = [a.id for a in anomalies]
+            raise DuplicateRecord(
+                "anomaly", await first_present(session, "anomalies", "id", ids)
+            ) from None
+        except ForeignKeyViolation:
+            tx_hash = await missing_transaction(session, [a.transaction_hash for a in anomalies])
+            if tx_hash is not None:
+                raise TransactionNotFound(tx_hash) from None
+            prediction = await missing_prediction(session, [a.prediction_id for a in anomalies])
+            if prediction is not None:
+                raise PredictionNotFound(prediction) from None
+            versions = [a.model_version_id for a in anomalies]
+            raise ModelVersionNotFound(await missing_model_version(session, versions)) from None
+
+    async def get(self, anomaly_id: uuid.UUID) -> Anomaly:
+        session = await self._session()
+        row = await session.fetchrow(
+            sql(
+                f"SELECT {_SELECT} FROM anomalies WHERE id = {{}}",
+                ANOMALIES.encode("id", anomaly_id, session.dialect),
+            )
+        )
+        if row is None:
+            raise AnomalyNotFound(anomaly_id)
+        return ANOMALIES.from_row(row)
+
+    async def by_prediction_ids(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Anomaly]:
+        keys = sorted(set(ids))
+        if not keys:
+            return {}
+        session = await self._session()
+        rows = await session.fetch(
+            sql(
+                f"SELECT {_SELECT} FROM anomalies WHERE {{}}",
+                any_of("prediction_id", keys, session.dialect),
+            )
+        )
+        return {anomaly.prediction_id: anomaly for anomaly in map(ANOMALIES.from_row, rows)}
+
+    async def list(self, criteria: AnomalyFilter, page: PageRequest) -> Page[Anomaly]:
+        session = await self._session()
+        dialect = session.dialect
+        rows = await session.fetch(
+            sql(
+                f"SELECT {_SELECT} FROM anomalies {{}} "
+                "ORDER BY detected_at DESC, id DESC LIMIT {}",
+                where(
+                    *_conditions(criteria, dialect),
+                    after("detected_at", "id", page.cursor, dialect, key_is_uuid=True),
+                ),
+                page.limit + 1,
+            )
+        )
+        return page_from_rows([ANOMALIES.from_row(row) for row in rows], page, _sort_key)
+
+    async def count(self, criteria: AnomalyFilter) -> int:
+        session = await self._session()
+        row = await session.fetchrow(
+            sql(
+                "SELECT COUNT(*) AS total FROM anomalies {}",
+                where(*_conditions(criteria, session.dialect)),
+            )
+        )
+        return 0 if row is None else int(row["total"])
+
+    async def record_review(self, anomaly: Anomaly) -> None:
+        session = await self._session()
+        if await update(session, ANOMALIES, anomaly, _REVIEW) == 0:
+            raise AnomalyNotFound(anomaly.id)

@@ -1,0 +1,50 @@
+"""``PiccoloAuditLogRepository``: the append-only audit trail."""
+
+from __future__ import annotations
+
+from adapters.piccolo.schema.codecs import AUDIT_LOGS
+from adapters.piccolo.sql.errors import UniqueViolation
+from adapters.piccolo.sql.session import SessionProvider
+from adapters.piccolo.sql.statements import after, insert, sql, where, within
+from domain.errors import DuplicateRecord
+from domain.model import AuditLog
+from domain.pagination import Page, PageRequest, page_from_rows
+from ports.repositories import AuditFilter
+
+_SELECT = AUDIT_LOGS.select()
+
+
+class PiccoloAuditLogRepository:
+    def __init__(self, session: SessionProvider) -> None:
+        self._session = session
+
+    async def append(self, entry: AuditLog) -> None:
+        session = await self._session()
+        try:
+            async with session.write():
+                await insert(session, AUDIT_LOGS, [entry])
+        except UniqueViolation:
+            raise DuplicateRecord("audit log entry", entry.id) from None
+
+    async def query(self, criteria: AuditFilter, page: PageRequest) -> Page[AuditLog]:
+        session = await self._session()
+        dialect = session.dialect
+        period = criteria.period
+        conditions = where(
+            None
+            if criteria.user_id is None
+            else sql("user_id = {}", AUDIT_LOGS.encode("user_id", criteria.user_id, dialect)),
+            None if criteria.action is None else sql("action = {}", criteria.action),
+            *within('"timestamp"', period.since, period.until, dialect),
+            after('"timestamp"', "id", page.cursor, dialect, key_is_uuid=True),
+        )
+        rows = await session.fetch(
+            sql(
+                f"SELECT {_SELECT} FROM audit_logs {{}} "
+                'ORDER BY "timestamp" DESC, id DESC LIMIT {}',
+                conditions,
+                page.limit + 1,
+            )
+        )
+        entries = [AUDIT_LOGS.from_row(row) for row in rows]
+        return page_from_rows(entries, page, lambda e: (e.timestamp, str(e.id)))

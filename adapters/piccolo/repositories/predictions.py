@@ -1,0 +1,100 @@
+"""``PiccoloPredictionRepository``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from adapters.piccolo.repositories.references import (
+    first_present,
+    missing_model_version,
+    missing_transaction,
+)
+from adapters.piccolo.schema.codecs import PREDICTIONS
+from adapters.piccolo.sql.errors import ForeignKeyViolation, UniqueViolation
+from adapters.piccolo.sql.session import SessionProvider
+from adapters.piccolo.sql.statements import after, any_of, first_repeat, insert, sql, where, within
+from domain.errors import DuplicateRecord, ModelVersionNotFound, TransactionNotFound
+from domain.model import Prediction
+from domain.pagination import Page, PageRequest, page_from_rows
+from domain.values import lookup_key
+from ports.repositories import TimeRange
+
+_SELECT = PREDICTIONS.select()
+
+
+def _sort_key(prediction: Prediction) -> tuple[datetime, str]:
+    return prediction.created_at, str(prediction.id)
+
+
+class PiccoloPredictionRepository:
+    def __init__(self, session: SessionProvider) -> None:
+        self._session = session
+
+    async def add_many(self, predictions: Sequence[Prediction]) -> None:
+        if not predictions:
+            return
+        repeated = first_repeat([p.id for p in predictions])
+        if repeated is not None:
+            raise DuplicateRecord("prediction", repeated)
+        session = await self._session()
+        try:
+            async with session.write():
+                await insert(session, PREDICTIONS, predictions)
+        except UniqueViolation:
+            ids = [p.id for p in predictions]
+            stored = await first_present(session, "predictions", "id", ids)
+            raise DuplicateRecord("prediction", stored) from None
+        except ForeignKeyViolation:
+            hashes = [p.transaction_hash for p in predictions]
+            missing = await missing_transaction(session, hashes)
+            if missing is not None:
+                raise TransactionNotFound(missing) from None
+            versions = [p.model_version_id for p in predictions]
+            raise ModelVersionNotFound(await missing_model_version(session, versions)) from None
+
+    async def list_by_transaction(self, tx_hash: str) -> list[Prediction]:
+        session = await self._session()
+        rows = await session.fetch(
+            sql(
+                f"SELECT {_SELECT} FROM predictions WHERE transaction_hash = {{}} "
+                "ORDER BY created_at, id",
+                lookup_key(tx_hash),
+            )
+        )
+        return [PREDICTIONS.from_row(row) for row in rows]
+
+    async def served_for(self, hashes: Iterable[str]) -> dict[str, Prediction]:
+        keys = sorted({lookup_key(tx_hash) for tx_hash in hashes})
+        if not keys:
+            return {}
+        session = await self._session()
+        # Served once per transaction by design; the ordering picks the oldest if a race
+        # ever left two.
+        rows = await session.fetch(
+            sql(
+                f"SELECT {_SELECT} FROM predictions WHERE served AND {{}} "
+                "ORDER BY transaction_hash, created_at, id",
+                any_of("transaction_hash", keys, session.dialect),
+            )
+        )
+        found: dict[str, Prediction] = {}
+        for prediction in map(PREDICTIONS.from_row, rows):
+            found.setdefault(prediction.transaction_hash, prediction)
+        return found
+
+    async def list_by_time(self, period: TimeRange, page: PageRequest) -> Page[Prediction]:
+        session = await self._session()
+        dialect = session.dialect
+        rows = await session.fetch(
+            sql(
+                f"SELECT {_SELECT} FROM predictions {{}} "
+                "ORDER BY created_at DESC, id DESC LIMIT {}",
+                where(
+                    *within("created_at", period.since, period.until, dialect),
+                    after("created_at", "id", page.cursor, dialect, key_is_uuid=True),
+                ),
+                page.limit + 1,
+            )
+        )
+        return page_from_rows([PREDICTIONS.from_row(row) for row in rows], page, _sort_key)

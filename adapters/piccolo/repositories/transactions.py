@@ -1,0 +1,163 @@
+"""``PiccoloTransactionRepository``: bulk ingest, lookups by hash, keyset listings.
+
+Ingest on PostgreSQL: batches of ``COPY_THRESHOLD`` new rows or more are written with
+``COPY`` (on the unit of work's own connection, inside a savepoint) after one query finds
+the hashes already stored. If a concurrent writer stores one of the hashes in between, the
+``COPY`` fails as a whole; the savepoint undoes it and the batch goes through the
+conflict-tolerant path instead: ``INSERT ... ON CONFLICT (hash) DO NOTHING RETURNING hash``
+(``statements.insert``). Smaller batches take that path directly: one round trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from piccolo.querystring import QueryString
+
+from adapters.piccolo.schema.codecs import TRANSACTIONS
+from adapters.piccolo.sql.errors import UniqueViolation
+from adapters.piccolo.sql.session import Session, SessionProvider
+from adapters.piccolo.sql.statements import (
+    after,
+    any_of,
+    chunk_size,
+    copy,
+    insert,
+    sql,
+    where,
+    within,
+)
+from domain.errors import TransactionNotFound
+from domain.model import Transaction
+from domain.pagination import Page, PageRequest, page_from_rows
+from domain.values import lookup_key
+from ports.repositories import AddManyResult, TimeRange
+
+_SELECT = TRANSACTIONS.select()
+_ORDER = 'ORDER BY "timestamp" DESC, hash DESC'
+_ON_CONFLICT = "ON CONFLICT (hash) DO NOTHING RETURNING hash"
+COPY_THRESHOLD = 1000
+
+
+def _sort_key(tx: Transaction) -> tuple[datetime, str]:
+    return tx.timestamp, tx.hash
+
+
+class PiccoloTransactionRepository:
+    def __init__(self, session: SessionProvider) -> None:
+        self._session = session
+
+    async def add_many(self, transactions: Sequence[Transaction]) -> AddManyResult:
+        first: dict[str, Transaction] = {}
+        for tx in transactions:
+            first.setdefault(tx.hash, tx)
+        stored: set[str] = set()
+        if first:
+            session = await self._session()
+            unique = list(first.values())
+            if session.dialect == "postgres" and len(unique) >= COPY_THRESHOLD:
+                stored = await self._copy(session, unique)
+            else:
+                stored = await self._insert(session, unique)
+        inserted: list[str] = []
+        duplicates: list[str] = []
+        for tx in transactions:
+            if tx.hash in stored:
+                inserted.append(tx.hash)
+                stored.discard(tx.hash)  # a later repeat in the batch is a duplicate
+            else:
+                duplicates.append(tx.hash)
+        return AddManyResult(tuple(inserted), tuple(duplicates))
+
+    async def _copy(self, session: Session, batch: list[Transaction]) -> set[str]:
+        hashes = [tx.hash for tx in batch]
+        rows = await session.fetch(
+            sql("SELECT hash FROM transactions WHERE hash = ANY({})", hashes)
+        )
+        existing = {row["hash"] for row in rows}
+        new = [tx for tx in batch if tx.hash not in existing]
+        if not new:
+            return set()
+        try:
+            async with session.write():
+                await copy(session, TRANSACTIONS, new)
+        except UniqueViolation:
+            # A concurrent unit of work stored some of these since the check above.
+            return await self._insert(session, new)
+        return {tx.hash for tx in new}
+
+    async def _insert(self, session: Session, batch: list[Transaction]) -> set[str]:
+        # One statement is atomic by itself; several need a savepoint to stay all-or-nothing.
+        several = len(batch) > chunk_size(session.dialect, len(TRANSACTIONS.columns))
+        async with session.write(savepoint=several):
+            rows = await insert(session, TRANSACTIONS, batch, tail=_ON_CONFLICT)
+        return {row["hash"] for row in rows}
+
+    async def get(self, tx_hash: str) -> Transaction:
+        session = await self._session()
+        row = await session.fetchrow(
+            sql(f"SELECT {_SELECT} FROM transactions WHERE hash = {{}}", lookup_key(tx_hash))
+        )
+        if row is None:
+            raise TransactionNotFound(tx_hash)
+        return TRANSACTIONS.from_row(row)
+
+    async def get_many(self, hashes: Iterable[str]) -> dict[str, Transaction]:
+        keys = sorted({lookup_key(tx_hash) for tx_hash in hashes})
+        if not keys:
+            return {}
+        session = await self._session()
+        rows = await session.fetch(
+            sql(
+                f"SELECT {_SELECT} FROM transactions WHERE {{}}",
+                any_of("hash", keys, session.dialect),
+            )
+        )
+        return {tx.hash: tx for tx in map(TRANSACTIONS.from_row, rows)}
+
+    async def list_by_time(self, period: TimeRange, page: PageRequest) -> Page[Transaction]:
+        session = await self._session()
+        rows = await session.fetch(
+            sql(
+                f"SELECT {_SELECT} FROM transactions {{}} {_ORDER} LIMIT {{}}",
+                where(*_period_and_cursor(session, period, page)),
+                page.limit + 1,
+            )
+        )
+        return page_from_rows([TRANSACTIONS.from_row(row) for row in rows], page, _sort_key)
+
+    async def list_by_address(
+        self, address: str, period: TimeRange, page: PageRequest
+    ) -> Page[Transaction]:
+        session = await self._session()
+        wanted = lookup_key(address)
+        # One ordered index range scan per side (from/to), merged; UNION drops the second
+        # copy of a transfer to oneself. An OR would have to sort every match instead.
+        sides = [
+            sql(
+                f"SELECT * FROM (SELECT {_SELECT} FROM transactions {{}} {_ORDER} LIMIT {{}}) "
+                f"AS {side}_side",
+                where(sql(f"{side} = {{}}", wanted), *_period_and_cursor(session, period, page)),
+                page.limit + 1,
+            )
+            for side in ("from_address", "to_address")
+        ]
+        rows = await session.fetch(
+            sql(
+                f"SELECT {_SELECT} FROM ({{}} UNION {{}}) AS both_sides {_ORDER} LIMIT {{}}",
+                *sides,
+                page.limit + 1,
+            )
+        )
+        return page_from_rows([TRANSACTIONS.from_row(row) for row in rows], page, _sort_key)
+
+
+def _period_and_cursor(
+    session: Session, period: TimeRange, page: PageRequest
+) -> list[QueryString | None]:
+    dialect = session.dialect
+    return [
+        *within('"timestamp"', period.since, period.until, dialect),
+        after('"timestamp"', "hash", page.cursor, dialect, key_is_uuid=False),
+    ]

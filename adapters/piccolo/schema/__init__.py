@@ -1,0 +1,1 @@
+"""The schema: tables, column types, the Piccolo app, migrations glue, codecs."""

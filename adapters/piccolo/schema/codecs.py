@@ -1,0 +1,202 @@
+"""One codec per entity: how its domain object maps onto its ``Table``'s row.
+
+Everything is derived from ``Table._meta.columns``: the column list, the select list, the
+PostgreSQL element types for ``unnest`` arrays and ``COPY``, and the per-column value
+conversion (by column type: ``Uint256`` -> wei, ``Timestamptz`` -> instant, ``UUID`` and
+UUID foreign keys -> uuid, ``JSON`` -> document, ``Boolean`` -> bool, enum-valued
+``Varchar`` -> the enum's value). Entity fields carry the column names, so adding a column
+is: the ``Table``, a migration, and the field on the entity - the codec follows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import Enum
+from operator import attrgetter
+from typing import Any, Generic, TypeVar
+
+from piccolo.columns import (
+    JSON,
+    UUID,
+    BigInt,
+    Boolean,
+    DoublePrecision,
+    ForeignKey,
+    Integer,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.base import Column
+from piccolo.table import Table
+
+from adapters.piccolo.schema.columns import Uint256
+from adapters.piccolo.schema.tables import (
+    Anomalies,
+    ApiKeys,
+    AuditLogs,
+    Labels,
+    Models,
+    ModelVersions,
+    Predictions,
+    SystemMetrics,
+    Transactions,
+    Users,
+)
+from adapters.piccolo.sql.engine import Dialect
+from adapters.piccolo.sql.values import (
+    as_bool,
+    as_instant,
+    as_uuid,
+    as_wei,
+    db_instant,
+    db_uuid,
+    db_wei,
+    from_json,
+    to_json,
+)
+from domain.model import (
+    Anomaly,
+    APIKey,
+    AuditLog,
+    Label,
+    Model,
+    ModelVersion,
+    Prediction,
+    SystemMetric,
+    Transaction,
+    User,
+)
+
+E = TypeVar("E")
+Encoder = Callable[[Any, Dialect], Any]
+Decoder = Callable[[Any], Any]
+
+# PostgreSQL element type of each column class (unnest arrays, COPY); ordered subclass
+# first where one column class derives from another.
+_PG_ELEMENT_TYPES: tuple[tuple[type[Column], str], ...] = (
+    (Uint256, "numeric"),
+    (Timestamptz, "timestamptz"),
+    (UUID, "uuid"),
+    (JSON, "json"),
+    (Boolean, "bool"),
+    (BigInt, "bigint"),
+    (Integer, "integer"),
+    (DoublePrecision, "float8"),
+    (Text, "text"),
+    (Varchar, "varchar"),
+)
+
+
+def _target(column: Column) -> Column:
+    """The column whose values ``column`` holds: a foreign key's referenced primary key."""
+    if isinstance(column, ForeignKey):
+        referenced: type[Table] = column._foreign_key_meta.resolved_references
+        return referenced._meta.primary_key
+    return column
+
+
+def _pg_type(column: Column) -> str:
+    target = _target(column)
+    for kind, name in _PG_ELEMENT_TYPES:
+        if isinstance(target, kind):
+            return name
+    raise TypeError(f"no PostgreSQL type known for {type(target).__name__} columns")
+
+
+def _enum_value(value: Any, _dialect: Dialect) -> Any:
+    return value.value if isinstance(value, Enum) else value
+
+
+def _encoder(column: Column) -> Encoder | None:
+    """How to bind an entity's value for ``column`` (None: as it is)."""
+    target = _target(column)
+    if isinstance(target, Uint256):
+        return db_wei
+    if isinstance(target, Timestamptz):
+        return db_instant
+    if isinstance(target, UUID):
+        return db_uuid
+    if isinstance(target, JSON):
+        return lambda value, _dialect: to_json(list(value) if isinstance(value, tuple) else value)
+    if isinstance(target, Varchar | Text):
+        return _enum_value
+    return None
+
+
+def _optional(decode: Decoder) -> Decoder:
+    return lambda value: None if value is None else decode(value)
+
+
+def _decoder(column: Column) -> Decoder | None:
+    """How to read ``column``'s stored value back (None: as the driver returns it)."""
+    target = _target(column)
+    decode: Decoder | None = None
+    if isinstance(target, Uint256):
+        decode = as_wei
+    elif isinstance(target, Timestamptz):
+        decode = as_instant
+    elif isinstance(target, UUID):
+        decode = as_uuid
+    elif isinstance(target, JSON):
+        decode = from_json
+    elif isinstance(target, Boolean):
+        decode = as_bool
+    if decode is not None and column._meta.null:
+        return _optional(decode)
+    return decode
+
+
+class Codec(Generic[E]):
+    """An entity's row shape, derived from its ``Table``; see the module docstring."""
+
+    def __init__(self, table: type[Table], entity: Callable[..., E]) -> None:
+        columns = table._meta.columns
+        self.table = table
+        self.tablename: str = table._meta.tablename
+        self.columns: tuple[str, ...] = tuple(c._meta.db_column_name for c in columns)
+        self.pg_types: tuple[str, ...] = tuple(_pg_type(c) for c in columns)
+        self._entity = entity
+        self._fields = attrgetter(*self.columns)
+        self._encoders = {c._meta.db_column_name: _encoder(c) for c in columns}
+        self._encode_row = tuple(self._encoders.values())
+        self._decoders = tuple((c._meta.db_column_name, _decoder(c)) for c in columns)
+
+    def select(self, alias: str | None = None) -> str:
+        """The select list: every column, quoted, prefixed by ``alias.`` if given."""
+        prefix = "" if alias is None else f"{alias}."
+        return ", ".join(f'{prefix}"{column}"' for column in self.columns)
+
+    def to_row(self, entity: E, dialect: Dialect) -> tuple[Any, ...]:
+        """The values to bind for ``entity``, in ``columns`` order."""
+        values = self._fields(entity)
+        return tuple(
+            value if encode is None else encode(value, dialect)
+            for encode, value in zip(self._encode_row, values, strict=True)
+        )
+
+    def encode(self, column: str, value: Any, dialect: Dialect) -> Any:
+        """One value to bind for ``column`` (in a condition or an assignment)."""
+        encode = self._encoders[column]
+        return value if encode is None else encode(value, dialect)
+
+    def from_row(self, row: Any) -> E:
+        """The entity of a result row (``asyncpg.Record`` or ``dict``) holding ``columns``."""
+        return self._entity(
+            **{
+                name: row[name] if decode is None else decode(row[name])
+                for name, decode in self._decoders
+            }
+        )
+
+
+TRANSACTIONS = Codec(Transactions, Transaction)
+PREDICTIONS = Codec(Predictions, Prediction)
+ANOMALIES = Codec(Anomalies, Anomaly)
+LABELS = Codec(Labels, Label)
+MODELS = Codec(Models, Model)
+MODEL_VERSIONS = Codec(ModelVersions, ModelVersion)
+USERS = Codec(Users, User)
+API_KEYS = Codec(ApiKeys, APIKey)
+AUDIT_LOGS = Codec(AuditLogs, AuditLog)
+SYSTEM_METRICS = Codec(SystemMetrics, SystemMetric)

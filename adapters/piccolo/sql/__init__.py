@@ -1,0 +1,1 @@
+"""SQL plumbing: engine and configuration, sessions, value binding, statements, errors."""

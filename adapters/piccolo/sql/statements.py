@@ -1,0 +1,207 @@
+"""Statement pieces the repositories share, built as Piccolo ``QueryString``s.
+
+Piccolo's ``Table`` query API is not used for the repositories' statements: it binds
+instants, wei amounts and UUIDs its own way on SQLite (``isoformat()`` text of varying width,
+floats), where chainwatch needs fixed-width text so that text order is time and numeric
+order; and it has no ``unnest`` bulk insert, ``COPY`` or keyset conditions. So values are
+bound through ``adapters.piccolo.sql.values`` and the SQL is composed here - once - from
+``QueryString``s, which Piccolo compiles for each dialect (``$n`` or ``?``).
+
+``insert`` is the one way rows are inserted; ``update`` the one way columns of a row are
+set from an entity. Both take a ``RowCodec`` (``adapters.piccolo.schema.codecs``).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from piccolo.querystring import QueryString
+
+from adapters.piccolo.sql.engine import Dialect
+from adapters.piccolo.sql.errors import ConstraintViolation, translate_errors
+from adapters.piccolo.sql.session import Row, Session
+from adapters.piccolo.sql.values import db_instant, db_uuid
+from domain.errors import InvalidInput
+from domain.pagination import Cursor
+
+E = TypeVar("E")
+E_contra = TypeVar("E_contra", contravariant=True)
+
+_PG_CHUNK = 10_000
+_SQLITE_PARAMETERS = 30_000  # below SQLite's 32,766 host parameters per statement
+
+
+class RowCodec(Protocol[E_contra]):
+    """What ``insert``/``update`` need to know of a table: its name, its columns (in the
+    order of ``to_row``), their PostgreSQL types, and how to encode an entity."""
+
+    @property
+    def tablename(self) -> str: ...
+
+    @property
+    def columns(self) -> tuple[str, ...]: ...
+
+    @property
+    def pg_types(self) -> tuple[str, ...]: ...
+
+    def to_row(self, entity: E_contra, dialect: Dialect) -> tuple[Any, ...]: ...
+
+    def encode(self, column: str, value: Any, dialect: Dialect) -> Any: ...
+
+
+def sql(template: str, *args: Any) -> QueryString:
+    """A statement or fragment: ``{}`` placeholders take values or nested fragments."""
+    return QueryString(template, *args)
+
+
+def quoted(columns: Iterable[str]) -> str:
+    return ", ".join(f'"{column}"' for column in columns)
+
+
+def where(*conditions: QueryString | None) -> QueryString:
+    """``WHERE a AND b`` from the conditions that are not None (empty if none)."""
+    present = [condition for condition in conditions if condition is not None]
+    if not present:
+        return sql("")
+    return sql("WHERE " + " AND ".join("{}" for _ in present), *present)
+
+
+def any_of(column: str, values: Iterable[object], dialect: Dialect) -> QueryString:
+    """``column`` equals one of ``values`` (strings or UUIDs), as one parameter."""
+    items = [db_uuid(v, dialect) if isinstance(v, uuid.UUID) else v for v in values]
+    if dialect == "postgres":
+        return sql(f"{column} = ANY({{}})", items)
+    # SQLite has no arrays: one JSON text parameter, expanded by json_each.
+    return sql(f"{column} IN (SELECT value FROM json_each({{}}))", json.dumps(items))
+
+
+def within(
+    column: str, since: datetime | None, until: datetime | None, dialect: Dialect
+) -> list[QueryString | None]:
+    """``since <= column < until``, each side only when given."""
+    return [
+        None if since is None else sql(f"{column} >= {{}}", db_instant(since, dialect)),
+        None if until is None else sql(f"{column} < {{}}", db_instant(until, dialect)),
+    ]
+
+
+def after(
+    instant_column: str,
+    key_column: str,
+    cursor: Cursor | None,
+    dialect: Dialect,
+    *,
+    key_is_uuid: bool,
+) -> QueryString | None:
+    """The keyset condition "strictly after ``cursor``" in (instant DESC, key DESC)
+    order, or None without a cursor. The redundant ``instant <= c`` lets PostgreSQL
+    scan an index on the instant (or on (instant, key)) from the cursor down."""
+    if cursor is None:
+        return None
+    at = db_instant(cursor.instant, dialect)
+    key: object = cursor.key
+    if key_is_uuid:
+        try:
+            key = db_uuid(uuid.UUID(cursor.key), dialect)
+        except ValueError:
+            raise InvalidInput(
+                "cursor is not a token this listing issued", field="cursor"
+            ) from None
+    return sql(
+        f"{instant_column} <= {{}} AND ({instant_column} < {{}} OR {key_column} < {{}})",
+        at,
+        at,
+        key,
+    )
+
+
+def chunk_size(dialect: Dialect, width: int) -> int:
+    """Rows per statement for ``insert`` with ``width`` columns."""
+    return _PG_CHUNK if dialect == "postgres" else min(500, _SQLITE_PARAMETERS // width)
+
+
+async def insert(
+    session: Session, codec: RowCodec[E], entities: Sequence[E], *, tail: str = ""
+) -> list[Row]:
+    """``INSERT INTO table (columns) ... {tail}`` for every entity, in as few statements as
+    ``chunk_size`` allows; returns the rows of a ``RETURNING`` in ``tail``.
+
+    PostgreSQL reads the rows from ``unnest`` of one array per column: a constant statement
+    (prepared once) whatever the batch size, and never near asyncpg's 32,767-argument cap.
+    SQLite gets multi-row ``VALUES``. Callers wrap several chunks in ``session.write()``
+    with a savepoint when the whole batch must be all-or-nothing.
+    """
+    dialect = session.dialect
+    names = quoted(codec.columns)
+    records = [codec.to_row(entity, dialect) for entity in entities]
+    size = chunk_size(dialect, len(codec.columns))
+    returned: list[Row] = []
+    for start in range(0, len(records), size):
+        chunk = records[start : start + size]
+        if dialect == "postgres":
+            arrays = ", ".join(f"{{}}::{kind}[]" for kind in codec.pg_types)
+            columns = [list(column) for column in zip(*chunk, strict=True)]
+            statement = sql(
+                f"INSERT INTO {codec.tablename} ({names}) SELECT * FROM unnest({arrays}) {tail}",
+                *columns,
+            )
+        else:
+            row = "(" + ", ".join("{}" for _ in codec.columns) + ")"
+            statement = sql(
+                f"INSERT INTO {codec.tablename} ({names}) "
+                f"VALUES {', '.join(row for _ in chunk)} {tail}",
+                *(value for record in chunk for value in record),
+            )
+        returned += await session.fetch(statement)
+    return returned
+
+
+async def copy(session: Session, codec: RowCodec[E], entities: Sequence[E]) -> None:
+    """``COPY`` the entities into the table (PostgreSQL only), on the unit of work's own
+    connection so it is part of its transaction; the fastest bulk path asyncpg offers."""
+    records = [codec.to_row(entity, "postgres") for entity in entities]
+    with translate_errors():
+        await session.connection.copy_records_to_table(
+            codec.tablename, records=records, columns=codec.columns
+        )
+
+
+async def update(
+    session: Session,
+    codec: RowCodec[E],
+    entity: E,
+    columns: Sequence[str],
+    *,
+    key: str = "id",
+) -> int:
+    """``UPDATE table SET column = <entity's value>, ... WHERE key = <entity's key>``;
+    returns the number of rows changed (0: no such row)."""
+    dialect = session.dialect
+    assignments = ", ".join(f'"{column}" = {{}}' for column in columns)
+    values = [codec.encode(column, getattr(entity, column), dialect) for column in columns]
+    identity = codec.encode(key, getattr(entity, key), dialect)
+    statement = sql(
+        f'UPDATE {codec.tablename} SET {assignments} WHERE "{key}" = {{}}', *values, identity
+    )
+    async with session.write(savepoint=False):
+        return await session.execute(statement)
+
+
+def violates(error: ConstraintViolation, *, postgres: str, sqlite: str) -> bool:
+    """Whether ``error`` is about the constraint PostgreSQL names ``postgres`` (its
+    constraint or unique index name) and SQLite reports as ``sqlite`` ("table.column")."""
+    return error.constraint in (postgres, sqlite)
+
+
+def first_repeat(keys: Sequence[Any]) -> Any | None:
+    """The first key that occurs twice in ``keys``, or None."""
+    seen: set[Any] = set()
+    for key in keys:
+        if key in seen:
+            return key
+        seen.add(key)
+    return None

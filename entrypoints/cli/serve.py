@@ -1,0 +1,49 @@
+"""``chainwatch serve``: apply pending migrations (unless auto-migrate is off), serve HTTP."""
+
+from __future__ import annotations
+
+import argparse
+
+from entrypoints.bootstrap import bootstrap
+from entrypoints.cli.common import EXIT_OK, Commands, UsageError, note, run_database
+from entrypoints.settings import Settings
+
+
+def register(commands: Commands) -> None:
+    """Add ``serve`` to ``chainwatch``'s parser."""
+    serve = commands.add_parser(
+        "serve",
+        help="apply pending migrations (unless CHAINWATCH_AUTO_MIGRATE=false), then serve HTTP",
+    )
+    serve.add_argument("--host", help="address to listen on (default: CHAINWATCH_HOST)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: CHAINWATCH_PORT)")
+    serve.set_defaults(command=_serve)
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from entrypoints.http import create_app
+    from entrypoints.logs import configure_json_logging
+
+    port: int = settings.port if args.port is None else args.port
+    if not 0 < port < 65536:
+        raise UsageError(f"--port must be between 1 and 65535, got {port}")
+    container = bootstrap(settings)
+    run_database(container, None, on_migrated=_note_applied)
+    # Migrations ran above, where a failure gives a clean exit code; the app need not repeat.
+    # The server logs JSON lines (uvicorn's own loggers included); the app logs each request.
+    configure_json_logging(settings.log_level)
+    uvicorn.run(
+        create_app(container, migrate_on_start=False, predict=settings.predict),
+        host=args.host or settings.host,
+        port=port,
+        log_level=settings.log_level,
+        log_config=None,
+        access_log=False,
+    )
+    return EXIT_OK
+
+
+def _note_applied(applied: list[str]) -> None:
+    note(f"applied {len(applied)} migration(s)" + "".join(f"\n  {m}" for m in applied))
