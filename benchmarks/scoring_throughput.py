@@ -34,6 +34,7 @@ from domain.model import Model, ModelStatus, ModelVersion, Transaction
 from domain.policies import severity_thresholds
 from domain.services.artifacts import artifact_uri_for, model_artifact_key, store_artifact
 from domain.services.scoring import Scorer
+from entrypoints.bootstrap import wire
 from ports.detector import Detector, TrainedDetector, TrainingSet
 
 BATCH_SIZES = (1, 64, 1024)
@@ -104,9 +105,9 @@ async def _scorer(trained: TrainedDetector, algorithm: str) -> Scorer:
         await uow.models.add_model(model)
         await uow.models.add_version(version)
         await uow.commit()
-    scorer = Scorer(database.uow, PyodDetectorFactory(), blobs, SystemClock())
-    await scorer.refresh()
-    return scorer
+    container = wire(database, clock=SystemClock(), blobs=blobs, detectors=PyodDetectorFactory())
+    await container.scorer.refresh()
+    return container.scorer
 
 
 def _scored(scorer: Scorer) -> Callable[[list[Transaction]], Awaitable[None]]:

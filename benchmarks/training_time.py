@@ -39,6 +39,7 @@ from domain.features import feature_rows
 from domain.model import Label, LabelKind
 from domain.services.registry import create_model, train_version
 from domain.services.training_data import StoredTransactions, is_held_out
+from entrypoints.bootstrap import wire
 from ports import TimeRange, TrainingSet
 
 ADMIN_DSN = os.environ.get(
@@ -108,16 +109,15 @@ async def run(rows: int, algorithm: str, label_share: float, batch: int, seed: i
         print(f"  {load_s:.1f} s: {rows / load_s:,.0f} rows/s", flush=True)
         await _analyze(parts, name)
 
-        clock = SystemClock()
         detectors = PyodDetectorFactory()
         with tempfile.TemporaryDirectory() as folder:
             blobs = LocalFolderBlobStore(Path(folder))
-            await create_model(db.uow, "bench", algorithm, actor=None, clock=clock)
+            services = wire(db, clock=SystemClock(), blobs=blobs, detectors=detectors).services
+            await create_model(services, "bench", algorithm, actor=None)
             print("train: registry.train_version over the stored rows ...", flush=True)
             phases = Phases()
             version = await train_version(
-                db.uow, detectors, blobs, clock, "bench", StoredTransactions(TimeRange()),
-                actor=None, progress=phases,
+                services, "bench", StoredTransactions(TimeRange()), actor=None, progress=phases,
             )  # fmt: skip
             done = time.perf_counter()
             train_s = done - phases.start

@@ -2,23 +2,35 @@
 
 ``bootstrap(settings)`` wires production (Piccolo on PostgreSQL or SQLite, the system
 clock); ``bootstrap_in_memory()`` wires the same shape over the in-memory fakes for tests
-and embedding. Neither does I/O: the database connects when it is started.
+and embedding; both go through ``wire``, and that through ``services_over``, the one place
+the use cases' ``Services`` are built. None does I/O: the database connects when started.
 """
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 from adapters.clock import SystemClock
 from adapters.memory import InMemoryBlobStore, InMemoryDatabase
 from adapters.piccolo import PiccoloDatabase
 from adapters.security import Argon2PasswordHasher, HmacSecretDigester
+from domain.services import Services
 from domain.services.scoring import Scorer
 from entrypoints.blobs import blob_store_from_url
 from entrypoints.settings import MODELS_FOLDER, ConfigError, Settings
-from ports import BlobStore, Clock, DetectorFactory, UnitOfWork, UnitOfWorkFactory
+from ports import (
+    BlobStore,
+    Clock,
+    Detector,
+    DetectorFactory,
+    TrainedDetector,
+    TrainingSet,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from ports.security import PasswordHasher, SecretDigester
 
 
@@ -47,47 +59,105 @@ class Database(Protocol):
     def uow(self) -> UnitOfWork: ...
 
 
-def _pyod_detectors() -> DetectorFactory:
-    # Imported on first use: pyod pulls in scikit-learn (~1.5 s), which commands that
-    # never score (backup, migrate, create-user) should not pay for at start-up.
-    from adapters.detectors import PyodDetectorFactory
+class LazyPyodDetectors:
+    """The pyod ``DetectorFactory``, imported on first use: pyod, scikit-learn and numpy
+    take seconds to import, which commands that never train or score (backup, migrate,
+    create-user) should not pay for at start-up."""
 
-    return PyodDetectorFactory()
+    def __init__(self) -> None:
+        self._factory: DetectorFactory | None = None
+
+    def _loaded(self) -> DetectorFactory:
+        if self._factory is None:
+            from adapters.detectors import PyodDetectorFactory
+
+            self._factory = PyodDetectorFactory()
+        return self._factory
+
+    @property
+    def algorithms(self) -> frozenset[str]:
+        return self._loaded().algorithms
+
+    def train(
+        self, algorithm: str, params: Mapping[str, object], data: TrainingSet
+    ) -> TrainedDetector:
+        return self._loaded().train(algorithm, params, data)
+
+    def load(self, artifact: bytes) -> Detector:
+        return self._loaded().load(artifact)
 
 
 @dataclass(frozen=True, slots=True)
 class Container:
-    """The wired application: hand it to ``create_app`` or use its parts directly."""
+    """The wired application: hand it to ``create_app`` or use its parts directly.
+    Build it with ``wire`` (or ``bootstrap`` / ``bootstrap_in_memory``)."""
 
     database: Database
-    clock: Clock
+    services: Services
+    """What every use case is given; its ``uow`` opens units of work over ``database``."""
+    scorer: Scorer
+    """Serves the ACTIVE and SHADOW versions."""
     auto_migrate: bool = False
-    # API key secrets are digested with this; a random key (the default) lives and dies
-    # with the process.
-    digester: SecretDigester = field(default_factory=lambda: _digester(None))
-    passwords: PasswordHasher = field(default_factory=Argon2PasswordHasher)
-    # Models: artifacts live in ``blobs``; ``detectors`` trains and loads them; ``scorer``
-    # serves the ACTIVE and SHADOW versions (built over ``database`` when not given).
-    blobs: BlobStore = field(default_factory=InMemoryBlobStore)
-    detectors: DetectorFactory = field(default_factory=_pyod_detectors)
     bootstrap_model: bool = True
     """Train and activate ``bootstrap-tails`` at start-up when no version is active."""
-    scorer: Scorer = field(init=False)
 
-    def __post_init__(self) -> None:
-        scorer = Scorer(self.database.uow, self.detectors, self.blobs, self.clock)
-        object.__setattr__(self, "scorer", scorer)  # frozen: set once, here
 
-    @property
-    def uow(self) -> UnitOfWorkFactory:
-        """A new unit of work per call, over ``database``."""
-        return self.database.uow
+def services_over(
+    uow: UnitOfWorkFactory,
+    *,
+    clock: Clock | None = None,
+    digester: SecretDigester | None = None,
+    passwords: PasswordHasher | None = None,
+    blobs: BlobStore | None = None,
+    detectors: DetectorFactory | None = None,
+) -> Services:
+    """The use cases' ``Services`` over ``uow``. Defaults: the system clock, API key
+    secrets digested with a random key (it lives and dies with the process), argon2
+    passwords, artifacts in memory, the pyod detectors (imported on first use)."""
+    return Services(
+        uow=uow,
+        clock=SystemClock() if clock is None else clock,
+        blobs=InMemoryBlobStore() if blobs is None else blobs,
+        detectors=LazyPyodDetectors() if detectors is None else detectors,
+        passwords=Argon2PasswordHasher() if passwords is None else passwords,
+        digester=_digester(None) if digester is None else digester,
+    )
+
+
+def wire(
+    database: Database,
+    *,
+    clock: Clock | None = None,
+    digester: SecretDigester | None = None,
+    passwords: PasswordHasher | None = None,
+    blobs: BlobStore | None = None,
+    detectors: DetectorFactory | None = None,
+    auto_migrate: bool = False,
+    bootstrap_model: bool = True,
+) -> Container:
+    """The application over ``database``: ``services_over`` its units of work (same
+    defaults), and the scorer over them."""
+    services = services_over(
+        database.uow,
+        clock=clock,
+        digester=digester,
+        passwords=passwords,
+        blobs=blobs,
+        detectors=detectors,
+    )
+    return Container(
+        database=database,
+        services=services,
+        scorer=Scorer(services),
+        auto_migrate=auto_migrate,
+        bootstrap_model=bootstrap_model,
+    )
 
 
 def bootstrap(settings: Settings) -> Container:
     """Production wiring from validated settings."""
-    return Container(
-        database=PiccoloDatabase(settings.database),
+    return wire(
+        PiccoloDatabase(settings.database),
         clock=SystemClock(),
         auto_migrate=settings.auto_migrate,
         digester=_digester(settings.secret_key),
@@ -114,15 +184,17 @@ def bootstrap_in_memory(
     *,
     passwords: PasswordHasher | None = None,
     blobs: BlobStore | None = None,
+    detectors: DetectorFactory | None = None,
     bootstrap_model: bool = True,
 ) -> Container:
     """The same wiring over the in-memory fakes (a new empty store unless ``database``),
     with a random secret key, artifacts in memory (unless ``blobs``) and the real pyod
-    detectors."""
-    return Container(
-        database=database or InMemoryDatabase(),
-        clock=clock or SystemClock(),
-        passwords=passwords or Argon2PasswordHasher(),
-        blobs=blobs or InMemoryBlobStore(),
+    detectors (unless ``detectors``)."""
+    return wire(
+        InMemoryDatabase() if database is None else database,
+        clock=clock,
+        passwords=passwords,
+        blobs=blobs,
+        detectors=detectors,
         bootstrap_model=bootstrap_model,
     )

@@ -76,13 +76,7 @@ class ModelServing:
     async def _prepare(self) -> None:
         container = self._container
         if container.bootstrap_model:
-            trained = await ensure_active_model(
-                container.uow,
-                container.detectors,
-                container.blobs,
-                container.clock,
-                bootstrap_stream,
-            )
+            trained = await ensure_active_model(container.services, bootstrap_stream, actor=None)
             if trained is not None:
                 _logger.info(
                     "no model was active: trained and activated %s",

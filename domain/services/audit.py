@@ -21,8 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.model import AuditLog, Outcome
-from ports.clock import Clock
-from ports.repositories import UnitOfWorkFactory
+from domain.services.services import Services
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +102,7 @@ def refused(
 
 
 async def record_outcome(
-    uow: UnitOfWorkFactory,
-    clock: Clock,
+    services: Services,
     action: str,
     resource: str,
     outcome: Outcome,
@@ -113,8 +111,10 @@ async def record_outcome(
     details: dict[str, Any] | None = None,
 ) -> AuditLog:
     """Append one row in a unit of work of its own (for refusals and failures)."""
-    entry = refused(action, resource, outcome, actor=actor, at=clock.now(), details=details)
-    async with uow() as work:
+    entry = refused(
+        action, resource, outcome, actor=actor, at=services.clock.now(), details=details
+    )
+    async with services.uow() as work:
         await work.audit.append(entry)
         await work.commit()
     return entry

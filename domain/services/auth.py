@@ -20,9 +20,7 @@ from enum import StrEnum
 from domain.errors import Forbidden, Unauthorized, UserNotFound
 from domain.model import Role
 from domain.services.api_key_format import split_key
-from ports.clock import Clock
-from ports.repositories import UnitOfWorkFactory
-from ports.security import SecretDigester
+from domain.services.services import Services
 
 
 class Permission(StrEnum):
@@ -83,9 +81,7 @@ class PermissionDenied(Forbidden):
 _INVALID = "the API key is not valid"
 
 
-async def authenticate(
-    uow: UnitOfWorkFactory, digester: SecretDigester, clock: Clock, presented: str | None
-) -> Principal:
+async def authenticate(services: Services, presented: str | None) -> Principal:
     """The principal behind ``presented`` (the ``X-API-Key`` value).
 
     Raises ``AuthenticationFailed`` when it is missing, malformed, unknown, wrong, revoked
@@ -96,13 +92,13 @@ async def authenticate(
     parts = split_key(presented)
     if parts is None:
         raise AuthenticationFailed(_INVALID)
-    async with uow() as work:
+    async with services.uow() as work:
         key = await work.api_keys.find_by_prefix(parts.prefix)
-        if key is None or not digester.matches(parts.secret, key.digest):
+        if key is None or not services.digester.matches(parts.secret, key.digest):
             raise AuthenticationFailed(_INVALID, key_prefix=parts.prefix)
         if key.revoked_at is not None:
             raise AuthenticationFailed("the API key has been revoked", key_prefix=key.prefix)
-        if not key.is_usable(clock.now()):
+        if not key.is_usable(services.clock.now()):
             raise AuthenticationFailed("the API key has expired", key_prefix=key.prefix)
         try:
             user = await work.users.get(key.user_id)

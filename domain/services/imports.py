@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from domain.errors import InvalidInput
 from domain.model import Label, LabelKind, Transaction
 from domain.services.audit import succeeded
+from domain.services.services import Services
 from domain.services.training_data import Progress
 from domain.values import lookup_key
-from ports.clock import Clock
-from ports.repositories import UnitOfWorkFactory
 
 DEFAULT_CHUNK = 5_000
 
@@ -31,13 +30,12 @@ class ImportResult:
 
 
 async def import_transactions(
-    uow: UnitOfWorkFactory,
+    services: Services,
     transactions: Sequence[Transaction],
     labels: Mapping[str, LabelKind],
-    *,
     source: str,
-    clock: Clock,
-    actor: uuid.UUID | None = None,
+    *,
+    actor: uuid.UUID | None,
     progress: Progress | None = None,
     chunk_size: int = DEFAULT_CHUNK,
 ) -> ImportResult:
@@ -54,8 +52,8 @@ async def import_transactions(
     inserted = duplicates = labelled = 0
     for start in range(0, len(transactions), chunk_size):
         chunk = transactions[start : start + chunk_size]
-        now = clock.now()
-        async with uow() as work:
+        now = services.clock.now()
+        async with services.uow() as work:
             result = await work.transactions.add_many(chunk)
             for tx in chunk:
                 kind = wanted.get(tx.hash)
@@ -67,13 +65,13 @@ async def import_transactions(
         duplicates += len(result.duplicates)
         if progress is not None:
             progress(f"stored {start + len(chunk):,} of {len(transactions):,} transactions")
-    async with uow() as work:
+    async with services.uow() as work:
         await work.audit.append(
             succeeded(
                 "transactions.import",
                 "transactions",
                 actor=actor,
-                at=clock.now(),
+                at=services.clock.now(),
                 details={
                     "inserted": inserted,
                     "duplicates": duplicates,

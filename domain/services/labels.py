@@ -6,18 +6,17 @@ import uuid
 
 from domain.model import Label, LabelKind, parse_enum
 from domain.services.audit import succeeded, transaction_resource
-from ports.clock import Clock
-from ports.repositories import UnitOfWorkFactory
+from domain.services.services import Services
 
 
 async def label_transaction(
-    uow: UnitOfWorkFactory,
+    services: Services,
     tx_hash: str,
     kind: LabelKind | str,
     source: str,
-    user_id: uuid.UUID | None,
-    note: str | None,
-    clock: Clock,
+    note: str | None = None,
+    *,
+    actor: uuid.UUID | None,
 ) -> Label:
     """Store a label for a stored transaction (a later label supersedes earlier ones),
     audited in the same unit of work.
@@ -25,22 +24,22 @@ async def label_transaction(
     Raises ``TransactionNotFound`` for an unknown hash
     and ``InvalidInput`` (naming the field) for a bad hash, kind, source or note.
     """
-    now = clock.now()
+    now = services.clock.now()
     label = Label(
         transaction_hash=tx_hash,
         kind=parse_enum(LabelKind, kind, "kind"),
         source=source,
-        created_by=user_id,
+        created_by=actor,
         note=note,
         created_at=now,
     )
-    async with uow() as work:
+    async with services.uow() as work:
         await work.labels.add(label)
         await work.audit.append(
             succeeded(
                 "transaction.label",
                 transaction_resource(label.transaction_hash),
-                actor=user_id,
+                actor=actor,
                 at=now,
                 details={
                     "label_id": str(label.id),

@@ -32,22 +32,16 @@ from domain.model import ModelStatus, ModelVersion
 from domain.policies import TOTAL_WEIGHT, rescale_weights
 from domain.services.audit import succeeded, version_resource
 from domain.services.naming import version_label
+from domain.services.services import Services
 from domain.values import lookup_key
-from ports.clock import Clock
-from ports.repositories import UnitOfWork, UnitOfWorkFactory
+from ports.repositories import UnitOfWork
 
 
 class LeaveService(Protocol):
     """The shape of ``shadow``, ``retire`` and ``stage``."""
 
     async def __call__(
-        self,
-        uow: UnitOfWorkFactory,
-        model_name: str,
-        version: int,
-        *,
-        actor: uuid.UUID | None,
-        clock: Clock,
+        self, services: Services, model_name: str, version: int, *, actor: uuid.UUID | None
     ) -> ModelVersion: ...
 
 
@@ -112,19 +106,18 @@ def _check_weight_given(weights: dict[uuid.UUID, int], target: uuid.UUID, asked:
 
 
 async def activate(
-    uow: UnitOfWorkFactory,
+    services: Services,
     model_name: str,
     version: int,
     weight: int = TOTAL_WEIGHT,
     *,
     actor: uuid.UUID | None,
-    clock: Clock,
 ) -> ModelVersion:
     """Make a version ACTIVE with ``weight``% of traffic (from any status, including a
     standby or a retired version); the other active versions are rescaled to share the
     rest. Raises ``ModelNotFound``/``ModelVersionNotFound``, ``InvalidInput`` for a weight
     outside 0..100, ``Conflict`` per the module rules."""
-    async with uow() as work:
+    async with services.uow() as work:
         await work.models.lock_serving()  # weights are read, then rewritten
         target = await work.models.get_version(model_name, version)
         _require_artifact(target, model_name)
@@ -140,7 +133,7 @@ async def activate(
                 "model_version.activate",
                 _resource(model_name, version),
                 actor=actor,
-                at=clock.now(),
+                at=services.clock.now(),
                 details={"from": previous.value, "weight": weight, "weights": changed},
             )
         )
@@ -149,18 +142,17 @@ async def activate(
 
 
 async def set_weight(
-    uow: UnitOfWorkFactory,
+    services: Services,
     model_name: str,
     version: int,
     weight: int,
     *,
     actor: uuid.UUID | None,
-    clock: Clock,
 ) -> ModelVersion:
     """Change an ACTIVE version's share of traffic; the others are rescaled. Weight 0 makes
     it a standby. Raises ``Conflict`` for a version that is not ACTIVE (activate it) and
     per the module rules."""
-    async with uow() as work:
+    async with services.uow() as work:
         await work.models.lock_serving()  # weights are read, then rewritten
         target = await work.models.get_version(model_name, version)
         if target.status is not ModelStatus.ACTIVE:
@@ -181,7 +173,7 @@ async def set_weight(
                 "model_version.set_weight",
                 _resource(model_name, version),
                 actor=actor,
-                at=clock.now(),
+                at=services.clock.now(),
                 details={"weight": weight, "weights": changed},
             )
         )
@@ -190,15 +182,14 @@ async def set_weight(
 
 
 async def _leave_service(
-    uow: UnitOfWorkFactory,
+    services: Services,
     model_name: str,
     version: int,
     status: ModelStatus,
     *,
     actor: uuid.UUID | None,
-    clock: Clock,
 ) -> ModelVersion:
-    async with uow() as work:
+    async with services.uow() as work:
         await work.models.lock_serving()  # weights are read, then rewritten
         target = await work.models.get_version(model_name, version)
         if status is ModelStatus.SHADOW:
@@ -221,7 +212,7 @@ async def _leave_service(
                 f"model_version.{_VERBS[status]}",
                 _resource(model_name, version),
                 actor=actor,
-                at=clock.now(),
+                at=services.clock.now(),
                 details={"from": previous.value, "weights": changed},
             )
         )
@@ -233,35 +224,29 @@ _VERBS = {ModelStatus.SHADOW: "shadow", ModelStatus.RETIRED: "retire", ModelStat
 
 
 async def shadow(
-    uow: UnitOfWorkFactory, model_name: str, version: int, *, actor: uuid.UUID | None, clock: Clock
+    services: Services, model_name: str, version: int, *, actor: uuid.UUID | None
 ) -> ModelVersion:
     """Run a version in shadow: it scores every transaction and its predictions are
     stored, but it never serves. If it was active, the others take its traffic."""
-    return await _leave_service(
-        uow, model_name, version, ModelStatus.SHADOW, actor=actor, clock=clock
-    )
+    return await _leave_service(services, model_name, version, ModelStatus.SHADOW, actor=actor)
 
 
 async def retire(
-    uow: UnitOfWorkFactory, model_name: str, version: int, *, actor: uuid.UUID | None, clock: Clock
+    services: Services, model_name: str, version: int, *, actor: uuid.UUID | None
 ) -> ModelVersion:
     """Take a version out of service for good (it can still be activated explicitly)."""
-    return await _leave_service(
-        uow, model_name, version, ModelStatus.RETIRED, actor=actor, clock=clock
-    )
+    return await _leave_service(services, model_name, version, ModelStatus.RETIRED, actor=actor)
 
 
 async def stage(
-    uow: UnitOfWorkFactory, model_name: str, version: int, *, actor: uuid.UUID | None, clock: Clock
+    services: Services, model_name: str, version: int, *, actor: uuid.UUID | None
 ) -> ModelVersion:
     """Put a version back to STAGED (neither served nor shadowed, not loaded)."""
-    return await _leave_service(
-        uow, model_name, version, ModelStatus.STAGED, actor=actor, clock=clock
-    )
+    return await _leave_service(services, model_name, version, ModelStatus.STAGED, actor=actor)
 
 
 async def rollback(
-    uow: UnitOfWorkFactory, model_name: str, *, actor: uuid.UUID | None, clock: Clock
+    services: Services, model_name: str, *, actor: uuid.UUID | None
 ) -> RollbackOutcome:
     """Undo a model's latest activation: its current version (the active one with the
     greatest weight, the newest on a tie) is retired and the most recent previously active
@@ -272,7 +257,7 @@ async def rollback(
     Raises ``Conflict`` when the model has no active version or no other active version to
     go back to (retired versions are not candidates: activate one explicitly).
     """
-    async with uow() as work:
+    async with services.uow() as work:
         await work.models.lock_serving()  # weights are read, then rewritten
         versions = await work.models.list_versions(model_name)
         active_here = [v for v in versions if v.status is ModelStatus.ACTIVE]
@@ -297,7 +282,7 @@ async def rollback(
                 "model_version.rollback",
                 _resource(model_name, restored.version),
                 actor=actor,
-                at=clock.now(),
+                at=services.clock.now(),
                 details={
                     "retired_version": current.version,
                     "restored_version": restored.version,

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from domain.services.registry import ModelOverview
-from ports.repositories import UnitOfWorkFactory
+from domain.services.services import Services
 
 
-async def get_model(uow: UnitOfWorkFactory, name: str) -> ModelOverview:
+async def get_model(services: Services, name: str) -> ModelOverview:
     """The model called ``name`` with its versions (by number); ``ModelNotFound`` else."""
-    async with uow() as work:
+    async with services.uow() as work:
         model = await work.models.get_model(name)
         return ModelOverview(model, await work.models.list_versions(model.name))
 
 
-async def next_version_number(uow: UnitOfWorkFactory, name: str) -> int:
+async def next_version_number(services: Services, name: str) -> int:
     """The number the next trained version of ``name`` would get now."""
-    async with uow() as work:
+    async with services.uow() as work:
         model = await work.models.get_model(name)
         return await work.models.next_version_number(model.id)

@@ -23,8 +23,9 @@ from domain.model import (
 )
 from domain.pagination import Page, PageRequest, paginate
 from domain.services.naming import parse_version_tag, version_tag
+from domain.services.services import Services
 from domain.values import normalize_address, normalize_hash
-from ports.repositories import AnomalyFilter, AuditFilter, TimeRange, UnitOfWork, UnitOfWorkFactory
+from ports.repositories import AnomalyFilter, AuditFilter, TimeRange, UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,20 +57,20 @@ class PredictionRecord:
     model_version: str
 
 
-async def get_transaction(uow: UnitOfWorkFactory, tx_hash: str) -> TransactionRecord:
+async def get_transaction(services: Services, tx_hash: str) -> TransactionRecord:
     """Raises ``InvalidInput`` for a malformed hash and ``TransactionNotFound``."""
     tx_hash = normalize_hash(tx_hash, "hash")
-    async with uow() as work:
+    async with services.uow() as work:
         transaction = await work.transactions.get(tx_hash)
         labels = await work.labels.latest_for([tx_hash])
     return TransactionRecord(transaction, labels.get(tx_hash))
 
 
 async def list_transactions(
-    uow: UnitOfWorkFactory, address: str | None, period: TimeRange, page: PageRequest
+    services: Services, address: str | None, period: TimeRange, page: PageRequest
 ) -> Page[Transaction]:
     """Newest first; only those sent from or to ``address`` when given."""
-    async with uow() as work:
+    async with services.uow() as work:
         if address is None:
             return await work.transactions.list_by_time(period, page)
         return await work.transactions.list_by_address(
@@ -77,7 +78,7 @@ async def list_transactions(
         )
 
 
-async def resolve_version(uow: UnitOfWorkFactory, reference: str) -> uuid.UUID:
+async def resolve_version(services: Services, reference: str) -> uuid.UUID:
     """The id of a model version named by its id or its tag (``iforest:3``).
 
     Raises ``InvalidInput`` (field ``model_version``) for neither, ``ModelVersionNotFound``
@@ -93,25 +94,25 @@ async def resolve_version(uow: UnitOfWorkFactory, reference: str) -> uuid.UUID:
             "model_version must be a version id or <model name>:<version>, e.g. iforest:3",
             field="model_version",
         )
-    async with uow() as work:
+    async with services.uow() as work:
         version = await work.models.get_version(*tag)
     return version.id
 
 
 async def list_anomalies(
-    uow: UnitOfWorkFactory, criteria: AnomalyFilter, page: PageRequest
+    services: Services, criteria: AnomalyFilter, page: PageRequest
 ) -> AnomalyListing:
     """Newest first, with their transactions and version tags, and the total count."""
-    async with uow() as work:
+    async with services.uow() as work:
         found = await work.anomalies.list(criteria, page)
         total = await work.anomalies.count(criteria)
         records = await _anomaly_records(work, found.items)
     return AnomalyListing(records, total, found.next_cursor)
 
 
-async def get_anomaly(uow: UnitOfWorkFactory, anomaly_id: uuid.UUID) -> AnomalyRecord:
+async def get_anomaly(services: Services, anomaly_id: uuid.UUID) -> AnomalyRecord:
     """Raises ``AnomalyNotFound``."""
-    async with uow() as work:
+    async with services.uow() as work:
         anomaly = await work.anomalies.get(anomaly_id)
         records = await _anomaly_records(work, [anomaly])
     if not records:
@@ -147,10 +148,10 @@ async def _version_tags(work: UnitOfWork, ids: Iterable[uuid.UUID]) -> dict[uuid
 
 
 async def list_predictions(
-    uow: UnitOfWorkFactory, tx_hash: str | None, period: TimeRange, page: PageRequest
+    services: Services, tx_hash: str | None, period: TimeRange, page: PageRequest
 ) -> Page[PredictionRecord]:
     """Newest first; only the transaction's predictions when ``tx_hash`` is given."""
-    async with uow() as work:
+    async with services.uow() as work:
         if tx_hash is None:
             found = await work.predictions.list_by_time(period, page)
         else:
@@ -167,14 +168,14 @@ async def list_predictions(
 
 
 async def query_audit_log(
-    uow: UnitOfWorkFactory,
+    services: Services,
     user: str | None,
     action: str | None,
     period: TimeRange,
     page: PageRequest,
 ) -> Page[AuditLog]:
     """Newest first. ``user`` is a user id or a username (an unknown one matches nothing)."""
-    async with uow() as work:
+    async with services.uow() as work:
         user_id = None
         if user is not None:
             try:
@@ -188,8 +189,8 @@ async def query_audit_log(
 
 
 async def query_system_metrics(
-    uow: UnitOfWorkFactory, name: str | None, period: TimeRange, page: PageRequest
+    services: Services, name: str | None, period: TimeRange, page: PageRequest
 ) -> Page[SystemMetric]:
     """Newest first; every metric name when ``name`` is ``None``."""
-    async with uow() as work:
+    async with services.uow() as work:
         return await work.metrics.query(name, period, page)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ from domain.services.artifacts import artifact_uri_for, model_artifact_key, stor
 from domain.services.audit import model_resource, succeeded, version_resource
 from domain.services.evaluation import evaluate
 from domain.services.naming import version_label
+from domain.services.services import Services
 from domain.services.training_data import (
     DEFAULT_HOLDOUT,
     Progress,
@@ -37,10 +38,7 @@ from domain.services.training_data import (
     TrainingSource,
     gather,
 )
-from ports.blobs import BlobStore
-from ports.clock import Clock
-from ports.detector import DetectorFactory, TrainedDetector, TrainingSet
-from ports.repositories import UnitOfWorkFactory
+from ports.detector import TrainedDetector, TrainingSet
 
 DEFAULT_CONTAMINATION = 0.01
 _RESERVE_ATTEMPTS = 5
@@ -53,25 +51,24 @@ class ModelOverview:
 
 
 async def create_model(
-    uow: UnitOfWorkFactory,
+    services: Services,
     name: str,
     algorithm: str,
     description: str = "",
     *,
     actor: uuid.UUID | None,
-    clock: Clock,
-    algorithms: Collection[str] | None = None,
 ) -> Model:
-    """Register a model (a named detector family). ``algorithms``, when given, are the
-    ones the detector factory knows. Raises ``DuplicateModel`` and ``InvalidInput``."""
-    now = clock.now()
+    """Register a model (a named detector family) of an algorithm the detectors know.
+    Raises ``DuplicateModel`` and ``InvalidInput``."""
+    now = services.clock.now()
     model = Model(name=name, algorithm=algorithm, description=description, created_at=now)
-    if algorithms is not None and model.algorithm not in algorithms:
+    algorithms = services.detectors.algorithms
+    if model.algorithm not in algorithms:
         known = ", ".join(sorted(algorithms))
         raise InvalidInput(
             f"unknown algorithm {model.algorithm!r}; known: {known}", field="algorithm"
         )
-    async with uow() as work:
+    async with services.uow() as work:
         await work.models.add_model(model)
         await work.audit.append(
             succeeded(
@@ -86,9 +83,9 @@ async def create_model(
     return model
 
 
-async def list_models(uow: UnitOfWorkFactory) -> list[ModelOverview]:
+async def list_models(services: Services) -> list[ModelOverview]:
     """Every model (by name) with its versions (by number)."""
-    async with uow() as work:
+    async with services.uow() as work:
         return [
             ModelOverview(model, await work.models.list_versions(model.name))
             for model in await work.models.list_models()
@@ -103,10 +100,7 @@ def _contamination(trained: TrainedDetector, params: Mapping[str, object]) -> fl
 
 
 async def train_version(
-    uow: UnitOfWorkFactory,
-    detectors: DetectorFactory,
-    blobs: BlobStore,
-    clock: Clock,
+    services: Services,
     model_name: str,
     source: TrainingSource,
     params: Mapping[str, object] | None = None,
@@ -120,33 +114,34 @@ async def train_version(
     unknown algorithm) and whatever the blob store raises; on failure no version is left
     behind except a reserved row, which is then RETIRED with the error in its metrics."""
     params = dict(params or {})
-    async with uow() as work:
+    blobs = services.blobs
+    async with services.uow() as work:
         model = await work.models.get_model(model_name)
     data = await gather(
-        uow, source, holdout=holdout, progress=progress, feature_version=FEATURE_VERSION
+        services, source, holdout=holdout, progress=progress, feature_version=FEATURE_VERSION
     )
     _say(progress, f"training {model.algorithm} on {len(data.train.rows):,} rows")
     trained = await asyncio.to_thread(
-        detectors.train,
+        services.detectors.train,
         model.algorithm,
         params,
         TrainingSet(rows=data.train.rows, labels=data.train.labels),
     )
     thresholds = severity_thresholds(trained.training_scores, _contamination(trained, params))
-    metrics = await _evaluate(detectors, trained, data, thresholds["threshold"], progress)
-    version = await _reserve(uow, model, trained, thresholds, metrics, clock)
+    metrics = await _evaluate(services, trained, data, thresholds["threshold"], progress)
+    version = await _reserve(services, model, trained, thresholds, metrics)
     _say(progress, f"storing the artifact of {version_label(model.name, version.version)}")
     try:
         key, digest = await asyncio.to_thread(
             store_artifact, blobs, model_artifact_key(model.name, version.version), trained.artifact
         )
     except BaseException as error:
-        await _abandon(uow, version, error)
+        await _abandon(services, version, error)
         raise
     version.artifact_uri = artifact_uri_for(blobs, key)
     version.artifact_sha256 = digest
-    version.trained_at = clock.now()
-    async with uow() as work:
+    version.trained_at = services.clock.now()
+    async with services.uow() as work:
         await work.models.update_version(version)
         await work.audit.append(
             succeeded(
@@ -166,7 +161,7 @@ async def train_version(
 
 
 async def _evaluate(
-    detectors: DetectorFactory,
+    services: Services,
     trained: TrainedDetector,
     data: TrainingData,
     threshold: float,
@@ -175,7 +170,7 @@ async def _evaluate(
     held_out = data.held_out
     if held_out.rows:
         _say(progress, f"evaluating on {len(held_out.rows):,} held-out rows")
-        detector = await asyncio.to_thread(detectors.load, trained.artifact)
+        detector = await asyncio.to_thread(services.detectors.load, trained.artifact)
         scores = await asyncio.to_thread(detector.score, held_out.rows)
         metrics = evaluate(scores, held_out.labels, threshold)
     else:
@@ -197,17 +192,16 @@ async def _evaluate(
 
 
 async def _reserve(
-    uow: UnitOfWorkFactory,
+    services: Services,
     model: Model,
     trained: TrainedDetector,
     thresholds: dict[str, float],
     metrics: dict[str, Any],
-    clock: Clock,
 ) -> ModelVersion:
     """Commit a STAGED row with the next free version number (retrying on a clash with a
     concurrent training)."""
     for _ in range(_RESERVE_ATTEMPTS):
-        async with uow() as work:
+        async with services.uow() as work:
             number = await work.models.next_version_number(model.id)
             version = ModelVersion(
                 model_id=model.id,
@@ -217,7 +211,7 @@ async def _reserve(
                 params=dict(trained.params),
                 metrics=metrics,
                 thresholds=dict(thresholds),
-                created_at=clock.now(),
+                created_at=services.clock.now(),
             )
             try:
                 await work.models.add_version(version)
@@ -228,10 +222,10 @@ async def _reserve(
     raise DuplicateModelVersion(model.name, number)
 
 
-async def _abandon(uow: UnitOfWorkFactory, version: ModelVersion, error: BaseException) -> None:
+async def _abandon(services: Services, version: ModelVersion, error: BaseException) -> None:
     version.change_status(ModelStatus.RETIRED)
     version.metrics = {**version.metrics, "failed": f"{type(error).__name__}: {error}"}
-    async with uow() as work:
+    async with services.uow() as work:
         await work.models.update_version(version)
         await work.commit()
 

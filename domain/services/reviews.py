@@ -7,8 +7,7 @@ from dataclasses import dataclass
 
 from domain.model import Anomaly, Label, LabelKind, ReviewStatus, parse_enum
 from domain.services.audit import anomaly_resource, succeeded
-from ports.clock import Clock
-from ports.repositories import UnitOfWorkFactory
+from domain.services.services import Services
 
 REVIEW_SOURCE = "analyst-review"
 _LABEL_OF: dict[ReviewStatus, LabelKind] = {
@@ -26,24 +25,24 @@ class ReviewOutcome:
 
 
 async def review_anomaly(
-    uow: UnitOfWorkFactory,
+    services: Services,
     anomaly_id: uuid.UUID,
     status: ReviewStatus | str,
-    reviewer_id: uuid.UUID,
-    note: str | None,
-    clock: Clock,
+    note: str | None = None,
+    *,
+    actor: uuid.UUID,
 ) -> ReviewOutcome:
     """Record the verdict, the label it implies and an audit entry, in one unit of work:
-    all three are stored or none is.
+    all three are stored or none is. ``actor`` is the reviewer (a review needs one).
 
     Raises ``AnomalyNotFound`` and ``InvalidInput`` (a status of "open" or an unknown one;
     a note over 4000 characters).
     """
     verdict = parse_enum(ReviewStatus, status, "status")
-    now = clock.now()
-    async with uow() as work:
+    now = services.clock.now()
+    async with services.uow() as work:
         anomaly = await work.anomalies.get(anomaly_id)
-        anomaly.review(verdict, reviewer=reviewer_id, at=now, note=note)
+        anomaly.review(verdict, reviewer=actor, at=now, note=note)
         await work.anomalies.record_review(anomaly)
         kind = _LABEL_OF.get(verdict)
         label = None
@@ -52,7 +51,7 @@ async def review_anomaly(
                 transaction_hash=anomaly.transaction_hash,
                 kind=kind,
                 source=REVIEW_SOURCE,
-                created_by=reviewer_id,
+                created_by=actor,
                 anomaly_id=anomaly.id,
                 note=note,
                 created_at=now,
@@ -62,7 +61,7 @@ async def review_anomaly(
             succeeded(
                 "anomaly.review",
                 anomaly_resource(anomaly.id),
-                actor=reviewer_id,
+                actor=actor,
                 at=now,
                 details={
                     "status": verdict.value,

@@ -43,6 +43,7 @@ from domain.model import (
 )
 from domain.policies import classify
 from domain.services.artifacts import load_version_artifact
+from domain.services.services import Services
 from domain.services.serving import (
     Loaded,
     ServingSet,
@@ -50,10 +51,8 @@ from domain.services.serving import (
     check_servable,
     score_pending,
 )
-from ports.blobs import BlobStore
-from ports.clock import Clock
-from ports.detector import Detector, DetectorFactory
-from ports.repositories import UnitOfWork, UnitOfWorkFactory
+from ports.detector import Detector
+from ports.repositories import UnitOfWork
 
 # A concurrent unit of work storing the same new hashes can make a commit fail (the
 # in-memory store detects it at commit); the retry then finds them as replays.
@@ -81,17 +80,11 @@ transaction, in order); they are appended in the unit of work that stores the re
 class Scorer:
     """Scores batches of transactions with the serving model versions (see module doc)."""
 
-    def __init__(
-        self,
-        uow: UnitOfWorkFactory,
-        detectors: DetectorFactory,
-        blobs: BlobStore,
-        clock: Clock,
-    ) -> None:
-        self._uow = uow
-        self._detectors = detectors
-        self._blobs = blobs
-        self._clock = clock
+    def __init__(self, services: Services) -> None:
+        self._uow = services.uow
+        self._detectors = services.detectors
+        self._blobs = services.blobs
+        self._clock = services.clock
         self._serving: ServingSet | None = None
         self._loaded: dict[tuple[uuid.UUID, str | None], Detector] = {}
         self._refresh_lock = asyncio.Lock()

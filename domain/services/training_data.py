@@ -20,8 +20,9 @@ from domain.errors import InvalidInput
 from domain.features import FEATURE_VERSION, extract_features
 from domain.model import LabelKind, Transaction
 from domain.pagination import MAX_LIMIT, PageRequest
+from domain.services.services import Services
 from domain.values import lookup_key
-from ports.repositories import TimeRange, UnitOfWorkFactory
+from ports.repositories import TimeRange
 
 Progress = Callable[[str], None]
 DEFAULT_HOLDOUT = 0.2
@@ -120,7 +121,7 @@ class _Collector:
 
 
 async def gather(
-    uow: UnitOfWorkFactory,
+    services: Services,
     source: TrainingSource,
     *,
     holdout: float = DEFAULT_HOLDOUT,
@@ -137,7 +138,7 @@ async def gather(
     if isinstance(source, StoredTransactions):
         request = PageRequest(MAX_LIMIT)
         while True:
-            async with uow() as work:
+            async with services.uow() as work:
                 page = await work.transactions.list_by_time(source.period, request)
                 labels = await work.labels.latest_for(tx.hash for tx in page.items)
             collector.add(page.items, {h: label.kind for h, label in labels.items()})
@@ -148,7 +149,7 @@ async def gather(
         given = {lookup_key(tx_hash): kind for tx_hash, kind in source.labels.items()}
         for start in range(0, len(source.transactions), MAX_LIMIT):
             chunk = source.transactions[start : start + MAX_LIMIT]
-            async with uow() as work:
+            async with services.uow() as work:
                 stored = await work.labels.latest_for(tx.hash for tx in chunk)
             collector.add(chunk, {h: label.kind for h, label in stored.items()}, given)
     data = collector.finish()

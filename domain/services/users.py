@@ -15,10 +15,9 @@ from domain.errors import ApiKeyNotFound, Conflict, DuplicateApiKey, InvalidInpu
 from domain.model import APIKey, Role, User, parse_enum
 from domain.services.api_key_format import new_key
 from domain.services.audit import api_key_resource, succeeded, user_resource
+from domain.services.services import Services
 from domain.values import check_text, check_utc
-from ports.clock import Clock
-from ports.repositories import UnitOfWork, UnitOfWorkFactory
-from ports.security import PasswordHasher, SecretDigester
+from ports.repositories import UnitOfWork
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
@@ -37,14 +36,12 @@ class IssuedKey:
 
 
 async def create_user(
-    uow: UnitOfWorkFactory,
-    clock: Clock,
-    passwords: PasswordHasher,
-    *,
+    services: Services,
     username: str,
     role: Role | str,
     email: str | None = None,
     password: str | None = None,
+    *,
     actor: uuid.UUID | None,
 ) -> User:
     """Store a new user (active). The password is optional: API keys need none.
@@ -55,8 +52,8 @@ async def create_user(
     if password is not None:
         _check_password(password)
         # argon2 is deliberately slow: keep it off the event loop.
-        password_hash = await asyncio.to_thread(passwords.hash, password)
-    now = clock.now()
+        password_hash = await asyncio.to_thread(services.passwords.hash, password)
+    now = services.clock.now()
     user = User(
         username=username,
         role=parse_enum(Role, role, "role"),
@@ -64,7 +61,7 @@ async def create_user(
         password_hash=password_hash,
         created_at=now,
     )
-    async with uow() as work:
+    async with services.uow() as work:
         await work.users.add(user)
         await work.audit.append(
             succeeded(
@@ -79,26 +76,25 @@ async def create_user(
     return user
 
 
-async def list_users(uow: UnitOfWorkFactory) -> list[User]:
+async def list_users(services: Services) -> list[User]:
     """Every user, ordered by username."""
-    async with uow() as work:
+    async with services.uow() as work:
         return await work.users.list()
 
 
 async def update_user(
-    uow: UnitOfWorkFactory,
-    clock: Clock,
+    services: Services,
     user_id: uuid.UUID,
-    *,
     role: Role | str | None = None,
     active: bool | None = None,
+    *,
     actor: uuid.UUID | None,
 ) -> User:
     """Change a user's role and/or active flag; unchanged fields stay as they are.
 
     Raises ``UserNotFound``, ``InvalidInput`` for an unknown role, and ``Conflict`` when
     the change would leave no active admin (nobody could manage users any more)."""
-    async with uow() as work:
+    async with services.uow() as work:
         user = await work.users.get(user_id)
         before = {"role": user.role.value, "active": user.active}
         if role is not None:
@@ -115,7 +111,7 @@ async def update_user(
                 "user.update",
                 user_resource(user.id),
                 actor=actor,
-                at=clock.now(),
+                at=services.clock.now(),
                 details={"before": before, "after": after},
             )
         )
@@ -133,20 +129,18 @@ async def _keep_an_admin(work: UnitOfWork, changed: User) -> None:
 
 
 async def issue_api_key(
-    uow: UnitOfWorkFactory,
-    clock: Clock,
-    digester: SecretDigester,
-    *,
+    services: Services,
     owner_id: uuid.UUID,
     name: str = "",
     expires_at: datetime | None = None,
+    *,
     actor: uuid.UUID | None,
 ) -> IssuedKey:
     """A new API key for ``owner_id``; the returned ``token`` is the only copy of it.
 
     Raises ``UserNotFound`` for an unknown owner and ``InvalidInput`` for a name over 200
     characters or an expiry that is not in the future."""
-    now = clock.now()
+    now = services.clock.now()
     name = check_text(name, "name", max_length=200, allow_empty=True)
     if expires_at is not None:
         expires_at = check_utc(expires_at, "expires_at")
@@ -157,13 +151,13 @@ async def issue_api_key(
         key = APIKey(
             user_id=owner_id,
             prefix=parts.prefix,
-            digest=digester.digest(parts.secret),
+            digest=services.digester.digest(parts.secret),
             name=name,
             expires_at=expires_at,
             created_at=now,
         )
         try:
-            async with uow() as work:
+            async with services.uow() as work:
                 await work.api_keys.add(key)
                 await work.audit.append(
                     succeeded(
@@ -183,15 +177,14 @@ async def issue_api_key(
     raise AssertionError("unreachable")
 
 
-async def list_api_keys(uow: UnitOfWorkFactory, owner_id: uuid.UUID | None = None) -> list[APIKey]:
+async def list_api_keys(services: Services, owner_id: uuid.UUID | None = None) -> list[APIKey]:
     """Keys (never their secrets), oldest first; only ``owner_id``'s when given."""
-    async with uow() as work:
+    async with services.uow() as work:
         return await work.api_keys.list(owner_id)
 
 
 async def revoke_api_key(
-    uow: UnitOfWorkFactory,
-    clock: Clock,
+    services: Services,
     key_id: uuid.UUID,
     *,
     owner_id: uuid.UUID | None = None,
@@ -201,8 +194,8 @@ async def revoke_api_key(
 
     With ``owner_id``, only that user's key can be revoked: another user's key answers
     ``ApiKeyNotFound``, as if it did not exist."""
-    now = clock.now()
-    async with uow() as work:
+    now = services.clock.now()
+    async with services.uow() as work:
         key = await work.api_keys.get(key_id)
         if owner_id is not None and key.user_id != owner_id:
             raise ApiKeyNotFound(key_id)

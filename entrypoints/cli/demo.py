@@ -64,11 +64,11 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         result = run_database(
             container,
             lambda: import_transactions(
-                container.uow,
+                container.services,
                 stream.transactions,
                 labels,
-                source=DEMO_SOURCE,
-                clock=container.clock,
+                DEMO_SOURCE,
+                actor=None,
                 progress=note,
             ),
         )

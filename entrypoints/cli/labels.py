@@ -33,7 +33,7 @@ def _label(args: argparse.Namespace, settings: Settings) -> int:
     label = run_database(
         container,
         lambda: label_transaction(
-            container.uow, args.hash, args.kind, args.source, None, args.note, container.clock
+            container.services, args.hash, args.kind, args.source, args.note, actor=None
         ),
     )
     print(f"{label.transaction_hash}: {label.kind.value} ({label.source}), label {label.id}")

@@ -121,43 +121,26 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
     params = _params(args.params)
     source = _source(args)
     container = bootstrap(settings)
+    services = container.services
 
     async def work() -> ModelVersion:
-        models = {
-            overview.model.name: overview.model for overview in await list_models(container.uow)
-        }
+        models = {overview.model.name: overview.model for overview in await list_models(services)}
         name = args.model.strip().lower()
         model = models.get(name)
         if model is None:
             note(f"creating model {name}")
             await create_model(
-                container.uow,
-                name,
-                args.algorithm or "tails",
-                args.description,
-                actor=None,
-                clock=container.clock,
-                algorithms=container.detectors.algorithms,
+                services, name, args.algorithm or "tails", args.description, actor=None
             )
         elif args.algorithm is not None and args.algorithm.strip().lower() != model.algorithm:
             raise UsageError(
                 f"model {name} uses {model.algorithm}; train a model with another name "
                 f"to use {args.algorithm}"
             )
-        version = await train_version(
-            container.uow,
-            container.detectors,
-            container.blobs,
-            container.clock,
-            name,
-            source,
-            params,
-            actor=None,
-            progress=note,
-        )
+        version = await train_version(services, name, source, params, actor=None, progress=note)
         if args.activate:
             version = await lifecycle.activate(
-                container.uow, name, version.version, args.weight, actor=None, clock=container.clock
+                services, name, version.version, args.weight, actor=None
             )
         return version
 
@@ -188,7 +171,7 @@ def _format(value: object) -> str:
 # -- models --------------------------------------------------------------------------------
 def _list(args: argparse.Namespace, settings: Settings) -> int:
     container = bootstrap(settings)
-    overviews = run_database(container, lambda: list_models(container.uow))
+    overviews = run_database(container, lambda: list_models(container.services))
     print(_table(overviews))
     return EXIT_OK
 
@@ -236,7 +219,7 @@ def _activate(args: argparse.Namespace, settings: Settings) -> int:
     version = run_database(
         container,
         lambda: lifecycle.activate(
-            container.uow, args.name, args.version, args.weight, actor=None, clock=container.clock
+            container.services, args.name, args.version, args.weight, actor=None
         ),
     )
     _changed(version, args.name)
@@ -248,7 +231,7 @@ def _set_weight(args: argparse.Namespace, settings: Settings) -> int:
     version = run_database(
         container,
         lambda: lifecycle.set_weight(
-            container.uow, args.name, args.version, args.weight, actor=None, clock=container.clock
+            container.services, args.name, args.version, args.weight, actor=None
         ),
     )
     _changed(version, args.name)
@@ -262,9 +245,7 @@ def _leave(action: str) -> Command:
         container = bootstrap(settings)
         version = run_database(
             container,
-            lambda: change(
-                container.uow, args.name, args.version, actor=None, clock=container.clock
-            ),
+            lambda: change(container.services, args.name, args.version, actor=None),
         )
         _changed(version, args.name)
         return EXIT_OK
@@ -276,7 +257,7 @@ def _rollback(args: argparse.Namespace, settings: Settings) -> int:
     container = bootstrap(settings)
     outcome = run_database(
         container,
-        lambda: lifecycle.rollback(container.uow, args.name, actor=None, clock=container.clock),
+        lambda: lifecycle.rollback(container.services, args.name, actor=None),
     )
     _changed(outcome.retired, args.name)
     _changed(outcome.restored, args.name)

@@ -50,23 +50,8 @@ def _create_user(args: argparse.Namespace, settings: Settings) -> int:
 async def _create(
     container: Container, username: str, role: str, email: str | None, key_name: str
 ) -> IssuedKey:
-    user = await create_user(
-        container.uow,
-        container.clock,
-        container.passwords,
-        username=username,
-        role=role,
-        email=email,
-        actor=None,
-    )
-    return await issue_api_key(
-        container.uow,
-        container.clock,
-        container.digester,
-        owner_id=user.id,
-        name=key_name,
-        actor=None,
-    )
+    user = await create_user(container.services, username, role, email, actor=None)
+    return await issue_api_key(container.services, user.id, key_name, actor=None)
 
 
 def _quietly(applied: list[str]) -> None:

@@ -13,7 +13,7 @@ from litestar.handlers import BaseRouteHandler
 from litestar.routes import HTTPRoute
 from litestar.types import ControllerRouterHandler
 
-from entrypoints.bootstrap import Container
+from domain.services import Services
 from entrypoints.http.controllers import API_CONTROLLERS
 from entrypoints.http.security import (
     SECURITY_SCHEME,
@@ -27,15 +27,15 @@ API_PREFIX = "/api/v1"
 
 
 def api_router(
-    container: Container,
+    services: Services,
     last_used: LastUsedBuffer,
     extra: list[ControllerRouterHandler] | None = None,
 ) -> Router:
-    """The API router over ``container``; ``extra`` adds controllers (e.g. in tests)."""
+    """The API router over ``services``; ``extra`` adds controllers (e.g. in tests)."""
     router = Router(
         path=API_PREFIX,
         route_handlers=[*API_CONTROLLERS, *(extra or [])],
-        guards=[api_key_guard(container, last_used)],
+        guards=[api_key_guard(services, last_used)],
         dependencies={"principal": Provide(current_principal, sync_to_thread=False)},
         security=[{SECURITY_SCHEME: []}],
     )

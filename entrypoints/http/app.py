@@ -64,10 +64,9 @@ def create_app(
     lifecycle = DatabaseLifecycle(container.database, migrate=migrate, then=serving.ensure_ready)
     last_used = LastUsedBuffer()
     metrics = prometheus_config()
-    predictor = Predictor(
-        container.scorer, container.uow, container.clock, predict or PredictLimits()
-    )
-    jobs = TrainingJobs(container.clock)
+    services = container.services
+    predictor = Predictor(container.scorer, services, predict or PredictLimits())
+    jobs = TrainingJobs(services.clock)
     queue_depth = scoring_queue_depth or (lambda: predictor.batcher.depth)
 
     @asynccontextmanager
@@ -95,17 +94,18 @@ def create_app(
 
     @asynccontextmanager
     async def record_key_use(_: Litestar) -> AsyncIterator[None]:
-        async with last_used.flushing(container.uow, key_use_flush_s):
+        async with last_used.flushing(services.uow, key_use_flush_s):
             yield
 
     app = Litestar(
         route_handlers=[
             HealthController,
             MetricsController,
-            api_router(container, last_used, extra_api_handlers),
+            api_router(services, last_used, extra_api_handlers),
         ],
         dependencies={
             "container": Provide(lambda: container, use_cache=True, sync_to_thread=False),
+            "services": Provide(lambda: services, use_cache=True, sync_to_thread=False),
             "database": Provide(lambda: lifecycle, use_cache=True, sync_to_thread=False),
             "predictor": Provide(lambda: predictor, use_cache=True, sync_to_thread=False),
             "jobs": Provide(lambda: jobs, use_cache=True, sync_to_thread=False),
@@ -120,7 +120,7 @@ def create_app(
             run_training_jobs,
         ],
         exception_handlers=problem_handlers(),
-        after_exception=[audit_failures(container)],
+        after_exception=[audit_failures(services)],
         before_send=[echo_request_id],
         middleware=[metrics.middleware, log_requests],
         openapi_config=OpenAPIConfig(

@@ -19,9 +19,9 @@ from litestar.types import Scope
 
 from domain.errors import Forbidden, Unauthorized
 from domain.model import Outcome
+from domain.services import Services
 from domain.services.audit import origin, record_outcome
 from domain.services.auth import AuthenticationFailed, PermissionDenied
-from entrypoints.bootstrap import Container
 from entrypoints.http.api import API_PREFIX
 from entrypoints.http.context import request_context
 from entrypoints.http.problems import classify
@@ -31,7 +31,7 @@ MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _logger = logging.getLogger("chainwatch.http.audit")
 
 
-def audit_failures(container: Container) -> Callable[[Exception, Scope], Awaitable[None]]:
+def audit_failures(services: Services) -> Callable[[Exception, Scope], Awaitable[None]]:
     """The ``after_exception`` hook that writes the refusal and failure rows."""
 
     async def hook(error: Exception, scope: Scope) -> None:
@@ -66,8 +66,7 @@ def audit_failures(container: Container) -> Callable[[Exception, Scope], Awaitab
         try:
             with origin(context.origin):
                 await record_outcome(
-                    container.uow,
-                    container.clock,
+                    services,
                     action,
                     resource[:500],
                     outcome,

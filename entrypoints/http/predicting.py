@@ -16,13 +16,13 @@ from collections.abc import Mapping, Sequence
 
 from domain.errors import InvalidInput
 from domain.model import AuditLog, ModelVersion, Transaction
+from domain.services import Services
 from domain.services.audit import current_origin, origin, succeeded, transaction_resource
 from domain.services.naming import version_tag
 from domain.services.scoring import ScoredTransaction, Scorer
 from domain.transaction_input import parse_transaction
 from entrypoints.http.batching import MicroBatcher
 from entrypoints.settings import PredictLimits
-from ports import Clock, UnitOfWorkFactory
 
 PREDICT_ACTION = "transaction.predict"
 PREDICT_BATCH_ACTION = "transaction.predict_batch"
@@ -32,11 +32,9 @@ BATCH_RESOURCE = "transactions"
 class Predictor:
     """Scores one transaction (micro-batched) or a batch, and names model versions."""
 
-    def __init__(
-        self, scorer: Scorer, uow: UnitOfWorkFactory, clock: Clock, limits: PredictLimits
-    ) -> None:
+    def __init__(self, scorer: Scorer, services: Services, limits: PredictLimits) -> None:
         self.limits = limits
-        self._clock = clock
+        self._clock = services.clock
         self.batcher = MicroBatcher(
             scorer.score_transactions,
             micro_batch=limits.micro_batch,
@@ -44,7 +42,7 @@ class Predictor:
             queue_size=limits.queue_size,
         )
         self._scorer = scorer
-        self._uow = uow
+        self._uow = services.uow
         self._names: dict[uuid.UUID, str] = {}  # model id -> name; models are never renamed
 
     def parse_one(self, item: Mapping[str, object]) -> Transaction:

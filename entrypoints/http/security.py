@@ -24,8 +24,8 @@ from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 from litestar.openapi.spec import Components, SecurityScheme
 
+from domain.services import Services
 from domain.services.auth import Permission, Principal, authenticate, authorise
-from entrypoints.bootstrap import Container
 from entrypoints.http.context import request_context
 from ports import UnitOfWorkFactory
 
@@ -60,7 +60,7 @@ def security_components() -> Components:
 
 
 def api_key_guard(
-    container: Container, last_used: LastUsedBuffer
+    services: Services, last_used: LastUsedBuffer
 ) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]:
     """The guard: authenticate the ``X-API-Key``, then check the handler's permission."""
 
@@ -70,14 +70,9 @@ def api_key_guard(
         if _is_automatic_options(handler):
             return
         context = request_context(connection.scope)
-        principal = await authenticate(
-            container.uow,
-            container.digester,
-            container.clock,
-            connection.headers.get(API_KEY_HEADER),
-        )
+        principal = await authenticate(services, connection.headers.get(API_KEY_HEADER))
         context.principal = principal
-        last_used.note(principal.key_id, container.clock.now())
+        last_used.note(principal.key_id, services.clock.now())
         authorise(principal, handler.opt[PERMISSION_OPT])
 
     return guard

@@ -9,6 +9,7 @@ from adapters.memory.blobs import InMemoryBlobStore
 from domain.model import ModelStatus, ModelVersion, Severity
 from domain.services.artifacts import artifact_uri_for, model_artifact_key, store_artifact
 from domain.services.scoring import Scorer
+from entrypoints.bootstrap import services_over
 from ports import AnomalyFilter, UnitOfWorkFactory
 from tests.builders import a_model, a_model_version, a_transaction
 from tests.clocks import ManualClock
@@ -46,7 +47,9 @@ async def _version(
 
 
 def _scorer(uow_factory: UnitOfWorkFactory, blobs: InMemoryBlobStore) -> Scorer:
-    return Scorer(uow_factory, LinearFactory(), blobs, ManualClock())
+    return Scorer(
+        services_over(uow_factory, clock=ManualClock(), blobs=blobs, detectors=LinearFactory())
+    )
 
 
 async def test_rescoring_returns_the_stored_prediction_and_anomaly(

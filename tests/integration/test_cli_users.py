@@ -29,7 +29,7 @@ def principal_of(key: str, data_dir: Path) -> Principal:
     async def check() -> Principal:
         await container.database.start()
         try:
-            return await authenticate(container.uow, container.digester, container.clock, key)
+            return await authenticate(container.services, key)
         finally:
             await container.database.stop()
 

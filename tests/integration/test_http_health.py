@@ -14,7 +14,7 @@ from adapters.clock import SystemClock
 from adapters.memory import InMemoryDatabase, InMemoryUnitOfWork
 from adapters.piccolo import PostgresConfig
 from domain.errors import Unavailable
-from entrypoints.bootstrap import Container, bootstrap, bootstrap_in_memory
+from entrypoints.bootstrap import bootstrap, bootstrap_in_memory, wire
 from entrypoints.http import create_app
 from entrypoints.settings import Settings, load_settings
 
@@ -104,7 +104,7 @@ class LateDatabase:
 
 def test_a_database_down_at_start_up_is_started_and_migrated_once_it_answers() -> None:
     database = LateDatabase()
-    container = Container(database=database, clock=SystemClock(), auto_migrate=True)
+    container = wire(database, clock=SystemClock(), auto_migrate=True)
     with TestClient(create_app(container)) as client:
         assert client.get("/ready").status_code == 503
         database.up = True

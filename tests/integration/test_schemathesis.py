@@ -31,7 +31,7 @@ from adapters.piccolo import PiccoloDatabase
 from adapters.security import Argon2PasswordHasher, HmacSecretDigester
 from domain.model import Role
 from domain.services.users import create_user, issue_api_key
-from entrypoints.bootstrap import Container, bootstrap_in_memory
+from entrypoints.bootstrap import Container, bootstrap_in_memory, wire
 from entrypoints.http import create_app
 from tests.backends import empty_tables, run_in_thread
 from tests.integration.api.serving import serving_model
@@ -49,8 +49,8 @@ CHECKS = [
 def _container(
     database: PiccoloDatabase, digester: HmacSecretDigester, blobs: InMemoryBlobStore
 ) -> Container:
-    return Container(
-        database=database,
+    return wire(
+        database,
         clock=SystemClock(),
         digester=digester,
         passwords=Argon2PasswordHasher.cheap(),
@@ -81,16 +81,12 @@ def target(postgres_database: PiccoloDatabase) -> Iterator[Target]:
             # in their own blob stores) would make this app's scorer refuse to serve.
             await empty_tables(database)
             admin = await create_user(
-                container.uow,
-                container.clock,
-                container.passwords,
+                container.services,
                 username=f"fuzz-admin-{secrets.token_hex(4)}",
                 role=Role.ADMIN,
                 actor=None,
             )
-            issued = await issue_api_key(
-                container.uow, container.clock, digester, owner_id=admin.id, actor=None
-            )
+            issued = await issue_api_key(container.services, owner_id=admin.id, actor=None)
             await serving_model(container, f"fuzz-forest-{secrets.token_hex(4)}")
             return issued.token
         finally:

@@ -19,7 +19,7 @@ from entrypoints.http import create_app
 
 
 def _versions(container: Container) -> list[tuple[str, int, ModelStatus, int]]:
-    overviews = asyncio.run(list_models(container.uow))
+    overviews = asyncio.run(list_models(container.services))
     return [
         (o.model.name, v.version, v.status, v.traffic_weight) for o in overviews for v in o.versions
     ]
@@ -56,13 +56,11 @@ def test_without_bootstrapping_readiness_waits_for_an_activated_model() -> None:
 
 
 async def _train_and_activate(container: Container) -> None:
-    await create_model(container.uow, "first", "iforest", actor=None, clock=container.clock)
+    services = container.services
+    await create_model(services, "first", "iforest", actor=None)
     rows = GivenTransactions(generate_stream(300, seed=5).transactions)
-    await train_version(
-        container.uow, container.detectors, container.blobs, container.clock, "first", rows,
-        {"n_estimators": 20}, actor=None,
-    )  # fmt: skip
-    await lifecycle.activate(container.uow, "first", 1, actor=None, clock=container.clock)
+    await train_version(services, "first", rows, {"n_estimators": 20}, actor=None)
+    await lifecycle.activate(services, "first", 1, actor=None)
 
 
 def test_a_tampered_artifact_keeps_the_service_unready() -> None:

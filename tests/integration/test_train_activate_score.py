@@ -20,6 +20,7 @@ from domain.services.registry import create_model, train_version
 from domain.services.reviews import review_anomaly
 from domain.services.scoring import Scorer
 from domain.services.training_data import StoredTransactions
+from entrypoints.bootstrap import wire
 from ports import AnomalyFilter, TimeRange
 from tests.backends import reset_database
 from tests.clocks import ManualClock
@@ -43,26 +44,26 @@ ANALYST = uuid.UUID("00000000-0000-4000-8000-0000000000aa")
 async def test_a_version_trained_on_stored_rows_serves_and_its_scores_are_stored(
     database: PiccoloDatabase, tmp_path: Path
 ) -> None:
-    uow, clock = database.uow, ManualClock()
     blobs, detectors = LocalFolderBlobStore(tmp_path / "models"), PyodDetectorFactory()
+    services = wire(database, clock=ManualClock(), blobs=blobs, detectors=detectors).services
+    uow = services.uow
     history = generate_stream(2_500, seed=21)
     labels = history.sample_labels(0.3, seed=1)
     imported = await import_transactions(
-        uow, history.transactions, labels, source="chainalysis", clock=clock
+        services, history.transactions, labels, source="chainalysis", actor=None
     )
     assert (imported.inserted, imported.labels) == (2_500, 750)
 
-    await create_model(uow, "pg-forest", "iforest", actor=None, clock=clock)
+    await create_model(services, "pg-forest", "iforest", actor=None)
     version = await train_version(
-        uow, detectors, blobs, clock, "pg-forest", StoredTransactions(TimeRange()), FAST,
-        actor=None,
-    )  # fmt: skip
+        services, "pg-forest", StoredTransactions(TimeRange()), FAST, actor=None
+    )
     assert version.metrics["training_rows"] + version.metrics["held_out_rows"] == 2_500
     assert version.metrics["supervised"] is True
     assert (tmp_path / "models" / "models" / "pg-forest" / "1.pyod").is_file()
 
-    await lifecycle.activate(uow, "pg-forest", 1, actor=None, clock=clock)
-    scorer = Scorer(uow, detectors, blobs, clock)
+    await lifecycle.activate(services, "pg-forest", 1, actor=None)
+    scorer = Scorer(services)
     await scorer.refresh()
     assert scorer.ready
 
@@ -82,7 +83,7 @@ async def test_a_version_trained_on_stored_rows_serves_and_its_scores_are_stored
     # An analyst confirms one: the label lands next to the training data.
     anomaly = flagged[0].anomaly
     assert anomaly is not None
-    outcome = await review_anomaly(uow, anomaly.id, "confirmed", ANALYST, None, clock)
+    outcome = await review_anomaly(services, anomaly.id, "confirmed", actor=ANALYST)
     async with uow() as work:
         latest = await work.labels.latest_for([anomaly.transaction_hash])
         assert latest[anomaly.transaction_hash] == outcome.label
@@ -93,20 +94,20 @@ async def test_a_version_trained_on_stored_rows_serves_and_its_scores_are_stored
 async def test_a_retrained_version_in_shadow_scores_without_serving_then_takes_over(
     database: PiccoloDatabase, tmp_path: Path
 ) -> None:
-    uow, clock = database.uow, ManualClock()
     blobs, detectors = LocalFolderBlobStore(tmp_path / "models"), PyodDetectorFactory()
+    services = wire(database, clock=ManualClock(), blobs=blobs, detectors=detectors).services
+    uow = services.uow
     history = generate_stream(1_200, seed=31)
-    await import_transactions(uow, history.transactions, {}, source="chainalysis", clock=clock)
-    await create_model(uow, "pg-shadow", "iforest", actor=None, clock=clock)
+    await import_transactions(services, history.transactions, {}, source="chainalysis", actor=None)
+    await create_model(services, "pg-shadow", "iforest", actor=None)
     for _ in range(2):
         await train_version(
-            uow, detectors, blobs, clock, "pg-shadow", StoredTransactions(TimeRange()), FAST,
-            actor=None,
-        )  # fmt: skip
-    await lifecycle.activate(uow, "pg-shadow", 1, actor=None, clock=clock)
-    await lifecycle.shadow(uow, "pg-shadow", 2, actor=None, clock=clock)
+            services, "pg-shadow", StoredTransactions(TimeRange()), FAST, actor=None
+        )
+    await lifecycle.activate(services, "pg-shadow", 1, actor=None)
+    await lifecycle.shadow(services, "pg-shadow", 2, actor=None)
 
-    scorer = Scorer(uow, detectors, blobs, clock)
+    scorer = Scorer(services)
     await scorer.refresh()
     batch = generate_stream(20, seed=32).transactions
     await scorer.score_transactions(batch)
@@ -114,8 +115,8 @@ async def test_a_retrained_version_in_shadow_scores_without_serving_then_takes_o
         predictions = await work.predictions.list_by_transaction(batch[0].hash)
     assert sorted(p.served for p in predictions) == [False, True]
 
-    await lifecycle.activate(uow, "pg-shadow", 2, actor=None, clock=clock)
-    await lifecycle.rollback(uow, "pg-shadow", actor=None, clock=clock)
+    await lifecycle.activate(services, "pg-shadow", 2, actor=None)
+    await lifecycle.rollback(services, "pg-shadow", actor=None)
     async with uow() as work:
         versions = await work.models.list_versions("pg-shadow")
     assert [(v.status, v.traffic_weight) for v in versions] == [

@@ -10,6 +10,7 @@ from adapters.memory import InMemoryDatabase
 from adapters.security import Argon2PasswordHasher, HmacSecretDigester
 from domain.errors import Forbidden
 from domain.model import Role
+from domain.services import Services
 from domain.services.api_key_format import split_key
 from domain.services.auth import (
     GRANTS,
@@ -21,11 +22,16 @@ from domain.services.auth import (
     keys_owner,
 )
 from domain.services.users import create_user, issue_api_key, revoke_api_key, update_user
-from ports import UnitOfWorkFactory
+from entrypoints.bootstrap import services_over
+from ports import SecretDigester, UnitOfWorkFactory
 from tests.clocks import ManualClock
 
 DIGESTER = HmacSecretDigester("k" * 32)
 PASSWORDS = Argon2PasswordHasher.cheap()
+
+
+def on(uow: UnitOfWorkFactory, clock: ManualClock, digester: SecretDigester = DIGESTER) -> Services:
+    return services_over(uow, clock=clock, digester=digester, passwords=PASSWORDS)
 
 
 @pytest.fixture
@@ -36,11 +42,10 @@ def uow() -> UnitOfWorkFactory:
 async def keyed_user(
     uow: UnitOfWorkFactory, clock: ManualClock, role: Role = Role.ANALYST, **key: object
 ) -> tuple[Principal, str]:
-    user = await create_user(
-        uow, clock, PASSWORDS, username=f"u-{role.value}", role=role, actor=None
-    )
-    issued = await issue_api_key(uow, clock, DIGESTER, owner_id=user.id, actor=None, **key)  # type: ignore[arg-type]
-    principal = await authenticate(uow, DIGESTER, clock, issued.token)
+    services = on(uow, clock)
+    user = await create_user(services, username=f"u-{role.value}", role=role, actor=None)
+    issued = await issue_api_key(services, owner_id=user.id, actor=None, **key)  # type: ignore[arg-type]
+    principal = await authenticate(services, issued.token)
     return principal, issued.token
 
 
@@ -57,7 +62,7 @@ async def test_missing_or_malformed_keys_fail_without_a_prefix(
     uow: UnitOfWorkFactory, presented: str | None
 ) -> None:
     with pytest.raises(AuthenticationFailed) as failed:
-        await authenticate(uow, DIGESTER, ManualClock(), presented)
+        await authenticate(on(uow, ManualClock()), presented)
     assert failed.value.key_prefix is None
 
 
@@ -70,7 +75,7 @@ async def test_a_wrong_secret_or_unknown_prefix_fails_naming_only_the_prefix(
     assert parts is not None
     for prefix, secret in ((parts.prefix, parts.secret[::-1]), ("cw_000000000000", parts.secret)):
         with pytest.raises(AuthenticationFailed) as failed:
-            await authenticate(uow, DIGESTER, clock, f"{prefix}_{secret}")
+            await authenticate(on(uow, clock), f"{prefix}_{secret}")
         assert secret not in failed.value.message
         assert failed.value.key_prefix == prefix
 
@@ -79,35 +84,34 @@ async def test_a_key_digested_under_another_server_key_fails(uow: UnitOfWorkFact
     clock = ManualClock()
     _, token = await keyed_user(uow, clock)
     with pytest.raises(AuthenticationFailed):
-        await authenticate(uow, HmacSecretDigester("z" * 32), clock, token)
+        await authenticate(on(uow, clock, HmacSecretDigester("z" * 32)), token)
 
 
 async def test_revoked_expired_and_deactivated_keys_fail(uow: UnitOfWorkFactory) -> None:
     clock = ManualClock()
+    services = on(uow, clock)
     principal, token = await keyed_user(uow, clock, expires_at=clock.current + timedelta(days=1))
-    await revoke_api_key(uow, clock, principal.key_id, actor=None)
+    await revoke_api_key(services, principal.key_id, actor=None)
     with pytest.raises(AuthenticationFailed, match="revoked"):
-        await authenticate(uow, DIGESTER, clock, token)
+        await authenticate(services, token)
 
-    user = await create_user(uow, clock, PASSWORDS, username="later", role=Role.VIEWER, actor=None)
+    user = await create_user(services, username="later", role=Role.VIEWER, actor=None)
     issued = await issue_api_key(
-        uow,
-        clock,
-        DIGESTER,
+        services,
         owner_id=user.id,
         expires_at=clock.current + timedelta(hours=1),
         actor=None,
     )
     clock.advance(timedelta(hours=2))
     with pytest.raises(AuthenticationFailed, match="expired"):
-        await authenticate(uow, DIGESTER, clock, issued.token)
+        await authenticate(services, issued.token)
 
-    other = await create_user(uow, clock, PASSWORDS, username="admin", role=Role.ADMIN, actor=None)
+    other = await create_user(services, username="admin", role=Role.ADMIN, actor=None)
     assert other.active
-    fresh = await issue_api_key(uow, clock, DIGESTER, owner_id=user.id, actor=None)
-    await update_user(uow, clock, user.id, active=False, actor=None)
+    fresh = await issue_api_key(services, owner_id=user.id, actor=None)
+    await update_user(services, user.id, active=False, actor=None)
     with pytest.raises(AuthenticationFailed, match="deactivated"):
-        await authenticate(uow, DIGESTER, clock, fresh.token)
+        await authenticate(services, fresh.token)
 
 
 def principal(role: Role) -> Principal:

@@ -27,12 +27,12 @@ def test_auto_migrate_follows_the_settings(tmp_path: Path) -> None:
 
 
 def test_the_clock_tells_utc() -> None:
-    assert bootstrap_in_memory().clock.now().tzinfo is UTC
+    assert bootstrap_in_memory().services.clock.now().tzinfo is UTC
 
 
 async def test_in_memory_wiring_gives_units_of_work_over_one_store() -> None:
     database = InMemoryDatabase()
     container = bootstrap_in_memory(database)
-    assert isinstance(container.uow(), InMemoryUnitOfWork)
+    assert isinstance(container.services.uow(), InMemoryUnitOfWork)
     await container.database.ping()
     assert await container.database.migrate() == []

@@ -9,7 +9,7 @@ from domain.model import ModelStatus, Transaction
 from domain.services.bootstrap_model import BOOTSTRAP_MODEL, ensure_active_model
 from domain.services.registry import list_models
 from ports import UnitOfWorkFactory
-from tests.clocks import ManualClock
+from tests.services import services_for
 
 DETECTORS = PyodDetectorFactory()
 ROWS = generate_stream(400, seed=9).transactions
@@ -20,13 +20,17 @@ def _rows() -> list[Transaction]:
 
 
 async def _ensure(uow: UnitOfWorkFactory, blobs: InMemoryBlobStore) -> object:
-    return await ensure_active_model(uow, DETECTORS, blobs, ManualClock(), _rows)
+    return await ensure_active_model(
+        services_for(uow, blobs=blobs, detectors=DETECTORS), _rows, actor=None
+    )
 
 
 async def test_with_nothing_active_the_bootstrap_model_is_trained_and_serves_everything() -> None:
     uow, blobs = InMemoryDatabase().uow, InMemoryBlobStore()
 
-    version = await ensure_active_model(uow, DETECTORS, blobs, ManualClock(), _rows)
+    version = await ensure_active_model(
+        services_for(uow, blobs=blobs, detectors=DETECTORS), _rows, actor=None
+    )
 
     assert version is not None
     assert (version.version, version.status, version.traffic_weight) == (
@@ -34,7 +38,7 @@ async def test_with_nothing_active_the_bootstrap_model_is_trained_and_serves_eve
         ModelStatus.ACTIVE,
         100,
     )
-    (overview,) = await list_models(uow)
+    (overview,) = await list_models(services_for(uow))
     assert overview.model.name == BOOTSTRAP_MODEL == "bootstrap-tails"
     assert overview.model.algorithm == "tails"
     assert "synthetic" in overview.model.description
@@ -50,9 +54,14 @@ async def test_with_a_version_active_nothing_is_trained() -> None:
         calls.append(1)
         return ROWS
 
-    assert await ensure_active_model(uow, DETECTORS, blobs, ManualClock(), rows) is None
+    assert (
+        await ensure_active_model(
+            services_for(uow, blobs=blobs, detectors=DETECTORS), rows, actor=None
+        )
+        is None
+    )
     assert calls == []
-    (overview,) = await list_models(uow)
+    (overview,) = await list_models(services_for(uow))
     assert len(overview.versions) == 1
 
 
@@ -65,11 +74,13 @@ async def test_after_the_bootstrap_version_was_retired_a_new_one_is_trained() ->
         await work.models.update_version(active)
         await work.commit()
 
-    version = await ensure_active_model(uow, DETECTORS, blobs, ManualClock(), _rows)
+    version = await ensure_active_model(
+        services_for(uow, blobs=blobs, detectors=DETECTORS), _rows, actor=None
+    )
 
     assert version is not None
     assert version.version == 2
-    (overview,) = await list_models(uow)
+    (overview,) = await list_models(services_for(uow))
     assert [(v.version, v.status) for v in overview.versions] == [
         (1, ModelStatus.RETIRED),
         (2, ModelStatus.ACTIVE),

@@ -12,7 +12,7 @@ from domain.pagination import PageRequest
 from domain.services.imports import import_transactions
 from ports import AuditFilter, TimeRange
 from tests.builders import random_hash
-from tests.clocks import ManualClock
+from tests.services import services_for
 
 
 async def test_an_import_stores_every_transaction_and_its_labels_in_chunks() -> None:
@@ -22,7 +22,7 @@ async def test_an_import_stores_every_transaction_and_its_labels_in_chunks() -> 
     progress: list[str] = []
 
     result = await import_transactions(
-        uow, stream.transactions, labels, source="chainalysis", clock=ManualClock(),
+        services_for(uow), stream.transactions, labels, source="chainalysis", actor=None,
         progress=progress.append, chunk_size=100,
     )  # fmt: skip
 
@@ -42,8 +42,9 @@ async def test_an_import_stores_every_transaction_and_its_labels_in_chunks() -> 
 async def test_re_running_an_import_duplicates_no_transaction() -> None:
     uow = InMemoryDatabase().uow
     stream = generate_stream(40, seed=8)
-    await import_transactions(uow, stream.transactions, {}, source="x", clock=ManualClock())
-    again = await import_transactions(uow, stream.transactions, {}, source="x", clock=ManualClock())
+    services = services_for(uow)
+    await import_transactions(services, stream.transactions, {}, source="x", actor=None)
+    again = await import_transactions(services, stream.transactions, {}, source="x", actor=None)
     assert (again.inserted, again.duplicates) == (0, 40)
     async with uow() as work:
         page = await work.transactions.list_by_time(TimeRange(), PageRequest(1000))
@@ -55,8 +56,8 @@ async def test_a_label_of_a_transaction_not_imported_is_refused_up_front() -> No
     stream = generate_stream(10, seed=8)
     with pytest.raises(InvalidInput) as refused:
         await import_transactions(
-            uow, stream.transactions, {random_hash(): LabelKind.FRAUD}, source="x",
-            clock=ManualClock(),
+            services_for(uow), stream.transactions, {random_hash(): LabelKind.FRAUD}, source="x",
+            actor=None,
         )  # fmt: skip
     assert refused.value.field == "labels"
     async with uow() as work:

@@ -13,10 +13,11 @@ from adapters.memory import InMemoryDatabase
 from domain.errors import Conflict, InvalidInput, ModelVersionNotFound
 from domain.model import AuditLog, Model, ModelStatus, ModelVersion
 from domain.pagination import PageRequest
-from domain.services import lifecycle
+from domain.services import Services, lifecycle
 from ports import AuditFilter, UnitOfWorkFactory
 from tests.builders import a_model, a_model_version
 from tests.clocks import ManualClock
+from tests.services import services_for
 
 SHA = "cd" * 32
 CLOCK = ManualClock()
@@ -24,8 +25,12 @@ CLOCK = ManualClock()
 
 @dataclass
 class Registry:
-    uow: UnitOfWorkFactory
+    services: Services
     models: list[Model]
+
+    @property
+    def uow(self) -> UnitOfWorkFactory:
+        return self.services.uow
 
     async def state(self) -> dict[tuple[str, int], tuple[ModelStatus, int]]:
         """(model, version) -> (status, weight) of every version."""
@@ -57,11 +62,11 @@ async def _registry(versions: dict[str, int], *, with_artifacts: bool = True) ->
                     a_model_version(model, number, artifact_sha256=SHA if with_artifacts else None)
                 )
         await work.commit()
-    return Registry(uow, models)
+    return Registry(services_for(uow, CLOCK), models)
 
 
 async def _activate(reg: Registry, name: str, version: int, weight: int = 100) -> ModelVersion:
-    return await lifecycle.activate(reg.uow, name, version, weight, actor=None, clock=CLOCK)
+    return await lifecycle.activate(reg.services, name, version, weight, actor=None)
 
 
 async def test_the_first_activated_version_takes_all_traffic() -> None:
@@ -101,7 +106,7 @@ async def test_set_weight_moves_traffic_between_active_versions() -> None:
     reg = await _registry({"m": 2})
     await _activate(reg, "m", 1)
     await _activate(reg, "m", 2, 10)
-    await lifecycle.set_weight(reg.uow, "m", 2, 60, actor=None, clock=CLOCK)
+    await lifecycle.set_weight(reg.services, "m", 2, 60, actor=None)
     assert await reg.served() == {("m", 1): 40, ("m", 2): 60}
     (entry,) = await reg.audit("model_version.set_weight")
     assert entry.resource == "models/m/versions/2"
@@ -111,7 +116,7 @@ async def test_a_standby_takes_traffic_again_when_given_some() -> None:
     reg = await _registry({"m": 2})
     await _activate(reg, "m", 1)
     await _activate(reg, "m", 2)
-    await lifecycle.set_weight(reg.uow, "m", 2, 80, actor=None, clock=CLOCK)
+    await lifecycle.set_weight(reg.services, "m", 2, 80, actor=None)
     assert await reg.served() == {("m", 1): 20, ("m", 2): 80}
 
 
@@ -120,7 +125,7 @@ async def test_the_only_active_version_cannot_give_traffic_away() -> None:
     await _activate(reg, "m", 1)
     for weight in (0, 50):
         with pytest.raises(Conflict):
-            await lifecycle.set_weight(reg.uow, "m", 1, weight, actor=None, clock=CLOCK)
+            await lifecycle.set_weight(reg.services, "m", 1, weight, actor=None)
     assert await reg.served() == {("m", 1): 100}
 
 
@@ -139,7 +144,7 @@ async def test_activating_at_zero_makes_a_standby_only_next_to_a_served_version(
 async def test_set_weight_on_a_version_that_is_not_active_is_refused() -> None:
     reg = await _registry({"m": 1})
     with pytest.raises(Conflict, match="activate it"):
-        await lifecycle.set_weight(reg.uow, "m", 1, 50, actor=None, clock=CLOCK)
+        await lifecycle.set_weight(reg.services, "m", 1, 50, actor=None)
 
 
 @pytest.mark.parametrize("weight", [-1, 101, True])
@@ -155,7 +160,7 @@ async def test_a_version_without_an_artifact_cannot_be_activated_or_shadowed() -
     with pytest.raises(Conflict, match="no recorded artifact"):
         await _activate(reg, "m", 1)
     with pytest.raises(Conflict, match="no recorded artifact"):
-        await lifecycle.shadow(reg.uow, "m", 1, actor=None, clock=CLOCK)
+        await lifecycle.shadow(reg.services, "m", 1, actor=None)
 
 
 async def test_an_unknown_version_raises_not_found() -> None:
@@ -179,7 +184,7 @@ async def test_leaving_service_hands_the_traffic_to_the_other_active_versions(
     await _activate(reg, "m", 1)
     await _activate(reg, "m", 2, 50)
     await _activate(reg, "m", 3, 20)  # m1 40, m2 40, m3 20
-    await leave(reg.uow, "m", 3, actor=None, clock=CLOCK)
+    await leave(reg.services, "m", 3, actor=None)
     state = await reg.state()
     assert state[("m", 3)] == (status, 0)
     assert await reg.served() == {("m", 1): 50, ("m", 2): 50}
@@ -192,7 +197,7 @@ async def test_the_last_served_version_cannot_leave_service(
     reg = await _registry({"m": 1})
     await _activate(reg, "m", 1)
     with pytest.raises(Conflict, match="only version serving"):
-        await leave(reg.uow, "m", 1, actor=None, clock=CLOCK)
+        await leave(reg.services, "m", 1, actor=None)
     assert await reg.served() == {("m", 1): 100}
 
 
@@ -200,14 +205,14 @@ async def test_retiring_the_served_version_hands_its_traffic_to_the_standby() ->
     reg = await _registry({"m": 2})
     await _activate(reg, "m", 1)
     await _activate(reg, "m", 2)
-    await lifecycle.retire(reg.uow, "m", 2, actor=None, clock=CLOCK)
+    await lifecycle.retire(reg.services, "m", 2, actor=None)
     assert await reg.served() == {("m", 1): 100}
 
 
 async def test_a_shadow_version_takes_no_traffic() -> None:
     reg = await _registry({"m": 2})
     await _activate(reg, "m", 1)
-    shadowed = await lifecycle.shadow(reg.uow, "m", 2, actor=None, clock=CLOCK)
+    shadowed = await lifecycle.shadow(reg.services, "m", 2, actor=None)
     assert (shadowed.status, shadowed.traffic_weight) == (ModelStatus.SHADOW, 0)
     assert await reg.served() == {("m", 1): 100}
 
@@ -218,7 +223,7 @@ async def test_rollback_retires_the_current_version_and_restores_the_previous_at
     await _activate(reg, "m", 2)  # m1 becomes a standby
     await _activate(reg, "other", 1, 30)
 
-    outcome = await lifecycle.rollback(reg.uow, "m", actor=None, clock=CLOCK)
+    outcome = await lifecycle.rollback(reg.services, "m", actor=None)
 
     assert (outcome.retired.version, outcome.restored.version) == (2, 1)
     state = await reg.state()
@@ -233,27 +238,27 @@ async def test_rollback_goes_back_to_the_most_recent_earlier_version() -> None:
     reg = await _registry({"m": 3})
     for number in (1, 2, 3):
         await _activate(reg, "m", number)
-    await lifecycle.rollback(reg.uow, "m", actor=None, clock=CLOCK)
+    await lifecycle.rollback(reg.services, "m", actor=None)
     assert await reg.served() == {("m", 2): 100}
-    await lifecycle.rollback(reg.uow, "m", actor=None, clock=CLOCK)
+    await lifecycle.rollback(reg.services, "m", actor=None)
     assert await reg.served() == {("m", 1): 100}
     with pytest.raises(Conflict, match="no earlier active version"):
-        await lifecycle.rollback(reg.uow, "m", actor=None, clock=CLOCK)
+        await lifecycle.rollback(reg.services, "m", actor=None)
 
 
 async def test_rollback_of_a_model_without_an_active_version_is_refused() -> None:
     reg = await _registry({"m": 1})
     with pytest.raises(Conflict, match="no active version"):
-        await lifecycle.rollback(reg.uow, "m", actor=None, clock=CLOCK)
+        await lifecycle.rollback(reg.services, "m", actor=None)
 
 
 async def test_every_change_is_audited_with_the_actor() -> None:
     reg = await _registry({"m": 2})
     actor = uuid.uuid4()
-    await lifecycle.activate(reg.uow, "m", 1, actor=actor, clock=CLOCK)
-    await lifecycle.shadow(reg.uow, "m", 2, actor=actor, clock=CLOCK)
-    await lifecycle.activate(reg.uow, "m", 2, 50, actor=actor, clock=CLOCK)
-    await lifecycle.retire(reg.uow, "m", 2, actor=actor, clock=CLOCK)
+    await lifecycle.activate(reg.services, "m", 1, actor=actor)
+    await lifecycle.shadow(reg.services, "m", 2, actor=actor)
+    await lifecycle.activate(reg.services, "m", 2, 50, actor=actor)
+    await lifecycle.retire(reg.services, "m", 2, actor=actor)
     for action in ("activate", "shadow", "retire"):
         entries = await reg.audit(f"model_version.{action}")
         assert entries
@@ -285,12 +290,12 @@ async def test_weights_stay_within_bounds_and_sum_to_100_whatever_happens(
             if operation == "activate":
                 await _activate(reg, name, number, weight)
             elif operation == "set_weight":
-                await lifecycle.set_weight(reg.uow, name, number, weight, actor=None, clock=CLOCK)
+                await lifecycle.set_weight(reg.services, name, number, weight, actor=None)
             elif operation == "rollback":
-                await lifecycle.rollback(reg.uow, name, actor=None, clock=CLOCK)
+                await lifecycle.rollback(reg.services, name, actor=None)
             else:
                 leave: lifecycle.LeaveService = getattr(lifecycle, operation)
-                await leave(reg.uow, name, number, actor=None, clock=CLOCK)
+                await leave(reg.services, name, number, actor=None)
         except Conflict:
             assert await reg.state() == before, "a refused change must change nothing"
             continue

@@ -22,6 +22,7 @@ from tests.builders import (
     stored_transactions,
 )
 from tests.clocks import ManualClock
+from tests.services import services_for
 
 REVIEWER = uuid.UUID("00000000-0000-4000-8000-00000000beef")
 
@@ -56,7 +57,7 @@ async def test_a_confirmed_or_dismissed_review_labels_the_transaction(
     uow = InMemoryDatabase().uow
     anomaly = await _open_anomaly(uow)
 
-    outcome = await review_anomaly(uow, anomaly.id, status, REVIEWER, "checked", ManualClock())
+    outcome = await review_anomaly(services_for(uow), anomaly.id, status, "checked", actor=REVIEWER)
 
     assert outcome.label is not None
     assert (outcome.label.kind, outcome.label.source) == (kind, REVIEW_SOURCE)
@@ -77,7 +78,7 @@ async def test_an_escalated_review_is_recorded_and_audited_without_a_label() -> 
     uow = InMemoryDatabase().uow
     anomaly = await _open_anomaly(uow)
 
-    outcome = await review_anomaly(uow, anomaly.id, "escalated", REVIEWER, None, ManualClock())
+    outcome = await review_anomaly(services_for(uow), anomaly.id, "escalated", None, actor=REVIEWER)
 
     assert outcome.label is None
     assert outcome.anomaly.status is ReviewStatus.ESCALATED
@@ -89,8 +90,12 @@ async def test_re_reviewing_adds_a_newer_label_that_supersedes_the_first() -> No
     uow = InMemoryDatabase().uow
     anomaly = await _open_anomaly(uow)
     clock = ManualClock()
-    await review_anomaly(uow, anomaly.id, ReviewStatus.CONFIRMED, REVIEWER, None, clock)
-    second = await review_anomaly(uow, anomaly.id, ReviewStatus.DISMISSED, REVIEWER, None, clock)
+    await review_anomaly(
+        services_for(uow, clock), anomaly.id, ReviewStatus.CONFIRMED, None, actor=REVIEWER
+    )
+    second = await review_anomaly(
+        services_for(uow, clock), anomaly.id, ReviewStatus.DISMISSED, None, actor=REVIEWER
+    )
 
     async with uow() as work:
         latest = await work.labels.latest_for([anomaly.transaction_hash])
@@ -123,12 +128,10 @@ async def test_a_review_whose_audit_entry_fails_changes_nothing() -> None:
 
     with pytest.raises(RuntimeError):
         await review_anomaly(
-            _failing_audit(database),
+            services_for(_failing_audit(database)),
             anomaly.id,
             ReviewStatus.CONFIRMED,
-            REVIEWER,
-            None,
-            ManualClock(),
+            actor=REVIEWER,
         )
 
     async with database.uow() as work:
@@ -139,7 +142,7 @@ async def test_a_review_whose_audit_entry_fails_changes_nothing() -> None:
 async def test_reviewing_an_unknown_anomaly_raises_anomaly_not_found() -> None:
     uow = InMemoryDatabase().uow
     with pytest.raises(AnomalyNotFound):
-        await review_anomaly(uow, uuid.uuid4(), "confirmed", REVIEWER, None, ManualClock())
+        await review_anomaly(services_for(uow), uuid.uuid4(), "confirmed", None, actor=REVIEWER)
     assert await _audit(uow, "anomaly.review") == []
 
 
@@ -147,7 +150,7 @@ async def test_a_review_cannot_reopen_an_anomaly() -> None:
     uow = InMemoryDatabase().uow
     anomaly = await _open_anomaly(uow)
     with pytest.raises(InvalidInput) as refused:
-        await review_anomaly(uow, anomaly.id, "open", REVIEWER, None, ManualClock())
+        await review_anomaly(services_for(uow), anomaly.id, "open", None, actor=REVIEWER)
     assert refused.value.field == "status"
 
 
@@ -156,8 +159,8 @@ async def test_labelling_a_transaction_stores_and_audits_the_label() -> None:
     (tx,) = await stored_transactions(uow, a_transaction())
 
     label = await label_transaction(
-        uow, tx.hash.upper().replace("0X", "0x"), "fraud", "Missed-Fraud-Report", REVIEWER,
-        "reported by the victim", ManualClock(),
+        services_for(uow), tx.hash.upper().replace("0X", "0x"), "fraud", "Missed-Fraud-Report",
+        "reported by the victim", actor=REVIEWER,
     )  # fmt: skip
 
     assert (label.transaction_hash, label.kind, label.source) == (
@@ -175,7 +178,7 @@ async def test_labelling_an_unknown_transaction_raises_and_audits_nothing() -> N
     uow = InMemoryDatabase().uow
     with pytest.raises(TransactionNotFound):
         await label_transaction(
-            uow, random_hash(), LabelKind.LEGITIMATE, "chainalysis", None, None, ManualClock()
+            services_for(uow), random_hash(), LabelKind.LEGITIMATE, "chainalysis", None, actor=None
         )
     assert await _audit(uow, "transaction.label") == []
 
@@ -188,5 +191,5 @@ async def test_a_bad_label_names_the_field(kind: str, source: str, field: str) -
     uow = InMemoryDatabase().uow
     (tx,) = await stored_transactions(uow, a_transaction())
     with pytest.raises(InvalidInput) as refused:
-        await label_transaction(uow, tx.hash, kind, source, None, None, ManualClock())
+        await label_transaction(services_for(uow), tx.hash, kind, source, None, actor=None)
     assert refused.value.field == field

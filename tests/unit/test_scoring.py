@@ -41,6 +41,7 @@ from ports.detector import DetectorFactory, TrainingSet
 from tests.builders import a_model, a_model_version, a_transaction, at
 from tests.clocks import ManualClock
 from tests.detectors import LinearFactory
+from tests.services import services_for
 
 # log_value of a transfer: 10**18 wei -> 18.0 (normal), 10**20 -> 20.0 (flagged, medium).
 BANDS = {"threshold": 19.0, "low": 19.0, "medium": 20.0, "high": 21.0, "critical": 22.0}
@@ -57,7 +58,9 @@ class World:
     model_number: int = 0
 
     def scorer(self) -> Scorer:
-        return Scorer(self.database.uow, self.detectors, self.blobs, self.clock)
+        return Scorer(
+            services_for(self.database.uow, self.clock, blobs=self.blobs, detectors=self.detectors)
+        )
 
     async def version(
         self,
@@ -427,7 +430,9 @@ async def test_a_failing_prediction_write_stores_no_audit_row(world: World) -> N
         work.predictions.add_many = add_then_fail  # type: ignore[method-assign]
         return work
 
-    scorer = Scorer(failing_uow, world.detectors, world.blobs, world.clock)
+    scorer = Scorer(
+        services_for(failing_uow, world.clock, blobs=world.blobs, detectors=world.detectors)
+    )
     with pytest.raises(RuntimeError, match="went away"):
         await scorer.score_transactions([tx], audit=lambda _: [_row()])
 

@@ -15,6 +15,7 @@ from domain.features import FEATURE_VERSION
 from domain.model import Label, LabelKind, ModelStatus
 from domain.pagination import PageRequest
 from domain.policies import THRESHOLD_KEYS
+from domain.services import Services
 from domain.services.artifacts import load_version_artifact
 from domain.services.registry import create_model, list_models, train_version
 from domain.services.training_data import (
@@ -23,12 +24,16 @@ from domain.services.training_data import (
     gather,
     is_held_out,
 )
-from ports import AuditFilter, BlobInfo, TimeRange, UnitOfWorkFactory
+from ports import AuditFilter, BlobInfo, BlobStore, TimeRange, UnitOfWorkFactory
 from tests.builders import at
-from tests.clocks import ManualClock
+from tests.services import services_for
 
 FAST = {"n_estimators": 20}  # small forests: these tests check plumbing, not quality
 DETECTORS = PyodDetectorFactory()
+
+
+def _on(uow: UnitOfWorkFactory, blobs: BlobStore | None = None) -> Services:
+    return services_for(uow, blobs=blobs, detectors=DETECTORS)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +50,7 @@ async def _store(uow: UnitOfWorkFactory, stream: SyntheticStream, labelled: Iter
 
 
 async def _model(uow: UnitOfWorkFactory, name: str = "detector") -> None:
-    await create_model(uow, name, "iforest", actor=None, clock=ManualClock())
+    await create_model(_on(uow), name, "iforest", actor=None)
 
 
 async def test_a_version_trained_on_stored_transactions_is_staged_with_its_artifact(
@@ -57,9 +62,13 @@ async def test_a_version_trained_on_stored_transactions_is_staged_with_its_artif
     await _model(uow)
 
     version = await train_version(
-        uow, DETECTORS, blobs, ManualClock(), "detector", StoredTransactions(TimeRange()), FAST,
-        actor=None, progress=progress.append,
-    )  # fmt: skip
+        _on(uow, blobs),
+        "detector",
+        StoredTransactions(TimeRange()),
+        FAST,
+        actor=None,
+        progress=progress.append,
+    )
 
     assert (version.version, version.status, version.traffic_weight) == (1, ModelStatus.STAGED, 0)
     assert version.feature_version == FEATURE_VERSION
@@ -91,9 +100,13 @@ async def test_labels_of_stored_transactions_make_training_supervised_and_evalua
     await _model(uow)
 
     version = await train_version(
-        uow, DETECTORS, blobs, ManualClock(), "detector", StoredTransactions(TimeRange()), FAST,
-        actor=None, holdout=0.4,
-    )  # fmt: skip
+        _on(uow, blobs),
+        "detector",
+        StoredTransactions(TimeRange()),
+        FAST,
+        actor=None,
+        holdout=0.4,
+    )
 
     metrics = version.metrics
     assert metrics["supervised"] is True
@@ -110,7 +123,7 @@ async def test_a_time_range_selects_the_transactions_trained_on(stream: Syntheti
     middle = stream.transactions[-200].timestamp
     period = TimeRange(until=middle)
 
-    data = await gather(uow, StoredTransactions(period))
+    data = await gather(services_for(uow), StoredTransactions(period))
 
     expected = [tx for tx in stream.transactions if tx.timestamp < middle]
     assert data.rows == len(expected) > 1_000  # more than one page of the repository
@@ -131,7 +144,9 @@ async def test_given_transactions_train_with_their_labels_and_stored_labels_win(
     given = {tx.hash: stream.truth[tx.hash] for tx in stream.transactions[:400]}
     given[first.hash] = LabelKind.LEGITIMATE
 
-    data = await gather(uow, GivenTransactions(stream.transactions, given), holdout=0.0)
+    data = await gather(
+        services_for(uow), GivenTransactions(stream.transactions, given), holdout=0.0
+    )
 
     assert data.rows == len(stream.transactions)
     assert data.train.labels[0] is True  # the stored label beat the given one
@@ -143,24 +158,24 @@ async def test_versions_are_numbered_one_after_another(stream: SyntheticStream) 
     await _model(uow)
     source = GivenTransactions(stream.transactions[:300])
     for expected in (1, 2):
-        version = await train_version(
-            uow, DETECTORS, blobs, ManualClock(), "detector", source, FAST, actor=None
-        )
+        version = await train_version(_on(uow, blobs), "detector", source, FAST, actor=None)
         assert version.version == expected
     assert [info.key for info in blobs.list("models/")] == [
         "models/detector/1.pyod",
         "models/detector/2.pyod",
     ]
-    (overview,) = await list_models(uow)
+    (overview,) = await list_models(services_for(uow))
     assert [v.version for v in overview.versions] == [1, 2]
 
 
 async def test_training_an_unknown_model_raises_model_not_found(stream: SyntheticStream) -> None:
     with pytest.raises(ModelNotFound):
         await train_version(
-            InMemoryDatabase().uow, DETECTORS, InMemoryBlobStore(), ManualClock(), "nope",
-            GivenTransactions(stream.transactions[:50]), actor=None,
-        )  # fmt: skip
+            _on(InMemoryDatabase().uow),
+            "nope",
+            GivenTransactions(stream.transactions[:50]),
+            actor=None,
+        )
 
 
 async def test_training_on_nothing_is_invalid_input() -> None:
@@ -168,9 +183,11 @@ async def test_training_on_nothing_is_invalid_input() -> None:
     await _model(uow)
     with pytest.raises(InvalidInput) as refused:
         await train_version(
-            uow, DETECTORS, InMemoryBlobStore(), ManualClock(), "detector",
-            StoredTransactions(TimeRange()), actor=None,
-        )  # fmt: skip
+            _on(uow),
+            "detector",
+            StoredTransactions(TimeRange()),
+            actor=None,
+        )
     assert refused.value.field == "transactions"
 
 
@@ -179,11 +196,14 @@ async def test_bad_params_name_the_parameter_and_leave_no_version(stream: Synthe
     await _model(uow)
     with pytest.raises(InvalidInput) as refused:
         await train_version(
-            uow, DETECTORS, InMemoryBlobStore(), ManualClock(), "detector",
-            GivenTransactions(stream.transactions[:100]), {"n_estimators": "many"}, actor=None,
-        )  # fmt: skip
+            _on(uow),
+            "detector",
+            GivenTransactions(stream.transactions[:100]),
+            {"n_estimators": "many"},
+            actor=None,
+        )
     assert refused.value.field == "params.n_estimators"
-    (overview,) = await list_models(uow)
+    (overview,) = await list_models(services_for(uow))
     assert overview.versions == []
 
 
@@ -199,14 +219,25 @@ async def test_a_failed_artifact_write_leaves_the_reserved_version_retired(
     await _model(uow)
     with pytest.raises(OSError, match="No space"):
         await train_version(
-            uow, DETECTORS, _FullDisk(), ManualClock(), "detector",
-            GivenTransactions(stream.transactions[:200]), FAST, actor=None,
-        )  # fmt: skip
-    (overview,) = await list_models(uow)
+            _on(uow, _FullDisk()),
+            "detector",
+            GivenTransactions(stream.transactions[:200]),
+            FAST,
+            actor=None,
+        )
+    (overview,) = await list_models(services_for(uow))
     (version,) = overview.versions
     assert version.status is ModelStatus.RETIRED
     assert "No space" in version.metrics["failed"]
     assert version.artifact_sha256 is None
+
+
+async def test_a_model_of_an_algorithm_the_detectors_do_not_know_is_refused() -> None:
+    uow = InMemoryDatabase().uow
+    with pytest.raises(InvalidInput) as refused:
+        await create_model(_on(uow), "m", "crystal-ball", actor=None)
+    assert refused.value.field == "algorithm"
+    assert await list_models(services_for(uow)) == []
 
 
 def test_the_held_out_side_of_a_transaction_never_changes() -> None:

@@ -11,6 +11,7 @@ from adapters.security import Argon2PasswordHasher, HmacSecretDigester
 from domain.errors import ApiKeyNotFound, Conflict, DuplicateUser, InvalidInput
 from domain.model import Outcome, Role
 from domain.pagination import PageRequest
+from domain.services import Services
 from domain.services.api_key_format import split_key
 from domain.services.audit import Origin, origin
 from domain.services.users import (
@@ -21,12 +22,17 @@ from domain.services.users import (
     revoke_api_key,
     update_user,
 )
+from entrypoints.bootstrap import services_over
 from ports import UnitOfWorkFactory
 from ports.repositories import AuditFilter
 from tests.clocks import ManualClock
 
 DIGESTER = HmacSecretDigester("s" * 32)
 PASSWORDS = Argon2PasswordHasher.cheap()
+
+
+def on(uow: UnitOfWorkFactory, clock: ManualClock | None = None) -> Services:
+    return services_over(uow, clock=clock or ManualClock(), digester=DIGESTER, passwords=PASSWORDS)
 
 
 @pytest.fixture
@@ -36,7 +42,7 @@ def uow() -> UnitOfWorkFactory:
 
 async def test_a_password_is_stored_as_a_verifiable_argon2_hash(uow: UnitOfWorkFactory) -> None:
     user = await create_user(
-        uow, ManualClock(), PASSWORDS, username="Ann", role="viewer", password="x" * 12, actor=None
+        on(uow, ManualClock()), username="Ann", role="viewer", password="x" * 12, actor=None
     )
     assert user.username == "ann"
     assert user.password_hash is not None
@@ -59,44 +65,44 @@ async def test_bad_user_fields_are_refused_naming_the_field(
 ) -> None:
     arguments: dict[str, str] = {"username": "ann", "role": "viewer", **fields}
     with pytest.raises(InvalidInput) as refused:
-        await create_user(uow, ManualClock(), PASSWORDS, actor=None, **arguments)
+        await create_user(on(uow, ManualClock()), actor=None, **arguments)
     assert refused.value.field == field
 
 
 async def test_usernames_are_unique(uow: UnitOfWorkFactory) -> None:
     clock = ManualClock()
-    await create_user(uow, clock, PASSWORDS, username="ann", role="viewer", actor=None)
+    await create_user(on(uow, clock), username="ann", role="viewer", actor=None)
     with pytest.raises(DuplicateUser):
-        await create_user(uow, clock, PASSWORDS, username="ANN", role="admin", actor=None)
-    assert [u.username for u in await list_users(uow)] == ["ann"]
+        await create_user(on(uow, clock), username="ANN", role="admin", actor=None)
+    assert [u.username for u in await list_users(on(uow))] == ["ann"]
 
 
 async def test_the_last_active_admin_can_be_neither_demoted_nor_deactivated(
     uow: UnitOfWorkFactory,
 ) -> None:
     clock = ManualClock()
-    first = await create_user(uow, clock, PASSWORDS, username="a1", role="admin", actor=None)
+    first = await create_user(on(uow, clock), username="a1", role="admin", actor=None)
     with pytest.raises(Conflict):
-        await update_user(uow, clock, first.id, role=Role.VIEWER, actor=None)
+        await update_user(on(uow, clock), first.id, role=Role.VIEWER, actor=None)
     with pytest.raises(Conflict):
-        await update_user(uow, clock, first.id, active=False, actor=None)
-    second = await create_user(uow, clock, PASSWORDS, username="a2", role="admin", actor=None)
-    demoted = await update_user(uow, clock, first.id, role=Role.VIEWER, actor=second.id)
+        await update_user(on(uow, clock), first.id, active=False, actor=None)
+    second = await create_user(on(uow, clock), username="a2", role="admin", actor=None)
+    demoted = await update_user(on(uow, clock), first.id, role=Role.VIEWER, actor=second.id)
     assert demoted.role is Role.VIEWER
     with pytest.raises(Conflict):
-        await update_user(uow, clock, second.id, active=False, actor=None)
+        await update_user(on(uow, clock), second.id, active=False, actor=None)
 
 
 async def test_an_issued_key_has_the_public_prefix_and_only_its_digest_is_stored(
     uow: UnitOfWorkFactory,
 ) -> None:
     clock = ManualClock()
-    user = await create_user(uow, clock, PASSWORDS, username="ann", role="viewer", actor=None)
-    issued = await issue_api_key(uow, clock, DIGESTER, owner_id=user.id, name="ci", actor=None)
+    user = await create_user(on(uow, clock), username="ann", role="viewer", actor=None)
+    issued = await issue_api_key(on(uow, clock), owner_id=user.id, name="ci", actor=None)
     parts = split_key(issued.token)
     assert parts is not None
     assert parts.prefix == issued.key.prefix
-    (stored,) = await list_api_keys(uow, user.id)
+    (stored,) = await list_api_keys(on(uow), user.id)
     assert stored.digest == DIGESTER.digest(parts.secret)
     assert parts.secret not in repr(issued)
     assert parts.secret not in repr(stored)
@@ -109,33 +115,31 @@ async def test_a_key_for_an_unknown_user_or_already_expired_is_refused(
     from domain.errors import UserNotFound
 
     with pytest.raises(UserNotFound):
-        await issue_api_key(uow, clock, DIGESTER, owner_id=uuid.uuid4(), actor=None)
-    user = await create_user(uow, clock, PASSWORDS, username="ann", role="viewer", actor=None)
+        await issue_api_key(on(uow, clock), owner_id=uuid.uuid4(), actor=None)
+    user = await create_user(on(uow, clock), username="ann", role="viewer", actor=None)
     with pytest.raises(InvalidInput) as refused:
-        await issue_api_key(
-            uow, clock, DIGESTER, owner_id=user.id, expires_at=clock.current, actor=None
-        )
+        await issue_api_key(on(uow, clock), owner_id=user.id, expires_at=clock.current, actor=None)
     assert refused.value.field == "expires_at"
 
 
 async def test_an_owner_revokes_only_their_own_keys(uow: UnitOfWorkFactory) -> None:
     clock = ManualClock()
-    ann = await create_user(uow, clock, PASSWORDS, username="ann", role="viewer", actor=None)
-    bob = await create_user(uow, clock, PASSWORDS, username="bob", role="viewer", actor=None)
-    key = (await issue_api_key(uow, clock, DIGESTER, owner_id=ann.id, actor=None)).key
+    ann = await create_user(on(uow, clock), username="ann", role="viewer", actor=None)
+    bob = await create_user(on(uow, clock), username="bob", role="viewer", actor=None)
+    key = (await issue_api_key(on(uow, clock), owner_id=ann.id, actor=None)).key
     with pytest.raises(ApiKeyNotFound):
-        await revoke_api_key(uow, clock, key.id, owner_id=bob.id, actor=bob.id)
-    revoked = await revoke_api_key(uow, clock, key.id, owner_id=ann.id, actor=ann.id)
+        await revoke_api_key(on(uow, clock), key.id, owner_id=bob.id, actor=bob.id)
+    revoked = await revoke_api_key(on(uow, clock), key.id, owner_id=ann.id, actor=ann.id)
     assert revoked.revoked_at is not None
-    again = await revoke_api_key(uow, clock, key.id, actor=None)
+    again = await revoke_api_key(on(uow, clock), key.id, actor=None)
     assert again.revoked_at == revoked.revoked_at
 
 
 async def test_each_change_is_audited_with_where_it_came_from(uow: UnitOfWorkFactory) -> None:
     clock = ManualClock()
     with origin(Origin(ip="198.51.100.4", request_id="req-1", via="api")):
-        user = await create_user(uow, clock, PASSWORDS, username="ann", role="viewer", actor=None)
-    issued = await issue_api_key(uow, clock, DIGESTER, owner_id=user.id, actor=user.id)
+        user = await create_user(on(uow, clock), username="ann", role="viewer", actor=None)
+    issued = await issue_api_key(on(uow, clock), owner_id=user.id, actor=user.id)
     async with uow() as work:
         rows = (await work.audit.query(AuditFilter(), PageRequest())).items
     issue, create = rows

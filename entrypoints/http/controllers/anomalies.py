@@ -10,10 +10,9 @@ from litestar.params import JSONBody, Parameter
 
 from domain.model import ReviewStatus, Severity
 from domain.pagination import DEFAULT_LIMIT
-from domain.services import queries
+from domain.services import Services, queries
 from domain.services.auth import Permission, Principal
 from domain.services.reviews import review_anomaly
-from entrypoints.bootstrap import Container
 from entrypoints.http.controllers.errors import read_errors, write_errors
 from entrypoints.http.params import (
     UUID_PATTERN,
@@ -51,7 +50,7 @@ class AnomalyController(Controller):
     )
     async def list_anomalies(
         self,
-        container: NamedDependency[Container],
+        services: NamedDependency[Services],
         severity: Annotated[
             list[Severity] | None, Parameter(description="Repeat to allow several severities")
         ] = None,
@@ -73,7 +72,7 @@ class AnomalyController(Controller):
         version_id = (
             None
             if model_version is None
-            else await queries.resolve_version(container.uow, model_version)
+            else await queries.resolve_version(services, model_version)
         )
         criteria = AnomalyFilter(
             severities=frozenset(severity or ()),
@@ -81,7 +80,7 @@ class AnomalyController(Controller):
             period=time_range(since, until),
             model_version_id=version_id,
         )
-        listing = await queries.list_anomalies(container.uow, criteria, page_request(limit, cursor))
+        listing = await queries.list_anomalies(services, criteria, page_request(limit, cursor))
         return anomaly_page(listing)
 
     @get(
@@ -91,9 +90,9 @@ class AnomalyController(Controller):
         summary="One anomaly",
     )
     async def get_anomaly(
-        self, container: NamedDependency[Container], anomaly_id: AnomalyId
+        self, services: NamedDependency[Services], anomaly_id: AnomalyId
     ) -> AnomalyOut:
-        record = await queries.get_anomaly(container.uow, parse_id(anomaly_id, "anomaly_id"))
+        record = await queries.get_anomaly(services, parse_id(anomaly_id, "anomaly_id"))
         return anomaly_out(record)
 
     @patch(
@@ -105,13 +104,11 @@ class AnomalyController(Controller):
     )
     async def review(
         self,
-        container: NamedDependency[Container],
+        services: NamedDependency[Services],
         principal: NamedDependency[Principal],
         anomaly_id: AnomalyId,
         data: JSONBody[ReviewIn],
     ) -> AnomalyOut:
         identifier = parse_id(anomaly_id, "anomaly_id")
-        await review_anomaly(
-            container.uow, identifier, data.status, principal.user_id, data.note, container.clock
-        )
-        return anomaly_out(await queries.get_anomaly(container.uow, identifier))
+        await review_anomaly(services, identifier, data.status, data.note, actor=principal.user_id)
+        return anomaly_out(await queries.get_anomaly(services, identifier))

@@ -10,9 +10,8 @@ from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter
 
-from domain.services import users
+from domain.services import Services, users
 from domain.services.auth import Permission, Principal, keys_owner
-from entrypoints.bootstrap import Container
 from entrypoints.http.controllers.errors import read_errors, write_errors
 from entrypoints.http.params import UUID_PATTERN, parse_id
 from entrypoints.http.schemas.users import (
@@ -40,15 +39,13 @@ class ApiKeyController(Controller):
     )
     async def issue(
         self,
-        container: NamedDependency[Container],
+        services: NamedDependency[Services],
         principal: NamedDependency[Principal],
         data: JSONBody[ApiKeyIn],
     ) -> IssuedApiKeyOut:
         owner = keys_owner(principal, data.user_id) or principal.user_id
         issued = await users.issue_api_key(
-            container.uow,
-            container.clock,
-            container.digester,
+            services,
             owner_id=owner,
             name=data.name,
             expires_at=data.expires_at,
@@ -64,7 +61,7 @@ class ApiKeyController(Controller):
     )
     async def list_keys(
         self,
-        container: NamedDependency[Container],
+        services: NamedDependency[Services],
         principal: NamedDependency[Principal],
         user: Annotated[
             str | None,
@@ -72,7 +69,7 @@ class ApiKeyController(Controller):
         ] = None,
     ) -> ApiKeyList:
         requested = None if user is None else parse_id(user, "user")
-        keys = await users.list_api_keys(container.uow, keys_owner(principal, requested))
+        keys = await users.list_api_keys(services, keys_owner(principal, requested))
         return ApiKeyList([api_key_out(key) for key in keys])
 
     @delete(
@@ -84,14 +81,13 @@ class ApiKeyController(Controller):
     )
     async def revoke(
         self,
-        container: NamedDependency[Container],
+        services: NamedDependency[Services],
         principal: NamedDependency[Principal],
         key_id: KeyId,
     ) -> ApiKeyOut:
         owner = None if principal.may(Permission.MANAGE_USERS) else principal.user_id
         key = await users.revoke_api_key(
-            container.uow,
-            container.clock,
+            services,
             parse_id(key_id, "key_id"),
             owner_id=owner,
             actor=principal.user_id,

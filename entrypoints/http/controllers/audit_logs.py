@@ -9,9 +9,8 @@ from litestar.di import NamedDependency
 from litestar.params import Parameter
 
 from domain.pagination import DEFAULT_LIMIT
-from domain.services import queries
+from domain.services import Services, queries
 from domain.services.auth import Permission
-from entrypoints.bootstrap import Container
 from entrypoints.http.controllers.errors import read_errors
 from entrypoints.http.params import (
     NAME_PATTERN,
@@ -39,7 +38,7 @@ class AuditLogController(Controller):
     )
     async def query(
         self,
-        container: NamedDependency[Container],
+        services: NamedDependency[Services],
         user: Annotated[
             str | None,
             Parameter(pattern=NAME_PATTERN, description="A user id or username"),
@@ -59,6 +58,6 @@ class AuditLogController(Controller):
         limit: Limit = DEFAULT_LIMIT,
     ) -> AuditLogPage:
         page = await queries.query_audit_log(
-            container.uow, user, action, time_range(since, until), page_request(limit, cursor)
+            services, user, action, time_range(since, until), page_request(limit, cursor)
         )
         return audit_page(page)

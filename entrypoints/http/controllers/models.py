@@ -12,7 +12,7 @@ from litestar.params import JSONBody, Parameter
 
 from domain.errors import DomainError, InvalidInput, NotFound
 from domain.model import ModelStatus, ModelVersion
-from domain.services import lifecycle, model_queries
+from domain.services import Services, lifecycle, model_queries
 from domain.services.auth import Permission, Principal
 from domain.services.registry import create_model, list_models, train_version
 from domain.services.training_data import StoredTransactions
@@ -57,24 +57,18 @@ class ModelController(Controller):
     )
     async def create(
         self,
-        container: NamedDependency[Container],
+        services: NamedDependency[Services],
         principal: NamedDependency[Principal],
         data: JSONBody[ModelIn],
     ) -> ModelOut:
         model = await create_model(
-            container.uow,
-            data.name,
-            data.algorithm,
-            data.description,
-            actor=principal.user_id,
-            clock=container.clock,
-            algorithms=container.detectors.algorithms,
+            services, data.name, data.algorithm, data.description, actor=principal.user_id
         )
         return model_out(model, [])
 
     @get("/", opt=requires(Permission.READ), responses=read_errors(), summary="Every model")
-    async def list_all(self, container: NamedDependency[Container]) -> ModelList:
-        return model_list(await list_models(container.uow))
+    async def list_all(self, services: NamedDependency[Services]) -> ModelList:
+        return model_list(await list_models(services))
 
     @get(
         "/{name:str}",
@@ -82,8 +76,8 @@ class ModelController(Controller):
         responses=read_errors(404),
         summary="One model with its versions",
     )
-    async def get_one(self, container: NamedDependency[Container], name: ModelName) -> ModelOut:
-        overview = await model_queries.get_model(container.uow, name)
+    async def get_one(self, services: NamedDependency[Services], name: ModelName) -> ModelOut:
+        overview = await model_queries.get_model(services, name)
         return model_out(overview.model, overview.versions)
 
     @get(
@@ -92,8 +86,8 @@ class ModelController(Controller):
         responses=read_errors(404),
         summary="A model's versions, by number",
     )
-    async def versions(self, container: NamedDependency[Container], name: ModelName) -> VersionList:
-        overview = await model_queries.get_model(container.uow, name)
+    async def versions(self, services: NamedDependency[Services], name: ModelName) -> VersionList:
+        overview = await model_queries.get_model(services, name)
         return VersionList([version_out(overview.model.name, v) for v in overview.versions])
 
     @post(
@@ -108,14 +102,14 @@ class ModelController(Controller):
     )
     async def train(
         self,
-        container: NamedDependency[Container],
+        services: NamedDependency[Services],
         principal: NamedDependency[Principal],
         jobs: NamedDependency[TrainingJobs],
         request: Request[Any, Any, Any],
         name: ModelName,
         data: JSONBody[TrainIn],
     ) -> TrainAccepted:
-        model = (await model_queries.get_model(container.uow, name)).model
+        model = (await model_queries.get_model(services, name)).model
         if data.algorithm is not None and normalize_name(data.algorithm) != model.algorithm:
             raise InvalidInput(
                 f"model {model.name} trains {model.algorithm}; create another model to "
@@ -129,17 +123,10 @@ class ModelController(Controller):
 
         async def train() -> ModelVersion:
             return await train_version(
-                container.uow,
-                container.detectors,
-                container.blobs,
-                container.clock,
-                model.name,
-                StoredTransactions(period),
-                data.params,
-                actor=actor,
+                services, model.name, StoredTransactions(period), data.params, actor=actor
             )
 
-        number = await model_queries.next_version_number(container.uow, model.name)
+        number = await model_queries.next_version_number(services, model.name)
         job = jobs.submit(model.name, jobs.expected_version(model.name, number), train)
         return TrainAccepted(
             version=job.version,
@@ -178,20 +165,20 @@ class ModelController(Controller):
         version: VersionNumber,
         data: JSONBody[VersionChange],
     ) -> VersionOut:
-        uow, actor, clock = container.uow, principal.user_id, container.clock
+        services, actor = container.services, principal.user_id
         if data.status is ModelStatus.ACTIVE:
             weight = 100 if data.traffic_weight is None else data.traffic_weight
-            changed = await lifecycle.activate(uow, name, version, weight, actor=actor, clock=clock)
+            changed = await lifecycle.activate(services, name, version, weight, actor=actor)
         elif data.status is not None:
             if data.traffic_weight is not None:
                 raise InvalidInput(
                     "traffic_weight goes with status active only", field="traffic_weight"
                 )
             leave = _LEAVE[data.status]
-            changed = await leave(uow, name, version, actor=actor, clock=clock)
+            changed = await leave(services, name, version, actor=actor)
         elif data.traffic_weight is not None:
             changed = await lifecycle.set_weight(
-                uow, name, version, data.traffic_weight, actor=actor, clock=clock
+                services, name, version, data.traffic_weight, actor=actor
             )
         else:
             raise InvalidInput("give a status, a traffic_weight or both", field="status")

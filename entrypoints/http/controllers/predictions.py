@@ -9,9 +9,8 @@ from litestar.di import NamedDependency
 from litestar.params import Parameter
 
 from domain.pagination import DEFAULT_LIMIT
-from domain.services import queries
+from domain.services import Services, queries
 from domain.services.auth import Permission
-from entrypoints.bootstrap import Container
 from entrypoints.http.controllers.errors import read_errors
 from entrypoints.http.params import (
     HASH_PATTERN,
@@ -38,7 +37,7 @@ class PredictionController(Controller):
     )
     async def list_predictions(
         self,
-        container: NamedDependency[Container],
+        services: NamedDependency[Services],
         transaction: Annotated[
             str | None, Parameter(pattern=HASH_PATTERN, description="A transaction hash")
         ] = None,
@@ -48,6 +47,6 @@ class PredictionController(Controller):
         limit: Limit = DEFAULT_LIMIT,
     ) -> PredictionPage:
         page = await queries.list_predictions(
-            container.uow, transaction, time_range(since, until), page_request(limit, cursor)
+            services, transaction, time_range(since, until), page_request(limit, cursor)
         )
         return prediction_page(page)

@@ -9,9 +9,8 @@ from litestar.di import NamedDependency
 from litestar.params import Parameter
 
 from domain.pagination import DEFAULT_LIMIT
-from domain.services import queries
+from domain.services import Services, queries
 from domain.services.auth import Permission
-from entrypoints.bootstrap import Container
 from entrypoints.http.controllers.errors import read_errors
 from entrypoints.http.params import (
     PRINTABLE_PATTERN,
@@ -38,7 +37,7 @@ class SystemMetricController(Controller):
     )
     async def query(
         self,
-        container: NamedDependency[Container],
+        services: NamedDependency[Services],
         name: Annotated[
             str | None, Parameter(min_length=1, max_length=200, pattern=PRINTABLE_PATTERN)
         ] = None,
@@ -48,6 +47,6 @@ class SystemMetricController(Controller):
         limit: Limit = DEFAULT_LIMIT,
     ) -> SystemMetricPage:
         page = await queries.query_system_metrics(
-            container.uow, name, time_range(since, until), page_request(limit, cursor)
+            services, name, time_range(since, until), page_request(limit, cursor)
         )
         return metric_page(page)

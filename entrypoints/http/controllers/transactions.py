@@ -9,10 +9,9 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter
 
 from domain.pagination import DEFAULT_LIMIT
-from domain.services import queries
+from domain.services import Services, queries
 from domain.services.auth import Permission, Principal
 from domain.services.labels import label_transaction
-from entrypoints.bootstrap import Container
 from entrypoints.http.controllers.errors import read_errors, write_errors
 from entrypoints.http.params import (
     ADDRESS_PATTERN,
@@ -49,9 +48,9 @@ class TransactionController(Controller):
         summary="A stored transaction, amounts as exact decimal strings, with its latest label",
     )
     async def get_transaction(
-        self, container: NamedDependency[Container], tx_hash: TxHash
+        self, services: NamedDependency[Services], tx_hash: TxHash
     ) -> TransactionOut:
-        return record_out(await queries.get_transaction(container.uow, tx_hash))
+        return record_out(await queries.get_transaction(services, tx_hash))
 
     @get(
         "/",
@@ -61,7 +60,7 @@ class TransactionController(Controller):
     )
     async def list_transactions(
         self,
-        container: NamedDependency[Container],
+        services: NamedDependency[Services],
         address: Annotated[
             str | None, Parameter(pattern=ADDRESS_PATTERN, description="0x + 40 hex digits")
         ] = None,
@@ -71,7 +70,7 @@ class TransactionController(Controller):
         limit: Limit = DEFAULT_LIMIT,
     ) -> TransactionPage:
         page = await queries.list_transactions(
-            container.uow, address, time_range(since, until), page_request(limit, cursor)
+            services, address, time_range(since, until), page_request(limit, cursor)
         )
         return TransactionPage([transaction_out(tx) for tx in page.items], page.next_cursor)
 
@@ -84,18 +83,17 @@ class TransactionController(Controller):
     )
     async def label(
         self,
-        container: NamedDependency[Container],
+        services: NamedDependency[Services],
         principal: NamedDependency[Principal],
         tx_hash: TxHash,
         data: JSONBody[LabelIn],
     ) -> LabelOut:
         label = await label_transaction(
-            container.uow,
+            services,
             tx_hash,
             data.label,
             data.source,
-            principal.user_id,
             data.note,
-            container.clock,
+            actor=principal.user_id,
         )
         return label_out(label)

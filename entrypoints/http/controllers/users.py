@@ -8,9 +8,8 @@ from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter
 
-from domain.services import users
+from domain.services import Services, users
 from domain.services.auth import Permission, Principal
-from entrypoints.bootstrap import Container
 from entrypoints.http.controllers.errors import read_errors, write_errors
 from entrypoints.http.params import UUID_PATTERN, parse_id
 from entrypoints.http.schemas.users import UserIn, UserList, UserOut, UserPatch, user_out
@@ -31,14 +30,12 @@ class UserController(Controller):
     )
     async def create_user(
         self,
-        container: NamedDependency[Container],
+        services: NamedDependency[Services],
         principal: NamedDependency[Principal],
         data: JSONBody[UserIn],
     ) -> UserOut:
         user = await users.create_user(
-            container.uow,
-            container.clock,
-            container.passwords,
+            services,
             username=data.username,
             role=data.role,
             email=data.email,
@@ -48,8 +45,8 @@ class UserController(Controller):
         return user_out(user)
 
     @get("/", opt=requires(Permission.MANAGE_USERS), responses=read_errors(), summary="Users")
-    async def list_users(self, container: NamedDependency[Container]) -> UserList:
-        return UserList([user_out(user) for user in await users.list_users(container.uow)])
+    async def list_users(self, services: NamedDependency[Services]) -> UserList:
+        return UserList([user_out(user) for user in await users.list_users(services)])
 
     @patch(
         "/{user_id:str}",
@@ -61,14 +58,13 @@ class UserController(Controller):
     )
     async def update_user(
         self,
-        container: NamedDependency[Container],
+        services: NamedDependency[Services],
         principal: NamedDependency[Principal],
         user_id: UserId,
         data: JSONBody[UserPatch],
     ) -> UserOut:
         user = await users.update_user(
-            container.uow,
-            container.clock,
+            services,
             parse_id(user_id, "user_id"),
             role=data.role,
             active=data.active,

@@ -3,7 +3,7 @@
 ``api`` is an app over an empty store of the parametrised backend with one user and one
 API key per role (``api.as_(Role.ADMIN)`` gives the headers). On PostgreSQL the app uses
 the session's scratch database, emptied first; the app and the test share one event loop,
-so tests can also seed data straight through ``api.container.uow``. (Litestar's own test
+so tests can also seed data straight through ``api.container.services.uow``. (Litestar's own test
 clients run the app on a second event loop, where the session's PostgreSQL pool cannot go.)
 """
 
@@ -22,7 +22,7 @@ from adapters.piccolo import PiccoloDatabase
 from adapters.security import Argon2PasswordHasher
 from domain.model import Role, User
 from domain.services.users import create_user, issue_api_key
-from entrypoints.bootstrap import Container, bootstrap_in_memory
+from entrypoints.bootstrap import Container, bootstrap_in_memory, wire
 from entrypoints.http import create_app
 from ports import UnitOfWork
 from tests.backends import reset_database
@@ -85,8 +85,8 @@ async def container_for(request: pytest.FixtureRequest) -> Container:
         )
     database: PiccoloDatabase = request.getfixturevalue("postgres_database")
     await reset_database(database)
-    return Container(
-        database=SharedDatabase(database),
+    return wire(
+        SharedDatabase(database),
         clock=ManualClock(),
         passwords=CHEAP_PASSWORDS,
         bootstrap_model=False,
@@ -95,16 +95,12 @@ async def container_for(request: pytest.FixtureRequest) -> Container:
 
 async def user_with_key(container: Container, role: Role) -> tuple[User, str]:
     user = await create_user(
-        container.uow,
-        container.clock,
-        container.passwords,
+        container.services,
         username=f"{role.value}-user",
         role=role,
         actor=None,
     )
-    issued = await issue_api_key(
-        container.uow, container.clock, container.digester, owner_id=user.id, actor=None
-    )
+    issued = await issue_api_key(container.services, owner_id=user.id, actor=None)
     return user, issued.token
 
 
@@ -121,8 +117,9 @@ async def api(request: pytest.FixtureRequest) -> AsyncIterator[Api]:
         running(app),
         httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
     ):
-        assert isinstance(container.clock, ManualClock)
-        yield Api(client, container, container.clock, users, keys)
+        clock = container.services.clock
+        assert isinstance(clock, ManualClock)
+        yield Api(client, container, clock, users, keys)
 
 
 @asynccontextmanager

@@ -18,7 +18,7 @@ class Flagged:
 
 
 async def stored_version(container: Container) -> ModelVersion:
-    return await stored_model_version(container.uow)
+    return await stored_model_version(container.services.uow)
 
 
 async def stored_flags(
@@ -32,7 +32,7 @@ async def stored_flags(
         prediction = a_prediction(tx, version, created_at=at(index))
         anomaly = an_anomaly(prediction, detected_at=at(index), **anomaly_fields)
         flagged.append(Flagged(tx, prediction, anomaly))
-    async with container.uow() as uow:
+    async with container.services.uow() as uow:
         await uow.transactions.add_many([f.transaction for f in flagged])
         await uow.predictions.add_many([f.prediction for f in flagged])
         await uow.anomalies.add_many([f.anomaly for f in flagged])

@@ -15,20 +15,10 @@ SMALL_FOREST = {"n_estimators": 20}
 
 async def serving_model(container: Container, name: str = "forest") -> ModelVersion:
     """Train ``name`` v1 on 300 synthetic transactions, activate it and load it."""
-    await create_model(container.uow, name, "iforest", actor=None, clock=container.clock)
+    services = container.services
+    await create_model(services, name, "iforest", actor=None)
     rows = generate_stream(300, seed=5).transactions
-    version = await train_version(
-        container.uow,
-        container.detectors,
-        container.blobs,
-        container.clock,
-        name,
-        GivenTransactions(rows),
-        SMALL_FOREST,
-        actor=None,
-    )
-    await lifecycle.activate(
-        container.uow, name, version.version, actor=None, clock=container.clock
-    )
+    version = await train_version(services, name, GivenTransactions(rows), SMALL_FOREST, actor=None)
+    await lifecycle.activate(services, name, version.version, actor=None)
     await container.scorer.refresh()
     return version

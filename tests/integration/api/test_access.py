@@ -100,7 +100,7 @@ async def test_refusals_are_audited_as_denied_with_the_callers_address(api: Api)
     await api.client.get("/api/v1/users")
     await api.client.get("/api/v1/users", headers={"X-API-Key": WRONG_KEYS[2]})
     await api.client.get("/api/v1/users", headers=api.as_(Role.VIEWER))
-    async with api.container.uow() as uow:
+    async with api.container.services.uow() as uow:
         page = await uow.audit.query(AuditFilter(period=TimeRange()), PageRequest(100))
     denied = [entry for entry in page.items if entry.outcome is Outcome.DENIED]
     assert sorted(entry.action for entry in denied) == [

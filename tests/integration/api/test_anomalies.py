@@ -87,7 +87,7 @@ async def test_status_time_and_model_version_filters(api: Api) -> None:
 
 
 async def _tag(api: Api, version_id: uuid.UUID) -> str:
-    async with api.container.uow() as uow:
+    async with api.container.services.uow() as uow:
         version = await uow.models.get_version_by_id(version_id)
         model = next(m for m in await uow.models.list_models() if m.id == version.model_id)
     return f"{model.name}:{version.version}"
@@ -139,7 +139,7 @@ async def test_a_review_updates_the_anomaly_labels_the_transaction_and_is_audite
         f"/api/v1/transactions/{flag.transaction.hash}", headers=api.as_(Role.VIEWER)
     )
     assert tx.json()["label"]["label"] == "fraud"
-    async with api.container.uow() as uow:
+    async with api.container.services.uow() as uow:
         rows = (await uow.audit.query(AuditFilter(action="anomaly.review"), PageRequest())).items
     assert [(row.outcome, row.ip) for row in rows] == [(Outcome.SUCCESS, "203.0.113.7")]
 

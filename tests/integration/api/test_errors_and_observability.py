@@ -179,9 +179,9 @@ async def test_key_use_is_recorded_at_shutdown_without_a_write_per_request() -> 
     async with running(app), httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         for _ in range(3):
             assert (await client.get("/api/v1/transactions", headers={"X-API-Key": key})).is_success
-        async with container.uow() as uow:
+        async with container.services.uow() as uow:
             (stored,) = await uow.api_keys.list(user.id)
         assert stored.last_used_at is None
-    async with container.uow() as uow:
+    async with container.services.uow() as uow:
         (stored,) = await uow.api_keys.list(user.id)
     assert stored.last_used_at is not None

@@ -18,7 +18,7 @@ SMALL = {"n_estimators": 20}
 
 
 async def stored_history(api: Api, count: int = 300) -> None:
-    async with api.container.uow() as uow:
+    async with api.container.services.uow() as uow:
         await uow.transactions.add_many(generate_stream(count, seed=3).transactions)
         await uow.commit()
 
@@ -77,7 +77,7 @@ async def test_a_model_is_created_listed_and_looked_up(api: Api) -> None:
     assert one.json()["versions"] == []
     missing = await api.client.get("/api/v1/models/nothing", headers=api.as_(Role.VIEWER))
     assert missing.status_code == 404
-    async with api.container.uow() as uow:
+    async with api.container.services.uow() as uow:
         page = await uow.audit.query(AuditFilter(period=TimeRange()), PageRequest(100))
     (row,) = [e for e in page.items if e.action == "model.create" and e.outcome is Outcome.SUCCESS]
     assert row.user_id == api.users[Role.ADMIN].id

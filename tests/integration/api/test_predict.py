@@ -41,7 +41,7 @@ async def served(api: Api) -> Api:
 
 async def stored(api: Api, hashes: list[str]) -> tuple[int, int]:
     """How many of ``hashes`` are stored, and how many served predictions they have."""
-    async with api.container.uow() as uow:
+    async with api.container.services.uow() as uow:
         transactions = await uow.transactions.get_many(hashes)
         predictions = await uow.predictions.served_for(hashes)
     return len(transactions), len(predictions)
@@ -62,7 +62,7 @@ async def test_one_transaction_is_scored_stored_and_answered_with_the_old_fields
     assert answer["severity"] is None or answer["is_anomaly"]
     assert answer["timestamp"].startswith("2024-01-01T00:00:00")
     assert answer["replayed"] is False
-    async with served.container.uow() as uow:
+    async with served.container.services.uow() as uow:
         tx = (await uow.transactions.get_many([body["hash"]]))[body["hash"]]
         prediction = (await uow.predictions.served_for([body["hash"]]))[body["hash"]]
     assert tx.value == 2**200 + 1
@@ -97,7 +97,7 @@ async def test_etherscan_rows_and_json_rpc_objects_are_accepted_too(served: Api)
             "/api/v1/predict", json=body, headers=served.as_(Role.ADMIN)
         )
         assert response.status_code == 200, response.text
-    async with served.container.uow() as uow:
+    async with served.container.services.uow() as uow:
         found = await uow.transactions.get_many([etherscan["hash"], rpc["hash"]])
     assert found[etherscan["hash"]].value == 10**18
     assert found[etherscan["hash"]].to_address is None
@@ -140,7 +140,7 @@ async def test_a_batch_is_scored_in_one_go_with_totals(served: Api) -> None:
 
 async def audit_rows(api: Api, role: Role) -> list[AuditLog]:
     """The audit trail of the user with ``role``, oldest first."""
-    async with api.container.uow() as uow:
+    async with api.container.services.uow() as uow:
         page = await uow.audit.query(AuditFilter(user_id=api.users[role].id), PageRequest())
     return page.items[::-1]
 
@@ -257,7 +257,7 @@ async def test_an_invalid_transaction_is_refused_naming_the_field_and_nothing_is
     )
     assert response.status_code == 422
     assert response.json()["field"] == field
-    async with served.container.uow() as uow:
+    async with served.container.services.uow() as uow:
         assert await uow.predictions.served_for([str(body["hash"])]) == {}
 
 

@@ -60,17 +60,16 @@ class Limited:
 @pytest.fixture
 async def limited() -> AsyncIterator[Limited]:
     factory = HeldFactory()
-    container = dataclasses.replace(
-        bootstrap_in_memory(clock=ManualClock(), passwords=CHEAP_PASSWORDS, bootstrap_model=False),
-        detectors=factory,
+    container = bootstrap_in_memory(
+        clock=ManualClock(), passwords=CHEAP_PASSWORDS, detectors=factory, bootstrap_model=False
     )
+    services = container.services
     _, key = await user_with_key(container, Role.SERVICE)
-    await create_model(container.uow, "line", "linear", actor=None, clock=container.clock)
+    await create_model(services, "line", "linear", actor=None)
     await train_version(
-        container.uow, factory, container.blobs, container.clock, "line",
-        GivenTransactions([a_transaction() for _ in range(5)]), actor=None,
-    )  # fmt: skip
-    await lifecycle.activate(container.uow, "line", 1, actor=None, clock=container.clock)
+        services, "line", GivenTransactions([a_transaction() for _ in range(5)]), actor=None
+    )
+    await lifecycle.activate(services, "line", 1, actor=None)
     app = create_app(container, predict=LIMITS)
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
     async with (

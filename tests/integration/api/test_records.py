@@ -10,7 +10,7 @@ from tests.integration.api.data import stored_version
 
 async def test_predictions_are_listed_newest_first_and_by_transaction(api: Api) -> None:
     version = await stored_version(api.container)
-    predictions = await stored_predictions(api.container.uow, version, 3)
+    predictions = await stored_predictions(api.container.services.uow, version, 3)
     everything = await api.client.get("/api/v1/predictions?limit=2", headers=api.as_(Role.VIEWER))
     body = everything.json()
     assert len(body["predictions"]) == 2
@@ -47,7 +47,7 @@ async def test_the_audit_log_is_filtered_by_user_and_action(api: Api) -> None:
 
 async def test_system_metrics_are_listed_by_name_and_time(api: Api) -> None:
     metrics = [a_metric(name="ingest.rows", recorded_at=at(i), value=float(i)) for i in range(3)]
-    async with api.container.uow() as uow:
+    async with api.container.services.uow() as uow:
         await uow.metrics.append_many([*metrics, a_metric(name="other")])
         await uow.commit()
     since = at(1).isoformat().replace("+", "%2B")

@@ -12,7 +12,7 @@ from tests.integration.api.conftest import Api
 
 async def test_a_transaction_comes_back_with_exact_wei_amounts_as_decimal_strings(api: Api) -> None:
     (tx,) = await stored_transactions(
-        api.container.uow, a_transaction(value=UINT256_MAX, gas_price=UINT256_MAX - 1)
+        api.container.services.uow, a_transaction(value=UINT256_MAX, gas_price=UINT256_MAX - 1)
     )
     response = await api.client.get(
         f"/api/v1/transactions/{tx.hash.upper().replace('0X', '0x')}", headers=api.as_(Role.VIEWER)
@@ -40,7 +40,7 @@ async def test_transactions_of_an_address_come_newest_first_in_keyset_pages(api:
     address = random_address()
     mine = [a_transaction(from_address=address, timestamp=at(i)) for i in range(3)]
     mine.append(a_transaction(to_address=address, timestamp=at(3)))
-    await stored_transactions(api.container.uow, *mine, a_transaction(timestamp=at(10)))
+    await stored_transactions(api.container.services.uow, *mine, a_transaction(timestamp=at(10)))
     seen: list[str] = []
     url = f"/api/v1/transactions?address={address}&limit=3"
     first = (await api.client.get(url, headers=api.as_(Role.ANALYST))).json()
@@ -62,7 +62,7 @@ async def test_a_time_window_without_a_zone_is_refused_naming_the_parameter(api:
 
 
 async def test_labelling_stores_the_label_and_its_audit_row_together(api: Api) -> None:
-    (tx,) = await stored_transactions(api.container.uow, a_transaction())
+    (tx,) = await stored_transactions(api.container.services.uow, a_transaction())
     response = await api.client.put(
         f"/api/v1/transactions/{tx.hash}/label",
         json={"label": "fraud", "source": "chainalysis", "note": "reported"},
@@ -73,7 +73,7 @@ async def test_labelling_stores_the_label_and_its_audit_row_together(api: Api) -
     assert response.json()["created_by"] == str(api.users[Role.ANALYST].id)
     shown = await api.client.get(f"/api/v1/transactions/{tx.hash}", headers=api.as_(Role.VIEWER))
     assert shown.json()["label"]["label"] == "fraud"
-    async with api.container.uow() as uow:
+    async with api.container.services.uow() as uow:
         rows = (await uow.audit.query(AuditFilter(action="transaction.label"), PageRequest())).items
     (row,) = rows
     assert (row.outcome, row.user_id, row.ip) == (
@@ -92,7 +92,7 @@ async def test_a_label_for_an_unknown_transaction_is_a_404_and_is_audited_as_fai
         headers=api.as_(Role.ANALYST),
     )
     assert response.status_code == 404
-    async with api.container.uow() as uow:
+    async with api.container.services.uow() as uow:
         rows = (await uow.audit.query(AuditFilter(action="transaction.label"), PageRequest())).items
     assert [(row.outcome, row.details["status"]) for row in rows] == [(Outcome.FAILURE, 404)]
 

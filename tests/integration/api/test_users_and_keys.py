@@ -29,9 +29,7 @@ async def test_an_admin_creates_a_user_and_issues_it_a_working_key(api: Api) -> 
     assert issued.status_code == 201
     key = issued.json()["key"]
     assert key.startswith(issued.json()["prefix"] + "_")
-    principal = await authenticate(
-        api.container.uow, api.container.digester, api.container.clock, key
-    )
+    principal = await authenticate(api.container.services, key)
     assert (principal.username, principal.role) == ("dora", Role.ANALYST)
     listed = await api.client.get(
         f"/api/v1/api-keys?user={user['id']}", headers=api.as_(Role.ADMIN)
@@ -46,7 +44,7 @@ async def test_the_secret_is_never_stored_nor_audited(api: Api) -> None:
     parts = split_key(key)
     assert parts is not None
     secret = parts.secret
-    async with api.container.uow() as uow:
+    async with api.container.services.uow() as uow:
         stored = await uow.api_keys.get(uuid.UUID(issued.json()["id"]))
         audit = (await uow.audit.query(AuditFilter(), PageRequest(1000))).items
     assert secret not in stored.digest
@@ -80,11 +78,11 @@ async def test_a_password_is_kept_only_as_an_argon2_hash(api: Api) -> None:
         headers=api.as_(Role.ADMIN),
     )
     assert password not in created.text
-    async with api.container.uow() as uow:
+    async with api.container.services.uow() as uow:
         stored = await uow.users.get(uuid.UUID(created.json()["id"]))
     assert stored.password_hash is not None
     assert stored.password_hash.startswith("$argon2id$")
-    assert api.container.passwords.verify(stored.password_hash, password)
+    assert api.container.services.passwords.verify(stored.password_hash, password)
 
 
 async def test_users_are_listed_and_roles_changed_but_the_last_admin_stays(api: Api) -> None:
