@@ -8,6 +8,7 @@ the use cases' ``Services`` are built. None does I/O: the database connects when
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -96,7 +97,8 @@ class Container:
     services: Services
     """What every use case is given; its ``uow`` opens units of work over ``database``."""
     scorer: Scorer
-    """Serves the ACTIVE and SHADOW versions."""
+    """Serves the ACTIVE and SHADOW versions; also ``services.serving``, so changes to the
+    serving set are loaded at once."""
     auto_migrate: bool = False
     bootstrap_model: bool = True
     """Train and activate ``bootstrap-tails`` at start-up when no version is active."""
@@ -111,9 +113,10 @@ def services_over(
     blobs: BlobStore | None = None,
     detectors: DetectorFactory | None = None,
 ) -> Services:
-    """The use cases' ``Services`` over ``uow``. Defaults: the system clock, API key
-    secrets digested with a random key (it lives and dies with the process), argon2
-    passwords, artifacts in memory, the pyod detectors (imported on first use)."""
+    """The use cases' ``Services`` over ``uow``, serving nothing (``wire`` adds the
+    scorer). Defaults: the system clock, API key secrets digested with a random key (it
+    lives and dies with the process), argon2 passwords, artifacts in memory, the pyod
+    detectors (imported on first use)."""
     return Services(
         uow=uow,
         clock=SystemClock() if clock is None else clock,
@@ -136,8 +139,8 @@ def wire(
     bootstrap_model: bool = True,
 ) -> Container:
     """The application over ``database``: ``services_over`` its units of work (same
-    defaults), and the scorer over them."""
-    services = services_over(
+    defaults), with the scorer as what serves."""
+    ports = services_over(
         database.uow,
         clock=clock,
         digester=digester,
@@ -145,10 +148,11 @@ def wire(
         blobs=blobs,
         detectors=detectors,
     )
+    scorer = Scorer(ports)
     return Container(
         database=database,
-        services=services,
-        scorer=Scorer(services),
+        services=dataclasses.replace(ports, serving=scorer),
+        scorer=scorer,
         auto_migrate=auto_migrate,
         bootstrap_model=bootstrap_model,
     )

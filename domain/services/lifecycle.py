@@ -18,16 +18,20 @@ Rules every change keeps (or it is refused with ``Conflict`` and nothing changes
   refused while no other active version could take its traffic;
 * only a version with a recorded artifact can be activated or shadowed.
 
-Every change is audited in the same unit of work.
+Every change is audited in the same unit of work. After the commit, the process's serving
+set is reloaded (``Services.serving``) so the change serves at once here; other replicas
+pick it up on their next refresh. The change is committed by then, so a version that
+cannot be loaded is logged, not raised.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
-from domain.errors import Conflict
+from domain.errors import Conflict, DomainError
 from domain.model import ModelStatus, ModelVersion
 from domain.policies import TOTAL_WEIGHT, rescale_weights
 from domain.services.audit import succeeded, version_resource
@@ -35,6 +39,8 @@ from domain.services.naming import version_label
 from domain.services.services import Services
 from domain.values import lookup_key
 from ports.repositories import UnitOfWork
+
+_logger = logging.getLogger("chainwatch.models")
 
 
 class LeaveService(Protocol):
@@ -97,6 +103,13 @@ def _require_artifact(version: ModelVersion, model_name: str) -> None:
         )
 
 
+async def _reload_serving(services: Services) -> None:
+    try:
+        await services.serving.reload()
+    except DomainError as error:
+        _logger.warning("could not refresh the serving models: %s", error.message)
+
+
 def _check_weight_given(weights: dict[uuid.UUID, int], target: uuid.UUID, asked: int) -> None:
     if weights.get(target, 0) != asked:
         raise Conflict(
@@ -138,6 +151,7 @@ async def activate(
             )
         )
         await work.commit()
+    await _reload_serving(services)
     return target
 
 
@@ -178,6 +192,7 @@ async def set_weight(
             )
         )
         await work.commit()
+    await _reload_serving(services)
     return target
 
 
@@ -217,6 +232,7 @@ async def _leave_service(
             )
         )
         await work.commit()
+    await _reload_serving(services)
     return target
 
 
@@ -291,4 +307,5 @@ async def rollback(
             )
         )
         await work.commit()
+    await _reload_serving(services)
     return RollbackOutcome(restored=restored, retired=current)

@@ -22,7 +22,8 @@ a batch of any size:
 
 ``refresh()`` reads the ACTIVE and SHADOW versions from the repository (so every replica
 serves the same set), loads each artifact after checking its sha256 and warms it; call
-it at start-up and after changing the registry.
+it at start-up. ``reload()`` refreshes a scorer that has loaded a set already: it is the
+``Services.serving`` that the lifecycle use cases tell after changing the registry.
 """
 
 from __future__ import annotations
@@ -137,6 +138,13 @@ class Scorer:
                     if v.status is ModelStatus.SHADOW
                 ),
             )
+
+    async def reload(self) -> None:
+        """``refresh`` if a serving set is loaded already (after a registry change). A
+        scorer that has loaded none - in a process that has not scored, such as a CLI
+        command - has nothing to reload: it loads the current set when it first scores."""
+        if self._serving is not None:
+            await self.refresh()
 
     def _load(self, version: ModelVersion) -> Detector:
         return self._detectors.load(load_version_artifact(self._blobs, version))

@@ -10,12 +10,33 @@ build theirs over the in-memory fakes the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from ports.blobs import BlobStore
 from ports.clock import Clock
 from ports.detector import DetectorFactory
 from ports.repositories import UnitOfWorkFactory
 from ports.security import PasswordHasher, SecretDigester
+
+
+class Serving(Protocol):
+    """What serves model versions in this process (the ``Scorer``), told when the
+    registry changed."""
+
+    async def reload(self) -> None:
+        """Load the registry's serving set again if one is loaded already. Raises a
+        ``DomainError`` when a version cannot be loaded (the previous set stays)."""
+        ...
+
+
+class _NothingServed:
+    """A process that serves no models: a registry change has nothing to reload."""
+
+    async def reload(self) -> None:
+        return None
+
+
+NOTHING_SERVED: Serving = _NothingServed()
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,3 +53,6 @@ class Services:
     passwords: PasswordHasher
     digester: SecretDigester
     """Digests API key secrets."""
+    serving: Serving = NOTHING_SERVED
+    """Reloaded after a change to which versions serve (a failure is logged, not raised:
+    the change is committed already)."""

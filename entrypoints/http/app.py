@@ -104,7 +104,6 @@ def create_app(
             api_router(services, last_used, extra_api_handlers),
         ],
         dependencies={
-            "container": Provide(lambda: container, use_cache=True, sync_to_thread=False),
             "services": Provide(lambda: services, use_cache=True, sync_to_thread=False),
             "database": Provide(lambda: lifecycle, use_cache=True, sync_to_thread=False),
             "predictor": Provide(lambda: predictor, use_cache=True, sync_to_thread=False),

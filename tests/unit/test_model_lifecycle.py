@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import uuid
 from dataclasses import dataclass
 
@@ -10,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.memory import InMemoryDatabase
-from domain.errors import Conflict, InvalidInput, ModelVersionNotFound
+from domain.errors import Conflict, DomainError, InvalidInput, ModelVersionNotFound, Unavailable
 from domain.model import AuditLog, Model, ModelStatus, ModelVersion
 from domain.pagination import PageRequest
 from domain.services import Services, lifecycle
@@ -263,6 +265,46 @@ async def test_every_change_is_audited_with_the_actor() -> None:
         entries = await reg.audit(f"model_version.{action}")
         assert entries
         assert {entry.user_id for entry in entries} == {actor}
+
+
+class CountingServing:
+    """A serving set that counts reloads, and fails them with ``error`` when given."""
+
+    def __init__(self, error: DomainError | None = None) -> None:
+        self.reloads = 0
+        self.error = error
+
+    async def reload(self) -> None:
+        self.reloads += 1
+        if self.error is not None:
+            raise self.error
+
+
+async def test_each_committed_change_reloads_the_serving_set_and_a_refused_one_does_not() -> None:
+    reg = await _registry({"m": 2})
+    serving = CountingServing()
+    services = dataclasses.replace(reg.services, serving=serving)
+    await lifecycle.activate(services, "m", 1, actor=None)
+    await lifecycle.activate(services, "m", 2, actor=None)
+    await lifecycle.set_weight(services, "m", 2, 50, actor=None)
+    await lifecycle.rollback(services, "m", actor=None)
+    await lifecycle.stage(services, "m", 2, actor=None)
+    assert serving.reloads == 5
+    with pytest.raises(Conflict):
+        await lifecycle.set_weight(services, "m", 2, 50, actor=None)
+    assert serving.reloads == 5
+
+
+async def test_a_serving_set_that_cannot_be_loaded_is_logged_and_the_change_stays(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    reg = await _registry({"m": 1})
+    services = dataclasses.replace(reg.services, serving=CountingServing(Unavailable("tampered")))
+    with caplog.at_level(logging.WARNING, logger="chainwatch.models"):
+        activated = await lifecycle.activate(services, "m", 1, actor=None)
+    assert activated.status is ModelStatus.ACTIVE
+    assert await reg.served() == {("m", 1): 100}
+    assert "could not refresh the serving models: tampered" in caplog.text
 
 
 # -- the invariants, under any sequence of operations --------------------------------------

@@ -285,6 +285,19 @@ async def test_refresh_loads_only_new_or_changed_artifacts(world: World) -> None
     assert len(scorer.serving_versions) == 2
 
 
+async def test_reload_refreshes_a_loaded_serving_set_and_leaves_an_unloaded_one(
+    world: World,
+) -> None:
+    first = await world.version()
+    scorer = world.scorer()
+    await scorer.reload()  # nothing loaded yet: the first scoring loads the set
+    assert scorer.serving_versions == []
+    await scorer.refresh()
+    shadow = await world.version(ModelStatus.SHADOW)
+    await scorer.reload()
+    assert [v.id for v in scorer.serving_versions] == [first.id, shadow.id]
+
+
 async def test_scoring_runs_in_a_worker_thread(world: World) -> None:
     await world.version()
     await world.scorer().score_transactions([a_transaction()])

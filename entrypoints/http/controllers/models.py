@@ -3,21 +3,19 @@ status. Changes need the admin role (``manage-models``); reads need ``read``."""
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter
 
-from domain.errors import DomainError, InvalidInput, NotFound
+from domain.errors import InvalidInput, NotFound
 from domain.model import ModelStatus, ModelVersion
 from domain.services import Services, lifecycle, model_queries
 from domain.services.auth import Permission, Principal
 from domain.services.registry import create_model, list_models, train_version
 from domain.services.training_data import StoredTransactions
 from domain.values import check_utc, normalize_name
-from entrypoints.bootstrap import Container
 from entrypoints.http.controllers.errors import read_errors, write_errors
 from entrypoints.http.jobs import TrainingJobs
 from entrypoints.http.params import NAME_PATTERN, UUID_PATTERN, parse_id
@@ -42,7 +40,6 @@ from ports import TimeRange
 ModelName = Annotated[str, Parameter(pattern=NAME_PATTERN, description="The model's name")]
 VersionNumber = Annotated[int, Parameter(ge=1, le=999_999_999, description="Version number")]
 JobId = Annotated[str, Parameter(pattern=UUID_PATTERN, description="The training job's id")]
-_logger = logging.getLogger("chainwatch.models")
 
 
 class ModelController(Controller):
@@ -159,13 +156,13 @@ class ModelController(Controller):
     )
     async def change(
         self,
-        container: NamedDependency[Container],
+        services: NamedDependency[Services],
         principal: NamedDependency[Principal],
         name: ModelName,
         version: VersionNumber,
         data: JSONBody[VersionChange],
     ) -> VersionOut:
-        services, actor = container.services, principal.user_id
+        actor = principal.user_id
         if data.status is ModelStatus.ACTIVE:
             weight = 100 if data.traffic_weight is None else data.traffic_weight
             changed = await lifecycle.activate(services, name, version, weight, actor=actor)
@@ -182,7 +179,6 @@ class ModelController(Controller):
             )
         else:
             raise InvalidInput("give a status, a traffic_weight or both", field="status")
-        await _refresh_serving(container)
         return version_out(normalize_name(name), changed)
 
 
@@ -191,12 +187,3 @@ _LEAVE: dict[ModelStatus, lifecycle.LeaveService] = {
     ModelStatus.RETIRED: lifecycle.retire,
     ModelStatus.STAGED: lifecycle.stage,
 }
-
-
-async def _refresh_serving(container: Container) -> None:
-    """Serve the new set at once here (other replicas pick it up on their next refresh);
-    the change is committed already, so a failure to load is logged, not answered."""
-    try:
-        await container.scorer.refresh()
-    except DomainError as error:
-        _logger.warning("could not refresh the serving models: %s", error.message)
