@@ -21,7 +21,8 @@ Rules every change keeps (or it is refused with ``Conflict`` and nothing changes
 Every change is audited in the same unit of work. After the commit, the process's serving
 set is reloaded (``Services.serving``) so the change serves at once here; other replicas
 pick it up on their next refresh. The change is committed by then, so a version that
-cannot be loaded is logged, not raised.
+cannot be loaded is logged, not raised. ``change_version`` is the one entry point for a
+change asked as a status and/or a weight (the API's PATCH, the CLI's commands).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
-from domain.errors import Conflict, DomainError
+from domain.errors import Conflict, DomainError, InvalidInput
 from domain.model import ModelStatus, ModelVersion
 from domain.policies import TOTAL_WEIGHT, rescale_weights
 from domain.services.audit import succeeded, version_resource
@@ -309,3 +310,34 @@ async def rollback(
         await work.commit()
     await _reload_serving(services)
     return RollbackOutcome(restored=restored, retired=current)
+
+
+async def change_version(
+    services: Services,
+    model_name: str,
+    version: int,
+    status: ModelStatus | None = None,
+    traffic_weight: int | None = None,
+    *,
+    actor: uuid.UUID | None,
+) -> ModelVersion:
+    """Change a version as asked by a status and/or a weight: ``ACTIVE`` activates it with
+    ``traffic_weight`` (all traffic when not given); ``SHADOW``, ``RETIRED`` and ``STAGED``
+    take it out of service (no weight); a weight alone changes an active version's share.
+
+    Raises ``InvalidInput`` for a weight with another status than ``ACTIVE`` and for
+    neither a status nor a weight, plus what ``activate``, ``set_weight``, ``shadow``,
+    ``retire`` and ``stage`` raise.
+    """
+    if status is ModelStatus.ACTIVE:
+        weight = TOTAL_WEIGHT if traffic_weight is None else traffic_weight
+        return await activate(services, model_name, version, weight, actor=actor)
+    if status is not None:
+        if traffic_weight is not None:
+            raise InvalidInput(
+                "traffic_weight goes with status active only", field="traffic_weight"
+            )
+        return await _leave_service(services, model_name, version, status, actor=actor)
+    if traffic_weight is not None:
+        return await set_weight(services, model_name, version, traffic_weight, actor=actor)
+    raise InvalidInput("give a status, a traffic_weight or both", field="status")

@@ -38,6 +38,7 @@ from domain.services.training_data import (
     TrainingSource,
     gather,
 )
+from domain.values import lookup_key
 from ports.detector import TrainedDetector, TrainingSet
 
 DEFAULT_CONTAMINATION = 0.01
@@ -97,6 +98,18 @@ def _contamination(trained: TrainedDetector, params: Mapping[str, object]) -> fl
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     return DEFAULT_CONTAMINATION
+
+
+def check_algorithm(model: Model, algorithm: str | None) -> None:
+    """Refuse to train ``model`` with another ``algorithm`` than its own (``None`` means
+    its own): a model is one detector family. Raises ``InvalidInput`` (field
+    ``algorithm``)."""
+    if algorithm is not None and lookup_key(algorithm) != model.algorithm:
+        raise InvalidInput(
+            f"model {model.name} trains {model.algorithm}; create another model to "
+            f"train {algorithm}",
+            field="algorithm",
+        )
 
 
 async def train_version(

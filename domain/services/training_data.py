@@ -32,9 +32,16 @@ _PROGRESS_EVERY = 100_000
 
 @dataclass(frozen=True, slots=True)
 class StoredTransactions:
-    """Train on the stored transactions with ``period.since <= timestamp < period.until``."""
+    """Train on the stored transactions with ``period.since <= timestamp < period.until``
+    (open-ended where ``None``). Raises ``InvalidInput`` (field ``until``) unless
+    ``until`` is later than ``since``."""
 
     period: TimeRange
+
+    def __post_init__(self) -> None:
+        since, until = self.period.since, self.period.until
+        if since is not None and until is not None and until <= since:
+            raise InvalidInput("until must be after since", field="until")
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,10 +23,19 @@ from pathlib import Path
 from typing import Any
 
 from adapters.transaction_csv import read_transactions_csv
-from domain.model import ModelVersion
+from domain.errors import InvalidInput
+from domain.model import ModelStatus, ModelVersion
 from domain.services import lifecycle
-from domain.services.registry import ModelOverview, create_model, list_models, train_version
+from domain.services.naming import version_label
+from domain.services.registry import (
+    ModelOverview,
+    check_algorithm,
+    create_model,
+    list_models,
+    train_version,
+)
 from domain.services.training_data import GivenTransactions, StoredTransactions, TrainingSource
+from domain.values import lookup_key
 from entrypoints.bootstrap import bootstrap
 from entrypoints.cli.common import EXIT_OK, Command, Commands, UsageError, note, run_database
 from entrypoints.settings import Settings
@@ -63,12 +72,12 @@ def register(commands: Commands) -> None:
     weights = _version_action(actions, "weights", "set an active version's traffic share")
     weights.add_argument("weight", type=int, metavar="WEIGHT", help="0-100")
     weights.set_defaults(command=_set_weight)
-    for name, purpose in (
-        ("shadow", "score everything with a version, serve nothing from it"),
-        ("retire", "take a version out of service"),
-        ("stage", "put a version back to staged"),
+    for name, status, purpose in (
+        ("shadow", ModelStatus.SHADOW, "score everything with a version, serve nothing from it"),
+        ("retire", ModelStatus.RETIRED, "take a version out of service"),
+        ("stage", ModelStatus.STAGED, "put a version back to staged"),
     ):
-        _version_action(actions, name, purpose).set_defaults(command=_leave(name))
+        _version_action(actions, name, purpose).set_defaults(command=_leave(status))
     rollback = actions.add_parser(
         "rollback", help="retire a model's current version, restore the previous one at 100%%"
     )
@@ -112,9 +121,10 @@ def _source(args: argparse.Namespace) -> TrainingSource:
         data = read_transactions_csv(args.csv)
         note(f"read {len(data.transactions):,} transactions, {len(data.labels):,} labelled")
         return GivenTransactions(data.transactions, data.labels)
-    if since is not None and until is not None and until <= since:
-        raise UsageError("--until must be later than --since")
-    return StoredTransactions(TimeRange(since, until))
+    try:
+        return StoredTransactions(TimeRange(since, until))
+    except InvalidInput:  # the one refusal: until not after since
+        raise UsageError("--until must be later than --since") from None
 
 
 def _train(args: argparse.Namespace, settings: Settings) -> int:
@@ -122,21 +132,21 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
     source = _source(args)
     container = bootstrap(settings)
     services = container.services
+    name = lookup_key(args.model)
 
     async def work() -> ModelVersion:
         models = {overview.model.name: overview.model for overview in await list_models(services)}
-        name = args.model.strip().lower()
         model = models.get(name)
         if model is None:
             note(f"creating model {name}")
             await create_model(
                 services, name, args.algorithm or "tails", args.description, actor=None
             )
-        elif args.algorithm is not None and args.algorithm.strip().lower() != model.algorithm:
-            raise UsageError(
-                f"model {name} uses {model.algorithm}; train a model with another name "
-                f"to use {args.algorithm}"
-            )
+        else:
+            try:
+                check_algorithm(model, args.algorithm)
+            except InvalidInput as error:
+                raise UsageError(error.message) from None
         version = await train_version(services, name, source, params, actor=None, progress=note)
         if args.activate:
             version = await lifecycle.activate(
@@ -145,7 +155,7 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
         return version
 
     version = run_database(container, work)
-    print(f"{args.model.strip().lower()} v{version.version}: {version.status.value}", end="")
+    print(f"{version_label(name, version.version)}: {version.status.value}", end="")
     print(f" at {version.traffic_weight}%" if version.status.value == "active" else "")
     for line in _metric_lines(version.metrics):
         print(f"  {line}")
@@ -211,15 +221,20 @@ def _table(overviews: list[ModelOverview]) -> str:
 
 def _changed(version: ModelVersion, name: str) -> None:
     weight = f" at {version.traffic_weight}%" if version.status.value == "active" else ""
-    print(f"{name.strip().lower()} v{version.version}: {version.status.value}{weight}")
+    print(f"{version_label(lookup_key(name), version.version)}: {version.status.value}{weight}")
 
 
 def _activate(args: argparse.Namespace, settings: Settings) -> int:
     container = bootstrap(settings)
     version = run_database(
         container,
-        lambda: lifecycle.activate(
-            container.services, args.name, args.version, args.weight, actor=None
+        lambda: lifecycle.change_version(
+            container.services,
+            args.name,
+            args.version,
+            ModelStatus.ACTIVE,
+            args.weight,
+            actor=None,
         ),
     )
     _changed(version, args.name)
@@ -230,22 +245,22 @@ def _set_weight(args: argparse.Namespace, settings: Settings) -> int:
     container = bootstrap(settings)
     version = run_database(
         container,
-        lambda: lifecycle.set_weight(
-            container.services, args.name, args.version, args.weight, actor=None
+        lambda: lifecycle.change_version(
+            container.services, args.name, args.version, None, args.weight, actor=None
         ),
     )
     _changed(version, args.name)
     return EXIT_OK
 
 
-def _leave(action: str) -> Command:
-    change: lifecycle.LeaveService = getattr(lifecycle, action)
-
+def _leave(status: ModelStatus) -> Command:
     def run(args: argparse.Namespace, settings: Settings) -> int:
         container = bootstrap(settings)
         version = run_database(
             container,
-            lambda: change(container.services, args.name, args.version, actor=None),
+            lambda: lifecycle.change_version(
+                container.services, args.name, args.version, status, actor=None
+            ),
         )
         _changed(version, args.name)
         return EXIT_OK

@@ -97,6 +97,10 @@ def test_labelling_a_stored_transaction_and_an_unknown_one(
         (("train", "--model", "m", "--params", "[1]"), "--params must be a JSON object"),
         (("train", "--model", "m", "--params", "{oops"), "--params is not JSON"),
         (("train", "--model", "m", "--csv", "x.csv", "--since", "2024-01-01"), "either --csv"),
+        (
+            ("train", "--model", "m", "--since", "2024-02-01", "--until", "2024-01-01"),
+            "--until must be later than --since",
+        ),
         (("demo", "--count", "0"), "--count must be positive"),
     ],
 )

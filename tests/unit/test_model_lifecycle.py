@@ -267,6 +267,35 @@ async def test_every_change_is_audited_with_the_actor() -> None:
         assert {entry.user_id for entry in entries} == {actor}
 
 
+async def test_a_change_asked_as_a_status_and_a_weight_goes_to_its_use_case() -> None:
+    reg = await _registry({"m": 2})
+    activated = await lifecycle.change_version(reg.services, "m", 1, ModelStatus.ACTIVE, actor=None)
+    assert (activated.status, activated.traffic_weight) == (ModelStatus.ACTIVE, 100)
+    await lifecycle.change_version(reg.services, "m", 2, ModelStatus.ACTIVE, 30, actor=None)
+    await lifecycle.change_version(reg.services, "m", 2, None, 60, actor=None)
+    assert await reg.served() == {("m", 1): 40, ("m", 2): 60}
+    shadowed = await lifecycle.change_version(reg.services, "m", 2, ModelStatus.SHADOW, actor=None)
+    assert (shadowed.status, shadowed.traffic_weight) == (ModelStatus.SHADOW, 0)
+    assert await reg.served() == {("m", 1): 100}
+    (entry,) = await reg.audit("model_version.shadow")
+    assert entry.resource == "models/m/versions/2"
+
+
+@pytest.mark.parametrize(
+    ("status", "weight", "field"),
+    [(ModelStatus.RETIRED, 0, "traffic_weight"), (None, None, "status")],
+)
+async def test_a_weight_with_another_status_than_active_or_no_change_at_all_is_invalid(
+    status: ModelStatus | None, weight: int | None, field: str
+) -> None:
+    reg = await _registry({"m": 1})
+    before = await reg.state()
+    with pytest.raises(InvalidInput) as refused:
+        await lifecycle.change_version(reg.services, "m", 1, status, weight, actor=None)
+    assert refused.value.field == field
+    assert await reg.state() == before
+
+
 class CountingServing:
     """A serving set that counts reloads, and fails them with ``error`` when given."""
 

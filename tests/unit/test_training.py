@@ -17,7 +17,7 @@ from domain.pagination import PageRequest
 from domain.policies import THRESHOLD_KEYS
 from domain.services import Services
 from domain.services.artifacts import load_version_artifact
-from domain.services.registry import create_model, list_models, train_version
+from domain.services.registry import check_algorithm, create_model, list_models, train_version
 from domain.services.training_data import (
     GivenTransactions,
     StoredTransactions,
@@ -25,7 +25,7 @@ from domain.services.training_data import (
     is_held_out,
 )
 from ports import AuditFilter, BlobInfo, BlobStore, TimeRange, UnitOfWorkFactory
-from tests.builders import at
+from tests.builders import a_model, at
 from tests.services import services_for
 
 FAST = {"n_estimators": 20}  # small forests: these tests check plumbing, not quality
@@ -238,6 +238,24 @@ async def test_a_model_of_an_algorithm_the_detectors_do_not_know_is_refused() ->
         await create_model(_on(uow), "m", "crystal-ball", actor=None)
     assert refused.value.field == "algorithm"
     assert await list_models(services_for(uow)) == []
+
+
+def test_a_model_trains_only_its_own_algorithm() -> None:
+    model = a_model(algorithm="iforest")
+    check_algorithm(model, None)
+    check_algorithm(model, " IForest ")
+    with pytest.raises(InvalidInput) as refused:
+        check_algorithm(model, "ecod")
+    assert refused.value.field == "algorithm"
+
+
+def test_a_stored_training_period_must_end_after_it_starts() -> None:
+    StoredTransactions(TimeRange(at(0), at(1)))
+    StoredTransactions(TimeRange(until=at(0)))
+    for until in (at(0), at(-1)):
+        with pytest.raises(InvalidInput) as refused:
+            StoredTransactions(TimeRange(at(0), until))
+        assert refused.value.field == "until"
 
 
 def test_the_held_out_side_of_a_transaction_never_changes() -> None:

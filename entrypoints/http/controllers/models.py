@@ -9,16 +9,16 @@ from litestar import Controller, Request, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter
 
-from domain.errors import InvalidInput, NotFound
-from domain.model import ModelStatus, ModelVersion
+from domain.errors import NotFound
+from domain.model import ModelVersion
 from domain.services import Services, lifecycle, model_queries
 from domain.services.auth import Permission, Principal
-from domain.services.registry import create_model, list_models, train_version
+from domain.services.registry import check_algorithm, create_model, list_models, train_version
 from domain.services.training_data import StoredTransactions
-from domain.values import check_utc, normalize_name
+from domain.values import normalize_name
 from entrypoints.http.controllers.errors import read_errors, write_errors
 from entrypoints.http.jobs import TrainingJobs
-from entrypoints.http.params import NAME_PATTERN, UUID_PATTERN, parse_id
+from entrypoints.http.params import NAME_PATTERN, UUID_PATTERN, parse_id, time_range
 from entrypoints.http.schemas.models import (
     JobOut,
     ModelIn,
@@ -35,7 +35,6 @@ from entrypoints.http.schemas.models import (
     version_out,
 )
 from entrypoints.http.security import requires
-from ports import TimeRange
 
 ModelName = Annotated[str, Parameter(pattern=NAME_PATTERN, description="The model's name")]
 VersionNumber = Annotated[int, Parameter(ge=1, le=999_999_999, description="Version number")]
@@ -107,21 +106,12 @@ class ModelController(Controller):
         data: JSONBody[TrainIn],
     ) -> TrainAccepted:
         model = (await model_queries.get_model(services, name)).model
-        if data.algorithm is not None and normalize_name(data.algorithm) != model.algorithm:
-            raise InvalidInput(
-                f"model {model.name} trains {model.algorithm}; create another model to "
-                f"train {data.algorithm}",
-                field="algorithm",
-            )
-        period = TimeRange(check_utc(data.since, "since"), check_utc(data.until, "until"))
-        if data.until <= data.since:
-            raise InvalidInput("until must be after since", field="until")
+        check_algorithm(model, data.algorithm)
+        source = StoredTransactions(time_range(data.since, data.until))
         actor = principal.user_id
 
         async def train() -> ModelVersion:
-            return await train_version(
-                services, model.name, StoredTransactions(period), data.params, actor=actor
-            )
+            return await train_version(services, model.name, source, data.params, actor=actor)
 
         number = await model_queries.next_version_number(services, model.name)
         job = jobs.submit(model.name, jobs.expected_version(model.name, number), train)
@@ -162,28 +152,7 @@ class ModelController(Controller):
         version: VersionNumber,
         data: JSONBody[VersionChange],
     ) -> VersionOut:
-        actor = principal.user_id
-        if data.status is ModelStatus.ACTIVE:
-            weight = 100 if data.traffic_weight is None else data.traffic_weight
-            changed = await lifecycle.activate(services, name, version, weight, actor=actor)
-        elif data.status is not None:
-            if data.traffic_weight is not None:
-                raise InvalidInput(
-                    "traffic_weight goes with status active only", field="traffic_weight"
-                )
-            leave = _LEAVE[data.status]
-            changed = await leave(services, name, version, actor=actor)
-        elif data.traffic_weight is not None:
-            changed = await lifecycle.set_weight(
-                services, name, version, data.traffic_weight, actor=actor
-            )
-        else:
-            raise InvalidInput("give a status, a traffic_weight or both", field="status")
+        changed = await lifecycle.change_version(
+            services, name, version, data.status, data.traffic_weight, actor=principal.user_id
+        )
         return version_out(normalize_name(name), changed)
-
-
-_LEAVE: dict[ModelStatus, lifecycle.LeaveService] = {
-    ModelStatus.SHADOW: lifecycle.shadow,
-    ModelStatus.RETIRED: lifecycle.retire,
-    ModelStatus.STAGED: lifecycle.stage,
-}
