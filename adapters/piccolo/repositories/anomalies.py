@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 
 from piccolo.querystring import QueryString
 
@@ -19,10 +18,10 @@ from adapters.piccolo.sql.engine import Dialect
 from adapters.piccolo.sql.errors import ForeignKeyViolation, UniqueViolation
 from adapters.piccolo.sql.session import SessionProvider
 from adapters.piccolo.sql.statements import (
-    after,
     any_of,
     first_repeat,
     insert,
+    newest_first,
     sql,
     update,
     where,
@@ -36,15 +35,11 @@ from domain.errors import (
     TransactionNotFound,
 )
 from domain.model import Anomaly
-from domain.pagination import Page, PageRequest, page_from_rows
+from domain.pagination import Page, PageRequest
 from ports.repositories import AnomalyFilter
 
 _SELECT = ANOMALIES.select()
 _REVIEW = ("status", "reviewed_by", "reviewed_at", "note")
-
-
-def _sort_key(anomaly: Anomaly) -> tuple[datetime, str]:
-    return anomaly.detected_at, str(anomaly.id)
 
 
 def _conditions(criteria: AnomalyFilter, dialect: Dialect) -> list[QueryString | None]:
@@ -122,19 +117,8 @@ class PiccoloAnomalyRepository:
 
     async def list(self, criteria: AnomalyFilter, page: PageRequest) -> Page[Anomaly]:
         session = await self._session()
-        dialect = session.dialect
-        rows = await session.fetch(
-            sql(
-                f"SELECT {_SELECT} FROM anomalies {{}} "
-                "ORDER BY detected_at DESC, id DESC LIMIT {}",
-                where(
-                    *_conditions(criteria, dialect),
-                    after("detected_at", "id", page.cursor, dialect, key_is_uuid=True),
-                ),
-                page.limit + 1,
-            )
-        )
-        return page_from_rows([ANOMALIES.from_row(row) for row in rows], page, _sort_key)
+        conditions = _conditions(criteria, session.dialect)
+        return await newest_first(session, ANOMALIES, conditions, page, instant="detected_at")
 
     async def count(self, criteria: AnomalyFilter) -> int:
         session = await self._session()

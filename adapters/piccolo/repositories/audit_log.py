@@ -5,10 +5,10 @@ from __future__ import annotations
 from adapters.piccolo.schema.codecs import AUDIT_LOGS
 from adapters.piccolo.sql.errors import UniqueViolation
 from adapters.piccolo.sql.session import SessionProvider
-from adapters.piccolo.sql.statements import after, insert, sql, where, within
+from adapters.piccolo.sql.statements import insert, newest_first, sql, within
 from domain.errors import DuplicateRecord
 from domain.model import AuditLog
-from domain.pagination import Page, PageRequest, page_from_rows
+from domain.pagination import Page, PageRequest
 from ports.repositories import AuditFilter
 
 _SELECT = AUDIT_LOGS.select()
@@ -30,21 +30,11 @@ class PiccoloAuditLogRepository:
         session = await self._session()
         dialect = session.dialect
         period = criteria.period
-        conditions = where(
+        conditions = [
             None
             if criteria.user_id is None
             else sql("user_id = {}", AUDIT_LOGS.encode("user_id", criteria.user_id, dialect)),
             None if criteria.action is None else sql("action = {}", criteria.action),
             *within('"timestamp"', period.since, period.until, dialect),
-            after('"timestamp"', "id", page.cursor, dialect, key_is_uuid=True),
-        )
-        rows = await session.fetch(
-            sql(
-                f"SELECT {_SELECT} FROM audit_logs {{}} "
-                'ORDER BY "timestamp" DESC, id DESC LIMIT {}',
-                conditions,
-                page.limit + 1,
-            )
-        )
-        entries = [AUDIT_LOGS.from_row(row) for row in rows]
-        return page_from_rows(entries, page, lambda e: (e.timestamp, str(e.id)))
+        ]
+        return await newest_first(session, AUDIT_LOGS, conditions, page, instant="timestamp")

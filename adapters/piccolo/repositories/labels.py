@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 
 from adapters.piccolo.schema.codecs import LABELS
 from adapters.piccolo.sql.errors import ForeignKeyViolation, UniqueViolation
 from adapters.piccolo.sql.session import SessionProvider
-from adapters.piccolo.sql.statements import after, any_of, insert, sql, where, within
+from adapters.piccolo.sql.statements import any_of, insert, newest_first, sql, within
 from domain.errors import DuplicateRecord, TransactionNotFound
 from domain.model import Label
-from domain.pagination import Page, PageRequest, page_from_rows
+from domain.pagination import Page, PageRequest
 from domain.values import lookup_key
 from ports.repositories import TimeRange
 
 _SELECT = LABELS.select()
-
-
-def _sort_key(label: Label) -> tuple[datetime, str]:
-    return label.created_at, str(label.id)
 
 
 class PiccoloLabelRepository:
@@ -56,15 +51,5 @@ class PiccoloLabelRepository:
 
     async def list_by_time(self, period: TimeRange, page: PageRequest) -> Page[Label]:
         session = await self._session()
-        dialect = session.dialect
-        rows = await session.fetch(
-            sql(
-                f"SELECT {_SELECT} FROM labels {{}} ORDER BY created_at DESC, id DESC LIMIT {{}}",
-                where(
-                    *within("created_at", period.since, period.until, dialect),
-                    after("created_at", "id", page.cursor, dialect, key_is_uuid=True),
-                ),
-                page.limit + 1,
-            )
-        )
-        return page_from_rows([LABELS.from_row(row) for row in rows], page, _sort_key)
+        period_of = within("created_at", period.since, period.until, session.dialect)
+        return await newest_first(session, LABELS, period_of, page, instant="created_at")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 
 from adapters.piccolo.repositories.references import (
     first_present,
@@ -13,18 +12,14 @@ from adapters.piccolo.repositories.references import (
 from adapters.piccolo.schema.codecs import PREDICTIONS
 from adapters.piccolo.sql.errors import ForeignKeyViolation, UniqueViolation
 from adapters.piccolo.sql.session import SessionProvider
-from adapters.piccolo.sql.statements import after, any_of, first_repeat, insert, sql, where, within
+from adapters.piccolo.sql.statements import any_of, first_repeat, insert, newest_first, sql, within
 from domain.errors import DuplicateRecord, ModelVersionNotFound, TransactionNotFound
 from domain.model import Prediction
-from domain.pagination import Page, PageRequest, page_from_rows
+from domain.pagination import Page, PageRequest
 from domain.values import lookup_key
 from ports.repositories import TimeRange
 
 _SELECT = PREDICTIONS.select()
-
-
-def _sort_key(prediction: Prediction) -> tuple[datetime, str]:
-    return prediction.created_at, str(prediction.id)
 
 
 class PiccoloPredictionRepository:
@@ -85,16 +80,5 @@ class PiccoloPredictionRepository:
 
     async def list_by_time(self, period: TimeRange, page: PageRequest) -> Page[Prediction]:
         session = await self._session()
-        dialect = session.dialect
-        rows = await session.fetch(
-            sql(
-                f"SELECT {_SELECT} FROM predictions {{}} "
-                "ORDER BY created_at DESC, id DESC LIMIT {}",
-                where(
-                    *within("created_at", period.since, period.until, dialect),
-                    after("created_at", "id", page.cursor, dialect, key_is_uuid=True),
-                ),
-                page.limit + 1,
-            )
-        )
-        return page_from_rows([PREDICTIONS.from_row(row) for row in rows], page, _sort_key)
+        period_of = within("created_at", period.since, period.until, session.dialect)
+        return await newest_first(session, PREDICTIONS, period_of, page, instant="created_at")

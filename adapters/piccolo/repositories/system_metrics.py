@@ -8,10 +8,10 @@ from adapters.piccolo.repositories.references import first_present
 from adapters.piccolo.schema.codecs import SYSTEM_METRICS
 from adapters.piccolo.sql.errors import UniqueViolation
 from adapters.piccolo.sql.session import SessionProvider
-from adapters.piccolo.sql.statements import after, first_repeat, insert, sql, where, within
+from adapters.piccolo.sql.statements import first_repeat, insert, newest_first, sql, within
 from domain.errors import DuplicateRecord
 from domain.model import SystemMetric
-from domain.pagination import Page, PageRequest, page_from_rows
+from domain.pagination import Page, PageRequest
 from ports.repositories import TimeRange
 
 _SELECT = SYSTEM_METRICS.select()
@@ -40,18 +40,8 @@ class PiccoloSystemMetricRepository:
         self, name: str | None, period: TimeRange, page: PageRequest
     ) -> Page[SystemMetric]:
         session = await self._session()
-        dialect = session.dialect
-        rows = await session.fetch(
-            sql(
-                f"SELECT {_SELECT} FROM system_metrics {{}} "
-                "ORDER BY recorded_at DESC, id DESC LIMIT {}",
-                where(
-                    None if name is None else sql("name = {}", name),
-                    *within("recorded_at", period.since, period.until, dialect),
-                    after("recorded_at", "id", page.cursor, dialect, key_is_uuid=True),
-                ),
-                page.limit + 1,
-            )
-        )
-        metrics = [SYSTEM_METRICS.from_row(row) for row in rows]
-        return page_from_rows(metrics, page, lambda m: (m.recorded_at, str(m.id)))
+        conditions = [
+            None if name is None else sql("name = {}", name),
+            *within("recorded_at", period.since, period.until, session.dialect),
+        ]
+        return await newest_first(session, SYSTEM_METRICS, conditions, page, instant="recorded_at")

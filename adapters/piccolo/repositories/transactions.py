@@ -24,6 +24,7 @@ from adapters.piccolo.sql.statements import (
     chunk_size,
     copy,
     insert,
+    newest_first,
     sql,
     where,
     within,
@@ -118,14 +119,10 @@ class PiccoloTransactionRepository:
 
     async def list_by_time(self, period: TimeRange, page: PageRequest) -> Page[Transaction]:
         session = await self._session()
-        rows = await session.fetch(
-            sql(
-                f"SELECT {_SELECT} FROM transactions {{}} {_ORDER} LIMIT {{}}",
-                where(*_period_and_cursor(session, period, page)),
-                page.limit + 1,
-            )
+        period_of = within('"timestamp"', period.since, period.until, session.dialect)
+        return await newest_first(
+            session, TRANSACTIONS, period_of, page, instant="timestamp", key="hash"
         )
-        return page_from_rows([TRANSACTIONS.from_row(row) for row in rows], page, _sort_key)
 
     async def list_by_address(
         self, address: str, period: TimeRange, page: PageRequest

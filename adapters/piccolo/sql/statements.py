@@ -26,10 +26,10 @@ from adapters.piccolo.sql.errors import ConstraintViolation, translate_errors
 from adapters.piccolo.sql.session import Row, Session
 from adapters.piccolo.sql.values import db_instant, db_uuid
 from domain.errors import InvalidInput
-from domain.pagination import Cursor
+from domain.pagination import Cursor, Page, PageRequest, page_from_rows
 
 E = TypeVar("E")
-E_contra = TypeVar("E_contra", contravariant=True)
+E_contra = TypeVar("E_contra")
 
 _PG_CHUNK = 10_000
 _SQLITE_PARAMETERS = 30_000  # below SQLite's 32,766 host parameters per statement
@@ -51,6 +51,10 @@ class RowCodec(Protocol[E_contra]):
     def to_row(self, entity: E_contra, dialect: Dialect) -> tuple[Any, ...]: ...
 
     def encode(self, column: str, value: Any, dialect: Dialect) -> Any: ...
+
+    def select(self, alias: str | None = None) -> str: ...
+
+    def from_row(self, row: Any) -> E_contra: ...
 
 
 def sql(template: str, *args: Any) -> QueryString:
@@ -117,6 +121,34 @@ def after(
         at,
         key,
     )
+
+
+async def newest_first(
+    session: Session,
+    codec: RowCodec[E],
+    conditions: Sequence[QueryString | None],
+    page: PageRequest,
+    *,
+    instant: str,
+    key: str = "id",
+) -> Page[E]:
+    """One keyset page of ``codec``'s table: the rows matching ``conditions``, newest
+    ``instant`` first, ties broken by ``key`` (descending), after the page's cursor."""
+    dialect = session.dialect
+    is_uuid = codec.pg_types[codec.columns.index(key)] == "uuid"
+    rows = await session.fetch(
+        sql(
+            f"SELECT {codec.select()} FROM {codec.tablename} {{}} "
+            f'ORDER BY "{instant}" DESC, "{key}" DESC LIMIT {{}}',
+            where(
+                *conditions,
+                after(f'"{instant}"', f'"{key}"', page.cursor, dialect, key_is_uuid=is_uuid),
+            ),
+            page.limit + 1,
+        )
+    )
+    entities = [codec.from_row(row) for row in rows]
+    return page_from_rows(entities, page, lambda e: (getattr(e, instant), str(getattr(e, key))))
 
 
 def chunk_size(dialect: Dialect, width: int) -> int:
