@@ -55,7 +55,11 @@ COMMON: dict[str, Param] = {
     ),
     "random_state": Param(int, 42, 0, 2**32 - 1, help="seed: same data, same model"),
     "supervised_weight": Param(
-        float, 0.5, 0.0, 1.0, help="weight of the label classifier in the blended score"
+        float,
+        1.0,
+        0.0,
+        1.0,
+        help="weight of the label classifier against the unsupervised rank (it sees the rank)",
     ),
     "min_labels_per_class": Param(
         int, 5, 2, 1_000_000, help="labelled fraud and legitimate rows needed to use labels"

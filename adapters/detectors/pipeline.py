@@ -7,11 +7,15 @@ Steps, in order:
    neither dominate nor vanish.
 2. **Unsupervised detector** (pyod, ``n_jobs=1``): its ``decision_function`` gives the
    raw score, higher = more anomalous.
-3. **Semi-supervised blend**, only when trained with enough labels of both classes: the raw
+3. **Semi-supervised**, only when trained with enough labels of both classes
+   (``min_labels_per_class``; with fewer the detector's score stands alone): the raw
    score is rank-normalised to [0, 1] against the training scores (piecewise-linear
-   empirical CDF over 1001 quantiles), a gradient-boosted classifier trained on the
-   labelled rows' [scaled features, normalised score] gives a fraud probability ``p``,
-   and the final score is ``(1 - w) * rank + w * p`` with ``w = supervised_weight``.
+   empirical CDF over 1001 quantiles), a ``LabelClassifier`` trained on the labelled rows'
+   [scaled features, normalised score] gives a fraud probability ``p``, and the final
+   score is ``(1 - w) * rank + w * p`` with ``w = supervised_weight`` (default 1: the
+   classifier already sees the rank; blending it in again cost 0.04-0.14 ROC-AUC on real
+   data). Artifacts trained before kept their gradient-boosted classifier and weight, and
+   score as they did.
 
 Without labels the final score is the detector's raw score.
 """
@@ -27,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 from threadpoolctl import ThreadpoolController
 
+from adapters.detectors.classifier import LabelClassifier
 from domain.errors import InvalidInput
 from ports.detector import FeatureRows
 
@@ -248,16 +253,7 @@ def fit_pipeline(
         pipeline.score_quantiles,
         _QUANTILE_LEVELS,
     )
-    # Imported here: scikit-learn costs ~1.5 s to import, and most processes never train.
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
-    classifier = HistGradientBoostingClassifier(
-        max_iter=100,
-        min_samples_leaf=max(2, min(20, len(indices) // 20)),
-        class_weight="balanced",
-        early_stopping=False,
-        random_state=int(params["random_state"]),
-    )
+    classifier = LabelClassifier(random_state=int(params["random_state"]))
     with single_threaded():
         classifier.fit(np.column_stack([labelled_rows, labelled_rank]), targets)
     pipeline.classifier = classifier

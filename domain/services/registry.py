@@ -42,6 +42,11 @@ from domain.values import lookup_key
 from ports.detector import TrainedDetector, TrainingSet
 
 DEFAULT_CONTAMINATION = 0.01
+# What a model gets when its creator names no algorithm (the CLI's ``train``): ECOD needs
+# no tuning and, on real labelled mainnet data (time split, feature set 3), ranked
+# scam-linked transactions best of the unsupervised detectors (ROC-AUC 0.59 against 0.55
+# for an isolation forest and 0.54 for ``tails``).
+DEFAULT_ALGORITHM = "ecod"
 _RESERVE_ATTEMPTS = 5
 
 

@@ -28,6 +28,7 @@ from domain.model import ModelStatus, ModelVersion
 from domain.services import lifecycle
 from domain.services.naming import version_label
 from domain.services.registry import (
+    DEFAULT_ALGORITHM,
     ModelOverview,
     check_algorithm,
     create_model,
@@ -49,7 +50,7 @@ def register(commands: Commands) -> None:
     )
     train.add_argument("--model", required=True, metavar="NAME")
     train.add_argument(
-        "--algorithm", help="for a new model: tails (default), iforest, ecod, copod or hbos"
+        "--algorithm", help="for a new model: ecod (default), tails, iforest, copod or hbos"
     )
     train.add_argument("--description", default="", help="for a new model")
     train.add_argument("--since", metavar="TIME", help="ISO 8601; without an offset, UTC")
@@ -140,7 +141,7 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
         if model is None:
             note(f"creating model {name}")
             await create_model(
-                services, name, args.algorithm or "tails", args.description, actor=None
+                services, name, args.algorithm or DEFAULT_ALGORITHM, args.description, actor=None
             )
         else:
             try:

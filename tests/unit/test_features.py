@@ -79,7 +79,7 @@ def test_new_models_use_the_newest_feature_set_and_every_version_names_its_colum
         assert len(extract_features(_tx(), version)) == len(names)
 
 
-@pytest.mark.parametrize("version", [0, 3, -1, 999])
+@pytest.mark.parametrize("version", [0, 4, -1, 999])
 def test_an_unknown_feature_set_version_is_refused_naming_the_field(version: int) -> None:
     for compute in (
         lambda: feature_names(version),
@@ -241,3 +241,38 @@ def test_gas_price_is_in_gwei_and_redundant_gas_columns_are_gone() -> None:
     assert not {"log_gas_used", "log_max_fee", "log_value"} & set(feature_names(2))
     unknown = _v2(_tx(gas=100_000, gas_used=None))
     assert (unknown["gas_used_known"], unknown["gas_used_ratio"]) == (0.0, 1.0)
+
+
+def _v3(tx: Transaction) -> dict[str, float]:
+    return _named(tx, 3)
+
+
+@given(uint256)
+def test_feature_set_3_takes_the_exact_decimal_shape_of_the_value(value: int) -> None:
+    row = _v3(_tx(value=value))
+    zeros, digits = int(row["value_trailing_zeros"]), int(row["value_significant_digits"])
+    if value == 0:
+        assert (zeros, digits) == (0, 0)
+        return
+    significant = value // 10**zeros
+    assert significant * 10**zeros == value
+    assert significant % 10 != 0
+    assert len(str(significant)) == digits
+
+
+def test_feature_set_3_tells_round_payments_from_computed_amounts() -> None:
+    round_payment = _v3(_tx(value=5 * 10**17, gas_price=20 * 10**9))
+    computed = _v3(_tx(value=731_942_118_004_211, gas_price=20_873_112_004))
+    assert (round_payment["value_trailing_zeros"], round_payment["value_significant_digits"]) == (
+        17,
+        1,
+    )
+    assert computed["value_trailing_zeros"] == 0
+    assert computed["value_significant_digits"] == 15
+    assert round_payment["gas_price_significant_digits"] == 1
+    assert computed["gas_price_significant_digits"] == 11
+
+
+@given(transactions(), instants)
+def test_feature_set_3_does_not_depend_on_the_time_of_day(tx: Transaction, when: datetime) -> None:
+    assert extract_features(tx, 3) == extract_features(dataclasses.replace(tx, timestamp=when), 3)

@@ -381,7 +381,9 @@ async def test_the_real_pyod_detector_scores_end_to_end() -> None:
     await scorer.refresh()
     assert scorer.ready
 
-    typical = a_transaction(value=NORMAL, gas_price=25 * 10**9, timestamp=at(3600))
+    # Shaped like the history (amounts with many significant digits): feature set 3 reads
+    # the decimal shape of the amounts, so a round 1 ether would stand out from it.
+    typical = a_transaction(value=int(10**18.05), gas_price=int(10**10.4), timestamp=at(3600))
     outsized = a_transaction(value=10**25, gas_price=9_000 * 10**9, to_address=None)
     results = await scorer.score_transactions([typical, outsized])
 

@@ -127,7 +127,26 @@ async def test_a_time_range_selects_the_transactions_trained_on(stream: Syntheti
 
     expected = [tx for tx in stream.transactions if tx.timestamp < middle]
     assert data.rows == len(expected) > 1_000  # more than one page of the repository
-    assert len(data.held_out.rows) == sum(1 for tx in expected if is_held_out(tx.hash, 0.2))
+    assert len(data.held_out.rows) == round(0.2 * len(expected))
+
+
+async def test_the_newest_rows_are_held_out_and_the_older_ones_trained_on(
+    stream: SyntheticStream,
+) -> None:
+    uow = InMemoryDatabase().uow
+    ordered = sorted(stream.transactions, key=lambda tx: (tx.timestamp, tx.hash))
+    newest = {tx.hash for tx in ordered[-round(0.25 * len(ordered)) :]}
+    # Fraud marks the newest quarter, so each side's labels say where its rows came from.
+    truth = {
+        tx.hash: LabelKind.FRAUD if tx.hash in newest else LabelKind.LEGITIMATE
+        for tx in stream.transactions
+    }
+    await _store(uow, SyntheticStream(stream.transactions, truth), truth)
+
+    data = await gather(services_for(uow), StoredTransactions(TimeRange()), holdout=0.25)
+
+    assert data.held_out.labels == [True] * len(newest)
+    assert data.train.labels == [False] * (len(ordered) - len(newest))
 
 
 async def test_given_transactions_train_with_their_labels_and_stored_labels_win(
