@@ -88,3 +88,15 @@ def test_an_unreachable_database_is_one_line_on_stderr_and_exit_1(
     assert result.returncode == 1, result.stderr
     assert len(lines(result.stderr)) == 1, result.stderr
     assert "Zebra-s3cr3t" not in result.stderr
+
+
+def test_a_database_never_migrated_is_one_line_saying_to_migrate_and_exit_1(
+    tmp_path: Path,
+) -> None:
+    result = run(tmp_path, "models", "list", CHAINWATCH_AUTO_MIGRATE="false")
+
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert lines(result.stderr)[-1] == (
+        "chainwatch: the database has no chainwatch schema yet: run `chainwatch migrate`"
+    )

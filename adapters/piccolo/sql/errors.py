@@ -4,8 +4,10 @@ Connection trouble (refused, dropped, timed out, pool closed, SQLite file locked
 unreadable) becomes the domain's ``Unavailable``. Constraint violations become
 ``UniqueViolation``/``ForeignKeyViolation`` naming the constraint where the driver says
 (PostgreSQL always does; SQLite names the columns of a unique constraint but never the
-foreign key), for the repositories to turn into the precise domain error. Anything else
-propagates unchanged: it is a bug, not a condition to handle.
+foreign key), for the repositories to turn into the precise domain error. A database without
+the chainwatch tables (never migrated, e.g. with ``CHAINWATCH_AUTO_MIGRATE=false``) is
+``Unavailable`` too, with a message that says to migrate. Anything else propagates
+unchanged: it is a bug, not a condition to handle.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ _PG_UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.InvalidPasswordError,
 )
 _SQLITE_UNAVAILABLE = ("database is locked", "unable to open database", "disk i/o error")
+_NOT_MIGRATED = "the database has no chainwatch schema yet: run `chainwatch migrate`"
 
 
 @contextmanager
@@ -54,6 +57,8 @@ def translate_errors() -> Iterator[None]:
         raise UniqueViolation(error.constraint_name, str(error)) from error
     except asyncpg.exceptions.ForeignKeyViolationError as error:
         raise ForeignKeyViolation(error.constraint_name, str(error)) from error
+    except asyncpg.exceptions.UndefinedTableError as error:
+        raise Unavailable(_NOT_MIGRATED) from error
     except _PG_UNAVAILABLE as error:
         raise Unavailable(f"the database is unavailable: {type(error).__name__}") from error
     except sqlite3.IntegrityError as error:
@@ -65,6 +70,8 @@ def translate_errors() -> Iterator[None]:
             raise ForeignKeyViolation(None, message) from error
         raise
     except sqlite3.OperationalError as error:
+        if str(error).startswith("no such table"):
+            raise Unavailable(_NOT_MIGRATED) from error
         if any(reason in str(error).lower() for reason in _SQLITE_UNAVAILABLE):
             raise Unavailable(f"the database is unavailable: {error}") from error
         raise
