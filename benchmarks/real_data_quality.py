@@ -43,14 +43,14 @@ from domain.model import LabelKind, Transaction
 from domain.services import lifecycle
 from domain.services.evaluation import TOP_SHARE
 from domain.services.imports import import_transactions
-from domain.services.registry import create_model, train_version
+from domain.services.registry import DEFAULT_ALGORITHM, create_model, train_version
 from domain.services.reviews import REVIEW_SOURCE
 from domain.services.training_data import StoredTransactions, gather, is_held_out
 from entrypoints.bootstrap import bootstrap_in_memory
 from ports import TrainingSet
 from ports.repositories import TimeRange
 
-TRAIN_ALGORITHM = "tails"  # what `chainwatch train` creates a new model with
+TRAIN_ALGORITHM = DEFAULT_ALGORITHM  # what `chainwatch train` creates a new model with
 MODEL_NAME = "benchmark"
 SCORING_BATCH = 1_024
 STARTED = time.perf_counter()
