@@ -1,12 +1,23 @@
 """A labelled, synthetic Ethereum-like transaction stream for demos, tests and benchmarks.
 
 Deterministic from a seed (standard library ``random`` only). Ordinary traffic mimics
-main-net shapes: plain ETH transfers with log-normal values (median about 0.05 ETH, a few
-whales), contract calls (mostly zero value, gas limits around 100-300k with gas used below
-the limit, call data of a few hundred bytes), rare contract creations; a base fee that
-drifts as a random walk in log space with log-normal priority tips; a diurnal activity
-cycle; senders drawn from a heavy-tailed (Pareto) activity distribution with per-sender
-nonces.
+main-net shapes: ETH payments at 21,000 gas with log-normal values spanning many orders of
+magnitude (median about 0.05 ETH, a tenth below 0.001 ETH, a hundredth above 50 ETH);
+ERC-20 transfers and approvals (zero value, 68 bytes of call data, 45-65k gas); other
+contract calls (swaps, mints: gas limits around 100-500k with gas used below the limit,
+call data of a few hundred bytes, some with value); rare contract creations. The base fee
+wanders in log space around 15 gwei, reverting to it within hours (most of the time
+between about 2 and 100 gwei), plus log-normal priority tips; activity follows a diurnal
+cycle; senders are drawn from a heavy-tailed (Pareto) activity distribution with
+per-sender nonces.
+
+By default rows come at main-net pace (about 11 per second), so a stream of thousands of
+rows covers minutes of one day. ``span`` spreads the ordinary rows over a longer period
+instead (a thinned sample of it: every hour of the day, the base fee's ups and downs),
+which is what a model meant to score any time of day must learn from.
+``gas_used_share`` is the share of rows that carry their gas used (mined, with a
+receipt); the others look like what clients submit before mining (the old API shape, a
+JSON-RPC transaction object), without it.
 
 Injected patterns, each labelled fraud and named in ``SyntheticStream.patterns``:
 
@@ -34,6 +45,13 @@ from domain.model import LabelKind, Transaction
 ETHER = 10**18
 GWEI = 10**9
 DEFAULT_START = datetime(2024, 5, 1, tzinfo=UTC)
+MAINNET_GAP_S = 0.09  # mean seconds between ordinary rows at main-net pace
+# The base fee: log-normal around 15 gwei (sd 0.9 in natural log), pulled back towards it
+# with a time constant of 6 hours (an Ornstein-Uhlenbeck process in log space).
+_BASE_FEE_GWEI = 15.0
+_BASE_FEE_LOG_SD = 0.9
+_BASE_FEE_REVERSION_S = 6 * 3600.0
+_BASE_FEE_BOUNDS_GWEI = (0.5, 1_000.0)
 PATTERNS = ("address_poisoning", "dust", "abnormal_gas_price", "outsized_transfer", "burst")
 # Share of rows that start an injected episode, per pattern (episodes of dust and bursts
 # have many rows, so the fraud share of rows is about 2.5%).
@@ -72,12 +90,17 @@ class SyntheticStream:
 
 
 class _Generator:
-    def __init__(self, count: int, seed: int, start: datetime) -> None:
+    def __init__(
+        self, count: int, seed: int, start: datetime, mean_gap_s: float, gas_used_share: float
+    ) -> None:
         self.rng = random.Random(seed)
         self.count = count
         self.clock = start
+        self.mean_gap_s = mean_gap_s
+        self.gas_used_share = gas_used_share
+        self.receipts = random.Random(f"receipts-{seed}")
         self.block = 19_000_000
-        self.base_fee = 20.0 * GWEI
+        self.log_base_fee = math.log(_BASE_FEE_GWEI * GWEI)
         accounts = max(100, count // 15)
         self.accounts = [self._address() for _ in range(accounts)]
         # Pareto activity: a few accounts (exchanges, bots) send a large share of traffic.
@@ -107,20 +130,31 @@ class _Generator:
                 high = middle
         return self.accounts[low]
 
-    def _tick(self, mean_gap_s: float = 0.09) -> None:
+    @property
+    def base_fee(self) -> float:
+        return math.exp(self.log_base_fee)
+
+    def _tick(self, mean_gap_s: float | None = None) -> None:
         # Busier in the (UTC) afternoon and evening: intensity varies by a factor of ~2.
         hour = self.clock.hour + self.clock.minute / 60
         intensity = 1.0 + 0.45 * math.sin(2 * math.pi * (hour - 9) / 24)
-        self.clock += timedelta(seconds=self.rng.expovariate(intensity / mean_gap_s))
+        mean_gap_s = self.mean_gap_s if mean_gap_s is None else mean_gap_s
+        gap_s = self.rng.expovariate(intensity / mean_gap_s)
+        self.clock += timedelta(seconds=gap_s)
         self.block = 19_000_000 + int((self.clock - DEFAULT_START).total_seconds() // 12)
-        self.base_fee *= math.exp(self.rng.gauss(0.0, 0.002))
-        self.base_fee = min(max(self.base_fee, 3.0 * GWEI), 300.0 * GWEI)
+        # The exact Ornstein-Uhlenbeck step over gap_s, so any pace gives the same process.
+        mean = math.log(_BASE_FEE_GWEI * GWEI)
+        kept = math.exp(-gap_s / _BASE_FEE_REVERSION_S)
+        noise = _BASE_FEE_LOG_SD * math.sqrt(1.0 - kept * kept)
+        self.log_base_fee = mean + kept * (self.log_base_fee - mean) + self.rng.gauss(0.0, noise)
+        low, high = (math.log(bound * GWEI) for bound in _BASE_FEE_BOUNDS_GWEI)
+        self.log_base_fee = min(max(self.log_base_fee, low), high)
 
     def _gas_price(self) -> int:
-        tip = GWEI * self.rng.lognormvariate(math.log(1.5), 0.8)
+        tip = GWEI * self.rng.lognormvariate(math.log(1.5), 1.0)
         return int(self.base_fee + tip)
 
-    def _value_eth(self, mu: float = math.log(0.05), sigma: float = 2.0) -> int:
+    def _value_eth(self, mu: float = math.log(0.05), sigma: float = 3.0) -> int:
         return int(ETHER * self.rng.lognormvariate(mu, sigma))
 
     def _emit(
@@ -147,7 +181,7 @@ class _Generator:
             timestamp=self.clock,
             block_number=self.block,
             nonce=nonce,
-            gas_used=gas_used,
+            gas_used=gas_used if self._with_receipt() else None,
             input_size=input_size,
             ingested_at=self.clock + timedelta(seconds=self.rng.uniform(0.5, 15.0)),
         )
@@ -158,11 +192,15 @@ class _Generator:
         if to is not None and pattern is None and value > 0:
             self.counterparties[sender] = to
 
+    def _with_receipt(self) -> bool:
+        # A random source of its own: the share blanks gas used and changes nothing else.
+        return self.receipts.random() < self.gas_used_share
+
     # -- ordinary traffic -----------------------------------------------------------------
     def ordinary(self) -> None:
         kind = self.rng.random()
         sender = self._sender()
-        if kind < 0.60:
+        if kind < 0.55:
             to = self._sender() if self.rng.random() < 0.7 else self._address()
             self._emit(
                 sender=sender,
@@ -173,19 +211,29 @@ class _Generator:
                 gas_used=21_000,
                 input_size=0,
             )
-        elif kind < 0.99:
-            gas = int(min(max(self.rng.lognormvariate(math.log(160_000), 0.5), 40_000), 2_000_000))
-            token_transfer = self.rng.random() < 0.4
+        elif kind < 0.80:
+            # An ERC-20 transfer(to, amount) or approve(spender, amount): a 4-byte selector
+            # and two 32-byte arguments; wallets set the limit a little above the gas used.
+            gas = self.rng.randrange(45_000, 65_001)
             self._emit(
                 sender=sender,
                 to=self.rng.choice(self.contracts),
-                value=0 if self.rng.random() < 0.75 else self._value_eth(math.log(0.2), 1.5),
+                value=0,
+                gas=gas,
+                gas_price=self._gas_price(),
+                gas_used=int(gas * self.rng.uniform(0.55, 0.95)),
+                input_size=68,
+            )
+        elif kind < 0.99:
+            gas = int(min(max(self.rng.lognormvariate(math.log(200_000), 0.5), 60_000), 2_000_000))
+            self._emit(
+                sender=sender,
+                to=self.rng.choice(self.contracts),
+                value=0 if self.rng.random() < 0.65 else self._value_eth(math.log(0.2), 2.0),
                 gas=gas,
                 gas_price=self._gas_price(),
                 gas_used=int(gas * self.rng.uniform(0.35, 0.95)),
-                input_size=68
-                if token_transfer
-                else int(self.rng.lognormvariate(math.log(400), 0.8)),
+                input_size=int(self.rng.lognormvariate(math.log(400), 0.8)),
             )
         else:
             gas = self.rng.randrange(1_000_000, 6_000_000)
@@ -278,14 +326,26 @@ class _Generator:
 
 
 def generate_stream(
-    count: int, seed: int = 0, *, start: datetime = DEFAULT_START
+    count: int,
+    seed: int = 0,
+    *,
+    start: datetime = DEFAULT_START,
+    span: timedelta | None = None,
+    gas_used_share: float = 1.0,
 ) -> SyntheticStream:
-    """``count`` transactions (exactly) from ``start`` on, about 11 per second, with
-    about 2.5% of the rows injected fraud. The same ``count``/``seed``/``start`` always
-    give the same stream."""
+    """``count`` transactions (exactly) from ``start`` on, with about 2.5% of the rows
+    injected fraud: about 11 per second by default, or spread over about ``span`` (see the
+    module docstring; injected episodes keep their pace of seconds). ``gas_used_share`` of
+    the rows carry their gas used (all by default). The same arguments always give the
+    same stream."""
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise InvalidInput("count must be a positive integer", field="count")
-    generator = _Generator(count, seed, start)
+    if span is not None and not span.total_seconds() > 0:
+        raise InvalidInput("span must be a positive duration", field="span")
+    if not 0.0 <= gas_used_share <= 1.0:
+        raise InvalidInput("gas_used_share must be between 0 and 1", field="gas_used_share")
+    mean_gap_s = MAINNET_GAP_S if span is None else span.total_seconds() / count
+    generator = _Generator(count, seed, start, mean_gap_s, gas_used_share)
     episodes = {name: getattr(generator, name) for name in PATTERNS}
     stream = generator.stream
     while len(stream.transactions) < count:

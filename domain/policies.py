@@ -1,5 +1,6 @@
-"""Decisions that are pure functions of their inputs: severity bands, the version that
-serves a transaction (A/B traffic), and how traffic weights are rescaled.
+"""Decisions that are pure functions of their inputs: severity (from the alert budget, or
+from a version's raw-score bands), the version that serves a transaction (A/B traffic),
+and how traffic weights are rescaled.
 
 Nothing here reads a clock, a random source or Python's per-process ``hash()``, so every
 replica and every restart reaches the same answer.
@@ -11,6 +12,7 @@ import hashlib
 import math
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
 
 from domain.errors import InvalidInput
 from domain.model import Severity
@@ -18,9 +20,105 @@ from domain.values import lookup_key
 
 THRESHOLD_KEYS: tuple[str, ...] = ("threshold", "low", "medium", "high", "critical")
 
-# Severity bands split the flagged tail by how far out a score lies: with contamination c,
-# a training score at or above the (1 - c) quantile is flagged (low); the top 50% of the
-# flagged tail is medium, the top 20% high and the top 5% critical.
+MAX_ALERT_SHARE = 0.5
+# The default share of each severity band (and those above it) among the alerts.
+BAND_FRACTIONS: Mapping[str, float] = {
+    "medium_share": 0.5,
+    "high_share": 0.2,
+    "critical_share": 0.1,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AlertBudget:
+    """How much of the traffic may alert, and at which severity, as top shares of a
+    version's reference distribution (the scores of what it was trained on).
+
+    A calibrated score ``q`` (the share of the reference below the raw score, see
+    ``domain.calibration``) is an anomaly when ``q >= 1 - alert_share``: traffic like the
+    training data alerts at about ``alert_share``. Of those, ``q >= 1 - medium_share`` is
+    medium, ``1 - high_share`` high and ``1 - critical_share`` critical; the rest low.
+    Each share is in (0, 0.5] and ``critical <= high <= medium <= alert`` (equal shares
+    leave a band empty). Raises ``InvalidInput`` naming the share (``field`` is e.g.
+    ``"high_share"``). Defaults: 1% alerts; of them, half medium or worse, a fifth high or
+    worse, a tenth critical (``BAND_FRACTIONS``, see ``of``).
+    """
+
+    alert_share: float = 0.01
+    medium_share: float = 0.005
+    high_share: float = 0.002
+    critical_share: float = 0.001
+
+    def __post_init__(self) -> None:
+        wider: tuple[str, float] | None = None
+        for share in fields(self):
+            value = getattr(self, share.name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise InvalidInput(f"{share.name} must be a number", field=share.name)
+            if not 0.0 < value <= MAX_ALERT_SHARE:
+                raise InvalidInput(
+                    f"{share.name} must be more than 0 and at most {MAX_ALERT_SHARE}, got {value}",
+                    field=share.name,
+                )
+            if wider is not None and value > wider[1]:
+                raise InvalidInput(
+                    f"{share.name} ({value}) must not exceed {wider[0]} ({wider[1]}): each "
+                    "severity is a top share within the one below it",
+                    field=share.name,
+                )
+            wider = (share.name, value)
+
+    @classmethod
+    def of(
+        cls,
+        alert_share: float = 0.01,
+        *,
+        medium_share: float | None = None,
+        high_share: float | None = None,
+        critical_share: float | None = None,
+    ) -> AlertBudget:
+        """The budget alerting at ``alert_share``; each band share not given takes its
+        default fraction of it (``BAND_FRACTIONS``). Raises ``InvalidInput`` as above."""
+        given = {"medium_share": medium_share, "high_share": high_share}
+        given["critical_share"] = critical_share
+        if isinstance(alert_share, bool) or not isinstance(alert_share, (int, float)):
+            raise InvalidInput("alert_share must be a number", field="alert_share")
+        shares = {
+            # Rounded so that 0.05 * 0.2 is 0.01, not 0.010000000000000002.
+            name: round(alert_share * BAND_FRACTIONS[name], 12) if value is None else value
+            for name, value in given.items()
+        }
+        return cls(alert_share, **shares)
+
+    def bands(self) -> tuple[tuple[Severity, float], ...]:
+        """Each severity with its top share, the most severe first."""
+        return (
+            (Severity.CRITICAL, self.critical_share),
+            (Severity.HIGH, self.high_share),
+            (Severity.MEDIUM, self.medium_share),
+            (Severity.LOW, self.alert_share),
+        )
+
+
+def severity_at(quantile: float, budget: AlertBudget) -> Severity | None:
+    """The severity of a calibrated score under ``budget``, or None when it is no anomaly.
+
+    ``quantile`` is the share of the reference distribution below the raw score (0 to 1).
+    It takes the most severe band whose top share reaches down to it
+    (``quantile >= 1 - share``). Monotone: a higher quantile never gets a lower severity,
+    and the bands are nested (a critical score also passes the high, medium and alert
+    floors). NaN is no anomaly.
+    """
+    for severity, share in budget.bands():
+        if quantile >= 1.0 - share:
+            return severity
+    return None
+
+
+# Raw-score bands, for versions trained before calibrated scores (and kept with new ones
+# for builds that predate it): with contamination c, a training score at or above the
+# (1 - c) quantile is flagged (low); the top 50% of the flagged tail is medium, the top
+# 20% high and the top 5% critical.
 _BAND_TAIL_SHARE: tuple[tuple[str, float], ...] = (
     ("medium", 0.5),
     ("high", 0.2),
@@ -30,8 +128,9 @@ _BAND_TAIL_SHARE: tuple[tuple[str, float], ...] = (
 TOTAL_WEIGHT = 100
 
 
-def _quantile(ordered: Sequence[float], q: float) -> float:
-    """Linear-interpolation quantile (numpy's default) of an ascending sequence."""
+def interpolated_quantile(ordered: Sequence[float], q: float) -> float:
+    """The ``q`` quantile (0 to 1) of a non-empty ascending sequence, interpolating
+    linearly between neighbours (numpy's default method)."""
     position = q * (len(ordered) - 1)
     lower = math.floor(position)
     upper = min(lower + 1, len(ordered) - 1)
@@ -42,7 +141,8 @@ def _quantile(ordered: Sequence[float], q: float) -> float:
 def severity_thresholds(
     training_scores: Sequence[float], contamination: float = 0.01
 ) -> dict[str, float]:
-    """Anomaly threshold and severity band floors from a model's training scores.
+    """Raw-score anomaly threshold and severity band floors from a model's training scores
+    (what versions without a calibration reference are judged by, see ``classify``).
 
     ``threshold`` is the ``1 - contamination`` quantile (so about that share of the
     training rows would be flagged) and equals ``low``; ``medium``, ``high`` and
@@ -62,19 +162,19 @@ def severity_thresholds(
     ordered = sorted(float(score) for score in training_scores)
     if not all(math.isfinite(score) for score in ordered):
         raise InvalidInput("training scores must be finite numbers", field="training_scores")
-    threshold = _quantile(ordered, 1.0 - contamination)
+    threshold = interpolated_quantile(ordered, 1.0 - contamination)
     bands = {"threshold": threshold, "low": threshold}
     floor = threshold
     for name, share in _BAND_TAIL_SHARE:
         # max() keeps the bands monotone despite floating-point rounding in the quantiles.
-        floor = max(floor, _quantile(ordered, 1.0 - contamination * share))
+        floor = max(floor, interpolated_quantile(ordered, 1.0 - contamination * share))
         bands[name] = floor
     return bands
 
 
-def _band(thresholds: Mapping[str, float], key: str) -> float:
+def _band(thresholds: Mapping[str, object], key: str) -> float:
     try:
-        value = float(thresholds[key])
+        value = float(thresholds[key])  # type: ignore[arg-type]  # refused below if not
     except (KeyError, TypeError, ValueError):
         raise InvalidInput(
             f"thresholds must hold a number for {key!r} (keys: {', '.join(THRESHOLD_KEYS)})",
@@ -85,8 +185,16 @@ def _band(thresholds: Mapping[str, float], key: str) -> float:
     return value
 
 
+def raw_floors(thresholds: Mapping[str, object]) -> dict[str, float]:
+    """The raw-score floors in ``thresholds`` (``THRESHOLD_KEYS``) as numbers; raises
+    ``InvalidInput`` when one is missing or not a finite number."""
+    return {key: _band(thresholds, key) for key in THRESHOLD_KEYS}
+
+
 def classify(score: float, thresholds: Mapping[str, float]) -> Severity | None:
-    """The severity of ``score``, or None when it is below the anomaly threshold.
+    """The severity of raw ``score`` by raw-score bands (``severity_thresholds``), or None
+    when it is below the anomaly threshold. Versions with a calibration reference are
+    judged by ``severity_at`` and the alert budget instead.
 
     A score at or above ``threshold`` is at least LOW; at or above ``medium``, ``high`` or
     ``critical`` it takes that band. Monotone: a higher score never gets a lower severity.

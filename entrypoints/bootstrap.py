@@ -18,6 +18,7 @@ from adapters.clock import SystemClock
 from adapters.memory import InMemoryBlobStore, InMemoryDatabase
 from adapters.piccolo import PiccoloDatabase
 from adapters.security import Argon2PasswordHasher, HmacSecretDigester
+from domain.policies import AlertBudget
 from domain.services import Services
 from domain.services.scoring import Scorer
 from entrypoints.blobs import blob_store_from_url
@@ -112,11 +113,12 @@ def services_over(
     passwords: PasswordHasher | None = None,
     blobs: BlobStore | None = None,
     detectors: DetectorFactory | None = None,
+    alerts: AlertBudget | None = None,
 ) -> Services:
     """The use cases' ``Services`` over ``uow``, serving nothing (``wire`` adds the
     scorer). Defaults: the system clock, API key secrets digested with a random key (it
     lives and dies with the process), argon2 passwords, artifacts in memory, the pyod
-    detectors (imported on first use)."""
+    detectors (imported on first use), the default alert budget."""
     return Services(
         uow=uow,
         clock=SystemClock() if clock is None else clock,
@@ -124,6 +126,7 @@ def services_over(
         detectors=LazyPyodDetectors() if detectors is None else detectors,
         passwords=Argon2PasswordHasher() if passwords is None else passwords,
         digester=_digester(None) if digester is None else digester,
+        alerts=AlertBudget() if alerts is None else alerts,
     )
 
 
@@ -135,6 +138,7 @@ def wire(
     passwords: PasswordHasher | None = None,
     blobs: BlobStore | None = None,
     detectors: DetectorFactory | None = None,
+    alerts: AlertBudget | None = None,
     auto_migrate: bool = False,
     bootstrap_model: bool = True,
 ) -> Container:
@@ -147,6 +151,7 @@ def wire(
         passwords=passwords,
         blobs=blobs,
         detectors=detectors,
+        alerts=alerts,
     )
     scorer = Scorer(ports)
     return Container(
@@ -166,6 +171,7 @@ def bootstrap(settings: Settings) -> Container:
         auto_migrate=settings.auto_migrate,
         digester=_digester(settings.secret_key),
         blobs=_model_store(settings),
+        alerts=settings.alerts,
         bootstrap_model=settings.bootstrap_model,
     )
 
@@ -189,16 +195,18 @@ def bootstrap_in_memory(
     passwords: PasswordHasher | None = None,
     blobs: BlobStore | None = None,
     detectors: DetectorFactory | None = None,
+    alerts: AlertBudget | None = None,
     bootstrap_model: bool = True,
 ) -> Container:
     """The same wiring over the in-memory fakes (a new empty store unless ``database``),
-    with a random secret key, artifacts in memory (unless ``blobs``) and the real pyod
-    detectors (unless ``detectors``)."""
+    with a random secret key, artifacts in memory (unless ``blobs``), the real pyod
+    detectors (unless ``detectors``) and the default alert budget (unless ``alerts``)."""
     return wire(
         InMemoryDatabase() if database is None else database,
         clock=clock,
         passwords=passwords,
         blobs=blobs,
         detectors=detectors,
+        alerts=alerts,
         bootstrap_model=bootstrap_model,
     )

@@ -24,6 +24,8 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 from adapters.piccolo import DatabaseConfig, PostgresConfig, SQLiteConfig, config_from_url
+from domain.errors import InvalidInput
+from domain.policies import BAND_FRACTIONS, MAX_ALERT_SHARE, AlertBudget
 
 SQLITE_FILENAME = "chainwatch.sqlite3"
 SECRET_KEY_FILENAME = "secret_key"  # noqa: S105 - a file name, not a secret
@@ -37,6 +39,14 @@ _PIECEWISE_POSTGRES = ("DATABASE_PORT", "DATABASE_NAME", "DATABASE_USER", "DATAB
 _URL_HINT = "percent-encode special characters in the user name and password"
 _URL_OPTIONS = frozenset({"connect_timeout", "statement_cache_size"})
 
+
+# The alert budget's shares (``AlertBudget`` fields), each from its own variable.
+ALERT_SHARE_VARIABLES: tuple[tuple[str, str], ...] = (
+    ("alert_share", "CHAINWATCH_ALERT_SHARE"),
+    ("medium_share", "CHAINWATCH_MEDIUM_SHARE"),
+    ("high_share", "CHAINWATCH_HIGH_SHARE"),
+    ("critical_share", "CHAINWATCH_CRITICAL_SHARE"),
+)
 
 S3_SSE_MODES = ("aes256", "aws:kms", "none")  # compared case-insensitively
 S3_CHECKSUM_MODES = ("when_required", "when_supported")
@@ -91,6 +101,8 @@ class Settings:
     """Train and activate ``bootstrap-tails`` at start-up when no version is active."""
     s3: S3Settings = S3Settings()
     predict: PredictLimits = PredictLimits()
+    alerts: AlertBudget = dataclasses.field(default_factory=AlertBudget)
+    """Shares of traffic flagged as anomalies and at each severity (calibrated versions)."""
     secret_key: str | None = dataclasses.field(default=None, repr=False)
     """Keys the digests of API key secrets. ``load_settings`` always sets it (from
     ``CHAINWATCH_SECRET_KEY`` or the data folder's ``secret_key`` file); ``None`` makes
@@ -128,6 +140,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         bootstrap_model=env.boolean("CHAINWATCH_BOOTSTRAP_MODEL", True),
         s3=_s3(env),
         predict=_predict(env),
+        alerts=_alerts(env),
         secret_key=_secret_key(env, data_dir),
     )
 
@@ -139,6 +152,29 @@ def _predict(env: _Environment) -> PredictLimits:
         flush_ms=float(env.integer("CHAINWATCH_MICRO_BATCH_WAIT_MS", 2, minimum=0, maximum=1000)),
         queue_size=env.integer("CHAINWATCH_PREDICT_QUEUE", 4_096, minimum=1, maximum=1_000_000),
     )
+
+
+def _alerts(env: _Environment) -> AlertBudget:
+    """The alert budget: each share in (0, 0.5], no severity's share above the one below;
+    band shares not set are fractions of the alert share (``AlertBudget.of``)."""
+    (_, alert_variable), *bands = ALERT_SHARE_VARIABLES
+    alert_share = env.share(alert_variable)
+    given = {field: env.share(variable) for field, variable in bands}
+    try:
+        return AlertBudget.of(
+            AlertBudget().alert_share if alert_share is None else alert_share,
+            medium_share=given["medium_share"],
+            high_share=given["high_share"],
+            critical_share=given["critical_share"],
+        )
+    except InvalidInput as error:
+        message = error.message
+        for field, variable in ALERT_SHARE_VARIABLES:
+            message = message.replace(field, variable)
+        defaults = ", ".join(f"{variable} {BAND_FRACTIONS[field]:g}" for field, variable in bands)
+        raise ConfigError(
+            f"{message} (when unset, each is a fraction of {alert_variable}: {defaults})"
+        ) from None
 
 
 class _Environment:
@@ -167,6 +203,20 @@ class _Environment:
             raise ConfigError(f"{name} must be a whole number {bounds}, got {raw!r}") from None
         if value < minimum or (maximum is not None and value > maximum):
             raise ConfigError(f"{name} must be a whole number {bounds}, got {raw!r}")
+        return value
+
+    def share(self, name: str) -> float | None:
+        """A share of traffic: a decimal number above 0 and at most ``MAX_ALERT_SHARE``."""
+        raw = self.get(name)
+        if raw is None:
+            return None
+        expected = f"{name} must be a decimal number above 0 and at most {MAX_ALERT_SHARE}"
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{expected} (0.01 is 1%), got {raw!r}") from None
+        if not 0.0 < value <= MAX_ALERT_SHARE:  # NaN fails this too
+            raise ConfigError(f"{expected} (0.01 is 1%), got {raw!r}")
         return value
 
     def boolean(self, name: str, default: bool) -> bool:

@@ -4,9 +4,13 @@ Training a version (``train_version``):
 
 1. gather feature rows and labels (``training_data.gather``) and split off held-out rows;
 2. train the detector in a worker thread (the event loop keeps serving);
-3. derive the anomaly threshold and severity bands from the training scores
-   (``policies.severity_thresholds``, contamination from the detector's params);
-4. score the held-out rows and evaluate (``evaluation.evaluate``);
+3. keep the reference distribution of the training scores
+   (``calibration.ScoreReference``): every score the version gives is reported as its
+   quantile in it, and the alert budget decides anomaly and severity. The raw-score
+   floors of the training scores (``policies.severity_thresholds``, contamination from
+   the detector's params) are stored next to it for builds that predate calibration;
+4. score the held-out rows, calibrate and evaluate them (``evaluation.evaluate``, the
+   flagged share at the alert budget);
 5. reserve the next version number (a STAGED row without artifact, committed, so two
    concurrent trainings never write the same artifact key), store the artifact at
    ``models/<name>/<version>.pyod`` and record its URI and sha256 in the row.
@@ -22,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from domain.calibration import REFERENCE_KEY, ScoreReference
 from domain.errors import DuplicateModelVersion, InvalidInput
 from domain.features import FEATURE_NAMES, FEATURE_VERSION
 from domain.model import Model, ModelStatus, ModelVersion
@@ -145,8 +150,12 @@ async def train_version(
         params,
         TrainingSet(rows=data.train.rows, labels=data.train.labels),
     )
-    thresholds = severity_thresholds(trained.training_scores, _contamination(trained, params))
-    metrics = await _evaluate(services, trained, data, thresholds["threshold"], progress)
+    reference = ScoreReference.of(trained.training_scores)
+    thresholds: dict[str, Any] = {
+        **severity_thresholds(trained.training_scores, _contamination(trained, params)),
+        REFERENCE_KEY: reference.to_json(),
+    }
+    metrics = await _evaluate(services, trained, data, reference, progress)
     version = await _reserve(services, model, trained, thresholds, metrics)
     _say(progress, f"storing the artifact of {version_label(model.name, version.version)}")
     try:
@@ -182,23 +191,28 @@ async def _evaluate(
     services: Services,
     trained: TrainedDetector,
     data: TrainingData,
-    threshold: float,
+    reference: ScoreReference,
     progress: Progress | None,
 ) -> dict[str, Any]:
+    """Metrics on the calibrated scale clients see: score statistics are quantiles of the
+    reference, and ``flagged_share`` is the share at or above the alert budget's floor
+    (about ``alert_share`` when held-out rows look like the training rows)."""
     held_out = data.held_out
+    alert_share = services.alerts.alert_share
+    floor = 1.0 - alert_share
     if held_out.rows:
         _say(progress, f"evaluating on {len(held_out.rows):,} held-out rows")
         detector = await asyncio.to_thread(services.detectors.load, trained.artifact)
         scores = await asyncio.to_thread(detector.score, held_out.rows)
-        metrics = evaluate(scores, held_out.labels, threshold)
+        metrics = evaluate([reference.quantile(s) for s in scores], held_out.labels, floor)
     else:
         # Too few rows to hold any out: statistics of the training scores are all there is.
-        metrics = evaluate(
-            trained.training_scores, [None] * len(trained.training_scores), threshold
-        )
+        calibrated = [reference.quantile(s) for s in trained.training_scores]
+        metrics = evaluate(calibrated, [None] * len(calibrated), floor)
         metrics["held_out_rows"] = 0
     metrics.update(
         {
+            "alert_share": alert_share,
             "training_rows": len(data.train.rows),
             "training_fraud": data.train.fraud,
             "training_legitimate": data.train.legitimate,
@@ -213,7 +227,7 @@ async def _reserve(
     services: Services,
     model: Model,
     trained: TrainedDetector,
-    thresholds: dict[str, float],
+    thresholds: dict[str, Any],
     metrics: dict[str, Any],
 ) -> ModelVersion:
     """Commit a STAGED row with the next free version number (retrying on a clash with a

@@ -13,8 +13,11 @@ a batch of any size:
    version scores all of them;
 3. one unit of work: the new transactions, one served prediction per transaction, one
    shadow prediction per shadow version, and an ``Anomaly`` for each transaction its
-   served prediction flags (severity from ``policies.classify`` and the version's stored
-   thresholds). A concurrent writer that stored and scored the same hash in between
+   served prediction flags. The stored score, the anomaly flag and the severity come from
+   the version's ``calibration.ScoreRule``: the calibrated score (the quantile of the raw
+   score in the version's reference distribution) under ``services.alerts``, or - for a
+   version trained before calibration - the raw score and its stored raw floors. A
+   concurrent writer that stored and scored the same hash in between
    shows up as a duplicate of ``add_many``: that transaction becomes a replay too.
    The caller's audit rows (``audit=``, built from the results) are appended in that
    same unit of work, so they exist exactly when the predictions do; when every
@@ -42,7 +45,6 @@ from domain.model import (
     Prediction,
     Transaction,
 )
-from domain.policies import classify
 from domain.services.artifacts import load_version_artifact
 from domain.services.services import Services
 from domain.services.serving import (
@@ -86,6 +88,7 @@ class Scorer:
         self._detectors = services.detectors
         self._blobs = services.blobs
         self._clock = services.clock
+        self._alerts = services.alerts
         self._serving: ServingSet | None = None
         self._loaded: dict[tuple[uuid.UUID, str | None], Detector] = {}
         self._refresh_lock = asyncio.Lock()
@@ -118,25 +121,19 @@ class Scorer:
                     [ModelStatus.ACTIVE, ModelStatus.SHADOW]
                 )
             loaded: dict[tuple[uuid.UUID, str | None], Detector] = {}
+            ready: dict[uuid.UUID, Loaded] = {}
             for version in versions:
-                check_servable(version)
+                rule = check_servable(version, self._alerts)
                 key = (version.id, version.artifact_sha256)
                 detector = self._loaded.get(key)
                 if detector is None:
                     detector = await asyncio.to_thread(self._load, version)
                 loaded[key] = detector
+                ready[version.id] = Loaded(version, detector, rule)
             self._loaded = loaded
             self._serving = ServingSet(
-                active={
-                    v.id: Loaded(v, loaded[(v.id, v.artifact_sha256)])
-                    for v in versions
-                    if v.status is ModelStatus.ACTIVE
-                },
-                shadow=tuple(
-                    Loaded(v, loaded[(v.id, v.artifact_sha256)])
-                    for v in versions
-                    if v.status is ModelStatus.SHADOW
-                ),
+                active={v.id: ready[v.id] for v in versions if v.status is ModelStatus.ACTIVE},
+                shadow=tuple(ready[v.id] for v in versions if v.status is ModelStatus.SHADOW),
             )
 
     async def reload(self) -> None:
@@ -251,16 +248,17 @@ class Scorer:
         written = _Written()
         for tx in pending:
             for result in scored:
-                score = result.scores.get(tx.hash)
-                if score is None:
+                raw = result.scores.get(tx.hash)
+                if raw is None:
                     continue
                 version = result.loaded.version
-                severity = classify(score, version.thresholds)
+                verdict = result.loaded.rule.judge(raw)
+                severity = verdict.severity
                 prediction = Prediction(
                     transaction_hash=tx.hash,
                     model_version_id=version.id,
-                    score=score,
-                    is_anomaly=severity is not None,
+                    score=verdict.score,
+                    is_anomaly=verdict.is_anomaly,
                     served=result.served,
                     latency_ms=result.latency_ms,
                     created_at=now,
@@ -275,7 +273,7 @@ class Scorer:
                         prediction_id=prediction.id,
                         model_version_id=version.id,
                         severity=severity,
-                        score=score,
+                        score=verdict.score,
                         detected_at=now,
                     )
                     written.anomalies.append(anomaly)

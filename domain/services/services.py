@@ -4,14 +4,16 @@ Every use case reads ``verb(services, <what is asked>..., *, actor, <options>)``
 ``services`` first, then the request, then keyword-only options; ``actor`` is the id of
 the user asking (``None`` for the operator's CLI and for the service itself). The
 composition root (``entrypoints.bootstrap``) builds one ``Services`` per process; tests
-build theirs over the in-memory fakes the same way.
+build theirs over the in-memory fakes the same way. Besides the ports it carries the one
+configured policy the use cases apply, the alert budget.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from domain.policies import AlertBudget
 from ports.blobs import BlobStore
 from ports.clock import Clock
 from ports.detector import DetectorFactory
@@ -56,3 +58,5 @@ class Services:
     serving: Serving = NOTHING_SERVED
     """Reloaded after a change to which versions serve (a failure is logged, not raised:
     the change is committed already)."""
+    alerts: AlertBudget = field(default_factory=AlertBudget)
+    """Which calibrated scores are anomalies, and of which severity (from the settings)."""

@@ -11,19 +11,22 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from domain.calibration import ScoreRule, score_rule
 from domain.errors import InvalidInput, Unavailable
 from domain.features import SUPPORTED_FEATURE_VERSIONS, extract_features
 from domain.model import ModelVersion, Transaction
-from domain.policies import assign_version, classify
+from domain.policies import AlertBudget, assign_version
 from ports.detector import Detector
 
 
 @dataclass(frozen=True, slots=True)
 class Loaded:
-    """A model version with its detector, loaded and warmed."""
+    """A model version with its detector, loaded and warmed, and the rule that turns its
+    raw scores into what clients see (``domain.calibration``)."""
 
     version: ModelVersion
     detector: Detector
+    rule: ScoreRule
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +48,7 @@ class ServingSet:
 
 @dataclass(frozen=True, slots=True)
 class VersionScores:
-    """Scores of one version for some of the batch's transactions (by hash)."""
+    """Raw scores of one version for some of the batch's transactions (by hash)."""
 
     loaded: Loaded
     served: bool
@@ -53,9 +56,10 @@ class VersionScores:
     latency_ms: float
 
 
-def check_servable(version: ModelVersion) -> None:
-    """Raise ``Unavailable`` unless ``version`` can serve in this build: a feature set this
-    build computes, complete thresholds."""
+def check_servable(version: ModelVersion, budget: AlertBudget) -> ScoreRule:
+    """How ``version`` judges its raw scores under ``budget``; raises ``Unavailable`` unless
+    it can serve in this build: a feature set this build computes, and usable thresholds
+    (a calibration reference, or complete raw floors for a version trained before)."""
     if version.feature_version not in SUPPORTED_FEATURE_VERSIONS:
         known = ", ".join(str(v) for v in sorted(SUPPORTED_FEATURE_VERSIONS))
         raise Unavailable(
@@ -63,7 +67,7 @@ def check_servable(version: ModelVersion) -> None:
             f"but this build computes feature sets {known}; retrain or retire it"
         )
     try:
-        classify(0.0, version.thresholds)
+        return score_rule(version.thresholds, budget)
     except InvalidInput as error:
         raise Unavailable(
             f"model version {version.id} has unusable thresholds ({error.message}); "

@@ -8,6 +8,7 @@ from adapters.synthetic import generate_stream
 from domain.model import ModelStatus, Transaction
 from domain.services.bootstrap_model import BOOTSTRAP_MODEL, ensure_active_model
 from domain.services.registry import list_models
+from entrypoints.serving import bootstrap_stream
 from ports import UnitOfWorkFactory
 from tests.services import services_for
 
@@ -85,3 +86,13 @@ async def test_after_the_bootstrap_version_was_retired_a_new_one_is_trained() ->
         (1, ModelStatus.RETIRED),
         (2, ModelStatus.ACTIVE),
     ]
+
+
+def test_the_bootstrap_stream_covers_every_hour_and_rows_with_and_without_gas_used() -> None:
+    # What /predict receives at any time of day, in any client shape, must not lie
+    # outside what the bootstrap model learnt (issue 10: every ordinary payment critical).
+    rows = bootstrap_stream()
+    assert {tx.timestamp.hour for tx in rows} == set(range(24))
+    assert (rows[-1].timestamp - rows[0].timestamp).days >= 6
+    known = sum(1 for tx in rows if tx.gas_used is not None) / len(rows)
+    assert 0.3 < known < 0.7

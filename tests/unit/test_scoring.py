@@ -21,6 +21,7 @@ import pytest
 from adapters.detectors import PyodDetectorFactory
 from adapters.memory import InMemoryDatabase
 from adapters.memory.blobs import InMemoryBlobStore
+from domain.calibration import REFERENCE_KEY, ScoreReference
 from domain.errors import ArtifactIntegrityError, DuplicateRecord, Unavailable
 from domain.features import FEATURE_VERSION, feature_rows
 from domain.model import (
@@ -33,7 +34,7 @@ from domain.model import (
     Transaction,
 )
 from domain.pagination import PageRequest
-from domain.policies import assign_version, severity_thresholds
+from domain.policies import AlertBudget, assign_version, severity_thresholds
 from domain.services.artifacts import artifact_uri_for, model_artifact_key, store_artifact
 from domain.services.scoring import ScoredTransaction, Scorer
 from ports import AnomalyFilter, AuditFilter, UnitOfWork
@@ -44,7 +45,11 @@ from tests.detectors import LinearFactory
 from tests.services import services_for
 
 # log_value of a transfer: 10**18 wei -> 18.0 (normal), 10**20 -> 20.0 (flagged, medium).
+# Raw floors, as versions trained before calibrated scores have them.
 BANDS = {"threshold": 19.0, "low": 19.0, "medium": 20.0, "high": 21.0, "critical": 22.0}
+# A calibrated version's reference: log_value scores 0.00 to 19.99, so one ether (18.0) is
+# higher than about 90% of it, and 10**20 wei (20.0) higher than all of it.
+REFERENCE = {REFERENCE_KEY: ScoreReference.of([i / 100 for i in range(2_000)]).to_json()}
 NORMAL = 10**18
 SUSPICIOUS = 10**20
 
@@ -57,10 +62,11 @@ class World:
     clock: ManualClock = field(default_factory=ManualClock)
     model_number: int = 0
 
-    def scorer(self) -> Scorer:
-        return Scorer(
-            services_for(self.database.uow, self.clock, blobs=self.blobs, detectors=self.detectors)
+    def scorer(self, alerts: AlertBudget | None = None) -> Scorer:
+        services = services_for(
+            self.database.uow, self.clock, blobs=self.blobs, detectors=self.detectors
         )
+        return Scorer(services if alerts is None else dataclasses.replace(services, alerts=alerts))
 
     async def version(
         self,
@@ -134,6 +140,42 @@ async def test_a_batch_is_stored_with_one_served_prediction_each_and_anomalies_f
     assert await world.stored(suspicious) == suspicious
     async with world.database.uow() as uow:
         assert await uow.anomalies.get(flagged.anomaly.id) == flagged.anomaly
+
+
+async def test_a_calibrated_version_reports_quantiles_and_severities_by_the_budget(
+    world: World,
+) -> None:
+    await world.version(thresholds=REFERENCE)
+    scorer = world.scorer()
+    await scorer.refresh()
+
+    quiet, flagged = await scorer.score_transactions(
+        [a_transaction(value=NORMAL), a_transaction(value=SUSPICIOUS)]
+    )
+
+    assert quiet.prediction.score == pytest.approx(0.9, abs=0.001)
+    assert (quiet.prediction.is_anomaly, quiet.anomaly) == (False, None)
+    assert (flagged.prediction.score, flagged.prediction.is_anomaly) == (1.0, True)
+    assert flagged.anomaly is not None
+    assert (flagged.anomaly.score, flagged.anomaly.severity) == (1.0, Severity.CRITICAL)
+
+
+async def test_the_alert_budget_of_the_services_decides_what_alerts(world: World) -> None:
+    await world.version(thresholds=REFERENCE)
+    scorer = world.scorer(alerts=AlertBudget.of(0.25))  # medium: the top 12.5%
+    await scorer.refresh()
+
+    (result,) = await scorer.score_transactions([a_transaction(value=NORMAL)])
+
+    assert result.prediction.is_anomaly
+    assert result.anomaly is not None
+    assert result.anomaly.severity is Severity.MEDIUM
+
+
+async def test_a_version_with_a_malformed_reference_is_not_served(world: World) -> None:
+    await world.version(thresholds={REFERENCE_KEY: {"levels": [0.0, 1.0], "scores": [1.0]}})
+    with pytest.raises(Unavailable, match="unusable thresholds"):
+        await world.scorer().refresh()
 
 
 async def test_resubmitting_returns_the_stored_prediction_and_duplicates_nothing(

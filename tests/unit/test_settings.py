@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from adapters.piccolo import PostgresConfig, SQLiteConfig
+from domain.policies import AlertBudget
 from entrypoints.settings import ConfigError, PredictLimits, S3Settings, Settings, load_settings
 
 SECRET = "Zebra-Quartz-s3cr3t-9137"
@@ -467,3 +468,47 @@ class TestPredictLimits:
     )
     def test_a_limit_below_one_names_its_variable(self, data_dir: Path, name: str) -> None:
         assert config_error(data_dir, **{name: "0"}).startswith(name)
+
+
+class TestAlertBudget:
+    def test_defaults_alert_on_the_top_1_percent_and_a_tenth_of_it_is_critical(
+        self, data_dir: Path
+    ) -> None:
+        assert load(data_dir).alerts == AlertBudget(0.01, 0.005, 0.002, 0.001)
+
+    def test_every_share_can_be_set(self, data_dir: Path) -> None:
+        settings = load(
+            data_dir,
+            CHAINWATCH_ALERT_SHARE="0.02",
+            CHAINWATCH_MEDIUM_SHARE="0.01",
+            CHAINWATCH_HIGH_SHARE="0.004",
+            CHAINWATCH_CRITICAL_SHARE="1e-4",
+        )
+        assert settings.alerts == AlertBudget(0.02, 0.01, 0.004, 0.0001)
+
+    def test_unset_band_shares_are_fractions_of_the_alert_share(self, data_dir: Path) -> None:
+        assert load(data_dir, CHAINWATCH_ALERT_SHARE="0.05").alerts == AlertBudget(
+            0.05, 0.025, 0.01, 0.005
+        )
+
+    @pytest.mark.parametrize("value", ["0", "0.6", "-0.01", "1%", "nan", "inf"])
+    @pytest.mark.parametrize(
+        "name",
+        [
+            "CHAINWATCH_ALERT_SHARE",
+            "CHAINWATCH_MEDIUM_SHARE",
+            "CHAINWATCH_HIGH_SHARE",
+            "CHAINWATCH_CRITICAL_SHARE",
+        ],
+    )
+    def test_a_share_outside_0_to_one_half_names_its_variable(
+        self, data_dir: Path, name: str, value: str
+    ) -> None:
+        message = config_error(data_dir, **{name: value})
+        assert message.startswith(name)
+        assert repr(value) in message
+
+    def test_a_band_wider_than_the_one_below_names_both_variables(self, data_dir: Path) -> None:
+        message = config_error(data_dir, CHAINWATCH_HIGH_SHARE="0.02")
+        assert message.startswith("CHAINWATCH_HIGH_SHARE (0.02) must not exceed")
+        assert "CHAINWATCH_MEDIUM_SHARE (0.005)" in message

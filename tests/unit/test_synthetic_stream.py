@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 
@@ -55,6 +56,36 @@ def test_ordinary_amounts_are_heavy_tailed(stream: SyntheticStream) -> None:
     assert all(tx.gas_used is None or tx.gas_used <= tx.gas for tx in stream.transactions)
 
 
+def test_token_calls_look_like_erc20_transfers_and_approvals(stream: SyntheticStream) -> None:
+    ordinary = [tx for tx in stream.transactions if tx.hash not in stream.patterns]
+    tokens = [tx for tx in ordinary if tx.input_size == 68]
+    assert len(tokens) > len(ordinary) // 5
+    assert all(tx.value == 0 and 45_000 <= tx.gas <= 65_000 for tx in tokens)
+
+
+def test_a_span_spreads_the_rows_over_every_hour_of_the_day_and_wide_gas_prices() -> None:
+    spread = generate_stream(6_000, seed=11, span=timedelta(days=7))
+    stamps = [tx.timestamp for tx in spread.transactions]
+    assert timedelta(days=6) < stamps[-1] - stamps[0] < timedelta(days=8)
+    assert {stamp.hour for stamp in stamps} == set(range(24))
+    ordinary = [tx for tx in spread.transactions if tx.hash not in spread.patterns]
+    prices = sorted(tx.gas_price for tx in ordinary)
+    # A few to hundreds of gwei, as main net has over a week.
+    assert prices[len(prices) // 100] < 5 * GWEI
+    assert prices[-len(prices) // 100] > 60 * GWEI
+
+
+def test_a_gas_used_share_leaves_the_rest_without_gas_used_and_changes_nothing_else() -> None:
+    full = generate_stream(2_000, seed=4)
+    half = generate_stream(2_000, seed=4, gas_used_share=0.5)
+    known = sum(1 for tx in half.transactions if tx.gas_used is not None)
+    assert 800 < known < 1_200
+    assert all(tx.gas_used is not None for tx in full.transactions)
+    for mined, submitted in zip(full.transactions, half.transactions, strict=True):
+        assert submitted.gas_used in (None, mined.gas_used)
+        assert submitted.hash == mined.hash
+
+
 def test_poisoning_uses_a_lookalike_of_the_victims_counterparty(stream: SyntheticStream) -> None:
     sent_to = {(tx.from_address, tx.to_address) for tx in stream.transactions}
     poisoned = [
@@ -95,3 +126,19 @@ def test_a_count_that_is_not_positive_is_invalid(count: int) -> None:
     with pytest.raises(InvalidInput) as refused:
         generate_stream(count)
     assert refused.value.field == "count"
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"span": timedelta(0)}, "span"),
+        ({"gas_used_share": 1.5}, "gas_used_share"),
+        ({"gas_used_share": -0.1}, "gas_used_share"),
+    ],
+)
+def test_a_span_that_is_not_positive_or_a_share_outside_0_to_1_is_invalid(
+    options: dict[str, object], field: str
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        generate_stream(10, **options)  # type: ignore[arg-type]
+    assert refused.value.field == field

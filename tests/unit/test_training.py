@@ -10,6 +10,7 @@ import pytest
 from adapters.detectors import PyodDetectorFactory
 from adapters.memory import InMemoryBlobStore, InMemoryDatabase
 from adapters.synthetic import SyntheticStream, generate_stream
+from domain.calibration import REFERENCE_KEY
 from domain.errors import InvalidInput, ModelNotFound
 from domain.features import FEATURE_VERSION
 from domain.model import Label, LabelKind, ModelStatus
@@ -73,7 +74,7 @@ async def test_a_version_trained_on_stored_transactions_is_staged_with_its_artif
     assert (version.version, version.status, version.traffic_weight) == (1, ModelStatus.STAGED, 0)
     assert version.feature_version == FEATURE_VERSION
     assert version.params["n_estimators"] == 20
-    assert set(version.thresholds) == set(THRESHOLD_KEYS)
+    assert set(version.thresholds) == {*THRESHOLD_KEYS, REFERENCE_KEY}
     assert version.artifact_uri == f"{blobs.uri}/models/detector/1.pyod"
     artifact = blobs.get("models/detector/1.pyod")
     assert version.artifact_sha256 == hashlib.sha256(artifact).hexdigest()
@@ -85,6 +86,9 @@ async def test_a_version_trained_on_stored_transactions_is_staged_with_its_artif
     assert 0.1 < metrics["held_out_rows"] / len(stream.transactions) < 0.3
     assert 0.0 <= metrics["flagged_share"] <= 0.05
     assert metrics["score_p50"] <= metrics["score_p95"] <= metrics["score_p99"]
+    # Calibrated: held-out rows like the training rows score like quantiles of them.
+    assert metrics["alert_share"] == 0.01
+    assert 0.3 < metrics["score_p50"] < 0.7 < metrics["score_p95"] <= 1.0
     async with uow() as work:
         assert await work.models.get_version("detector", 1) == version
         audit = await work.audit.query(AuditFilter(action="model_version.train"), PageRequest())

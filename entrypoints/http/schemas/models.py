@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from domain.calibration import summarise
 from domain.model import Model, ModelStatus, ModelVersion
 from domain.services.naming import version_tag
 from domain.services.registry import ModelOverview
@@ -36,6 +37,8 @@ class VersionOut(msgspec.Struct):
     params: dict[str, Any]
     metrics: dict[str, Any]
     thresholds: dict[str, Any]
+    """Raw-score floors and, for a calibrated version, the size of its reference
+    distribution (``{"rows", "points"}``; the quantiles themselves are not shown)."""
     artifact_sha256: str | None
     trained_at: datetime | None
     created_at: datetime
@@ -103,7 +106,7 @@ def version_out(model_name: str, version: ModelVersion) -> VersionOut:
         feature_version=version.feature_version,
         params=dict(version.params),
         metrics=dict(version.metrics),
-        thresholds=dict(version.thresholds),
+        thresholds=summarise(version.thresholds),
         artifact_sha256=version.artifact_sha256,
         trained_at=version.trained_at,
         created_at=version.created_at,

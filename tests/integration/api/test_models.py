@@ -101,6 +101,9 @@ async def test_a_version_is_trained_in_the_background_activated_and_serves(api: 
     (version,) = versions.json()["versions"]
     assert version["status"] == "staged"
     assert version["metrics"]["training_rows"] > 0
+    reference = version["thresholds"]["reference"]  # its size, not a thousand quantiles
+    assert reference["rows"] > 0
+    assert reference["points"] >= 1001
 
     activated = await api.client.patch(
         "/api/v1/models/forest/versions/1",
@@ -115,6 +118,7 @@ async def test_a_version_is_trained_in_the_background_activated_and_serves(api: 
     )
     assert scored.status_code == 200, scored.text
     assert scored.json()["model_version"] == "forest:1"
+    assert 0.0 <= scored.json()["anomaly_score"] <= 1.0
 
 
 async def test_a_shadow_version_scores_every_transaction_without_serving(api: Api) -> None:
