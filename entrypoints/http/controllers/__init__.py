@@ -7,6 +7,7 @@ from entrypoints.http.controllers.audit_logs import AuditLogController
 from entrypoints.http.controllers.models import ModelController
 from entrypoints.http.controllers.predict import PredictController
 from entrypoints.http.controllers.predictions import PredictionController
+from entrypoints.http.controllers.review_queue import ReviewQueueController
 from entrypoints.http.controllers.system_metrics import SystemMetricController
 from entrypoints.http.controllers.transactions import TransactionController
 from entrypoints.http.controllers.users import UserController
@@ -16,6 +17,7 @@ API_CONTROLLERS = [
     ModelController,
     TransactionController,
     AnomalyController,
+    ReviewQueueController,
     PredictionController,
     UserController,
     ApiKeyController,
@@ -31,6 +33,7 @@ __all__ = [
     "ModelController",
     "PredictController",
     "PredictionController",
+    "ReviewQueueController",
     "SystemMetricController",
     "TransactionController",
     "UserController",
