@@ -7,7 +7,7 @@
         --data ../shared/data/ethereum-tx-labelled-dev.csv [--seed 1] [--seeds 3]
                                                      [--label-shares 0.02,0.05]
                                                      [--algorithm tails] [--feature-version N]
-                                                     [--holdout 0] [--label-choice random]
+                                                     [--holdout 0] [--label-choice random,queue]
 
 With ``--data``, real labelled transactions (BLTE CSV) on a time split, through the
 service's own ingest, training and scoring, against plain pyod and scikit-learn baselines:
@@ -85,6 +85,17 @@ def _shares(text: str) -> tuple[float, ...]:
     return shares
 
 
+def _choices(text: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in text.split(","))
+    unknown = [name for name in names if name not in LABEL_CHOICES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown label choice {', '.join(unknown)!r}; "
+            f"known: {', '.join(sorted(LABEL_CHOICES))}"
+        )
+    return names
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -113,9 +124,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--label-choice",
-        choices=sorted(LABEL_CHOICES),
-        default="random",
-        help="real mode: how the labelled rows are chosen",
+        type=_choices,
+        default=("random", "queue"),
+        metavar="C,C",
+        help=f"real mode: how the labelled rows are chosen, one or more of "
+        f"{', '.join(sorted(LABEL_CHOICES))} (default random,queue)",
     )
     parser.add_argument(
         "--holdout",
@@ -135,7 +148,7 @@ def main() -> None:
             seed=args.seed,
             seeds=args.seeds,
             shares=args.label_shares,
-            label_choice=args.label_choice,
+            label_choices=args.label_choice,
             settings=Settings(
                 args.algorithm or TRAIN_ALGORITHM, args.feature_version, args.holdout
             ),

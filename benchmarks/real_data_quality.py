@@ -29,8 +29,8 @@ import random
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -39,14 +39,16 @@ from real_data_report import LabelledPair, Run, measure, print_report
 
 from adapters.blte_csv import read_blte_csv
 from domain.features import FEATURE_VERSION, feature_rows
-from domain.model import LabelKind, Transaction
+from domain.model import JSONDict, LabelKind, Transaction
 from domain.services import lifecycle
 from domain.services.evaluation import TOP_SHARE
 from domain.services.imports import import_transactions
+from domain.services.labels import label_transaction
 from domain.services.registry import DEFAULT_ALGORITHM, create_model, train_version
+from domain.services.review_queue import MAX_QUEUE, review_queue
 from domain.services.reviews import REVIEW_SOURCE
 from domain.services.training_data import StoredTransactions, gather, is_held_out
-from entrypoints.bootstrap import bootstrap_in_memory
+from entrypoints.bootstrap import Container, bootstrap_in_memory
 from ports import TrainingSet
 from ports.repositories import TimeRange
 
@@ -92,19 +94,76 @@ def time_split(path: Path, seed: int) -> TimeSplit:
 
 # -- which training rows get labels ----------------------------------------------------------
 class LabelChoice(Protocol):
-    """Picks ``count`` rows of ``training`` (the older half, in time order) to label, given
-    a ``seed``, and returns their hashes: the hook for label strategies to compare."""
+    """Picks ``count`` rows of ``split.train`` (the older half, in time order) to label,
+    given a ``seed``, and returns their hashes: the hook for label strategies to compare.
+    A strategy may ask the truth (``split.scam``) of the rows it has chosen, as an analyst
+    reviewing them would learn it, never of others."""
 
-    def __call__(self, training: Sequence[Transaction], count: int, seed: int) -> set[str]: ...
+    async def __call__(
+        self, split: TimeSplit, count: int, seed: int, settings: Settings
+    ) -> set[str]: ...
 
 
-def random_rows(training: Sequence[Transaction], count: int, seed: int) -> set[str]:
+@dataclass(frozen=True, slots=True)
+class Strategy:
+    choose: LabelChoice
+    seeded: bool
+    """False: the seed changes nothing, so one run per share is measured."""
+
+
+async def random_rows(split: TimeSplit, count: int, seed: int, settings: Settings) -> set[str]:
     """``count`` rows drawn uniformly at random, without replacement."""
-    chosen = random.Random(seed).sample(range(len(training)), count)
-    return {training[i].hash for i in chosen}
+    chosen = random.Random(seed).sample(range(len(split.train)), count)
+    return {split.train[i].hash for i in chosen}
 
 
-LABEL_CHOICES: dict[str, LabelChoice] = {"random": random_rows}
+QUEUE_ROUNDS = 4
+
+
+async def queue_rows(split: TimeSplit, count: int, seed: int, settings: Settings) -> set[str]:
+    """What an analyst working through ``GET /review-queue`` would label: in
+    ``QUEUE_ROUNDS`` rounds of a quarter of ``count`` each, train on the labels so far
+    (none in the first round), score the training rows through the ``Scorer``, then take
+    the queue's items (``review_queue``, the endpoint's use case, in pages of at most
+    ``MAX_QUEUE``) and label each with its truth (``label_transaction``). ``seed`` salts
+    the queue's exploration order (``QueuePolicy.salt``)."""
+    chosen: set[str] = set()
+    for round_ in range(QUEUE_ROUNDS):
+        wanted = count * (round_ + 1) // QUEUE_ROUNDS - len(chosen)
+        container, _ = await trained_service(split, split.train, chosen, settings)
+        for start in range(0, len(split.train), SCORING_BATCH):
+            await container.scorer.score_transactions(split.train[start : start + SCORING_BATCH])
+        found = scam = 0
+        while wanted > 0:
+            queue = await review_queue(
+                container.services,
+                limit=min(wanted, MAX_QUEUE),
+                candidates=len(split.train),
+                window=QUEUE_WINDOW,
+                salt=str(seed),
+            )
+            if not queue.items:
+                break
+            for item in queue.items:
+                tx_hash = item.transaction.hash
+                truth = LabelKind.FRAUD if split.scam[tx_hash] else LabelKind.LEGITIMATE
+                await label_transaction(
+                    container.services, tx_hash, truth, REVIEW_SOURCE, actor=None
+                )
+                chosen.add(tx_hash)
+                found += 1
+                scam += split.scam[tx_hash]
+            wanted -= len(queue.items)
+        say(f"  queue round {round_ + 1}: {found} labelled ({scam} scam), {len(chosen)} in all")
+    return chosen
+
+
+QUEUE_WINDOW = timedelta(days=1)  # the rounds' predictions are all made just now
+
+LABEL_CHOICES: dict[str, Strategy] = {
+    "random": Strategy(random_rows, seeded=True),
+    "queue": Strategy(queue_rows, seeded=True),
+}
 
 
 # -- chainwatch, through the service's own use cases -----------------------------------------
@@ -115,25 +174,53 @@ class Settings:
     holdout: float
 
 
-async def chainwatch_scores(
-    split: TimeSplit, labelled: set[str], settings: Settings
-) -> tuple[list[float], bool]:
-    """Ingest, train, activate and score on a fresh in-memory service; the test half's
-    scores (in ``split.test`` order) and whether the trained version used the labels."""
+async def trained_service(
+    split: TimeSplit, rows: Sequence[Transaction], labelled: set[str], settings: Settings
+) -> tuple[Container, JSONDict]:
+    """A fresh in-memory service holding ``rows`` (labels for ``labelled``) and an ACTIVE
+    version trained on the older half; the version's metrics."""
     container = bootstrap_in_memory(bootstrap_model=False)
     services = container.services
     labels = {
         tx_hash: LabelKind.FRAUD if split.scam[tx_hash] else LabelKind.LEGITIMATE
         for tx_hash in labelled
     }
-    await import_transactions(services, split.rows, labels, REVIEW_SOURCE, actor=None)
-    source = StoredTransactions(split.period)
+    await import_transactions(services, rows, labels, REVIEW_SOURCE, actor=None)
+    await create_model(services, MODEL_NAME, settings.algorithm, actor=None)
+    version = await train_version(
+        services, MODEL_NAME, StoredTransactions(split.period), actor=None, holdout=settings.holdout
+    )
+    metrics = version.metrics
+    say(
+        f"  trained on {metrics['training_rows']:,} rows with {metrics['training_fraud']:,} "
+        f"fraud and {metrics['training_legitimate']:,} legitimate labels "
+        f"(supervised: {metrics['supervised']})"
+    )
+    await lifecycle.activate(services, MODEL_NAME, version.version, actor=None)
+    return container, metrics
+
+
+async def chainwatch_scores(
+    split: TimeSplit, labelled: set[str], settings: Settings
+) -> tuple[list[float], bool]:
+    """Ingest, train, activate and score on a fresh in-memory service; the test half's
+    scores (in ``split.test`` order) and whether the trained version used the labels."""
     if settings.feature_version != FEATURE_VERSION:
         # The registry trains FEATURE_VERSION only: the same gathering in another feature
         # set, then the detector factory's train and load, which the registry and the
         # Scorer call underneath.
+        container = bootstrap_in_memory(bootstrap_model=False)
+        services = container.services
+        labels = {
+            tx_hash: LabelKind.FRAUD if split.scam[tx_hash] else LabelKind.LEGITIMATE
+            for tx_hash in labelled
+        }
+        await import_transactions(services, split.rows, labels, REVIEW_SOURCE, actor=None)
         data = await gather(
-            services, source, holdout=settings.holdout, feature_version=settings.feature_version
+            services,
+            StoredTransactions(split.period),
+            holdout=settings.holdout,
+            feature_version=settings.feature_version,
         )
         trained = services.detectors.train(
             settings.algorithm, {}, TrainingSet(data.train.rows, data.train.labels)
@@ -141,17 +228,7 @@ async def chainwatch_scores(
         detector = services.detectors.load(trained.artifact)
         test_rows = feature_rows(split.test, settings.feature_version)
         return detector.score(test_rows), trained.supervised
-    await create_model(services, MODEL_NAME, settings.algorithm, actor=None)
-    version = await train_version(
-        services, MODEL_NAME, source, actor=None, holdout=settings.holdout
-    )
-    metrics = version.metrics
-    say(
-        f"  trained on {metrics['training_rows']:,} rows with {metrics['training_fraud']:,} "
-        f"fraud and {metrics['training_legitimate']:,} legitimate labels "
-        f"(supervised: {metrics['supervised']}); activating and scoring the test half"
-    )
-    await lifecycle.activate(services, MODEL_NAME, version.version, actor=None)
+    container, metrics = await trained_service(split, split.rows, labelled, settings)
     scores: list[float] = []
     for start in range(0, len(split.test), SCORING_BATCH):
         results = await container.scorer.score_transactions(
@@ -169,7 +246,7 @@ class Options:
     """The first label seed, and the seed the hashes and addresses are invented from."""
     seeds: int
     shares: tuple[float, ...]
-    label_choice: str
+    label_choices: tuple[str, ...]
     settings: Settings
 
 
@@ -192,43 +269,36 @@ def run(options: Options) -> None:
         scores, _ = await chainwatch_scores(split, set(), settings)
         unsupervised = Run("chainwatch", measure(scores, targets), note="unsupervised")
         pairs: list[LabelledPair] = []
-        choose = LABEL_CHOICES[options.label_choice]
-        for share in options.shares:
-            for seed in range(options.seed, options.seed + options.seeds):
-                chosen = choose(split.train, round(share * len(split.train)), seed)
-                # The labels the models learn from: those outside the registry's hold-out.
-                used = sorted(position[tx_hash] for tx_hash in chosen if tx_hash in position)
-                used_targets = [split.scam[fitted[i].hash] for i in used]
-                say(f"{share:.0%} labelled, seed {seed}: {len(used):,} labels")
-                scores, supervised = await chainwatch_scores(split, chosen, settings)
-                boosting = boosting_scores(features, used, used_targets)
-                note = "" if supervised else "labels unused (too few of a class)"
-                pairs.append(
-                    LabelledPair(
-                        labelled_run(
-                            "chainwatch", scores, targets, share, seed, used_targets, note
-                        ),
-                        labelled_run("boosting", boosting, targets, share, seed, used_targets),
-                    )
-                )
+        for name in options.label_choices:
+            strategy = LABEL_CHOICES[name]
+            seeds = options.seeds if strategy.seeded else 1
+            for share in options.shares:
+                for seed in range(options.seed, options.seed + seeds):
+                    say(f"{name} choice, {share:.0%} labelled, seed {seed}")
+                    count = round(share * len(split.train))
+                    chosen = await strategy.choose(split, count, seed, settings)
+                    # The labels the models learn from: those outside the registry's hold-out.
+                    used = sorted(position[h] for h in chosen if h in position)
+                    used_targets = [split.scam[fitted[i].hash] for i in used]
+                    say(f"  {len(used):,} labels ({sum(used_targets)} scam)")
+                    scores, supervised = await chainwatch_scores(split, chosen, settings)
+                    boosting = boosting_scores(features, used, used_targets)
+                    note = "" if supervised else "labels unused (too few of a class)"
+                    runs = [
+                        Run("chainwatch", measure(scores, targets), share, seed, note=note),
+                        Run("boosting", measure(boosting, targets), share, seed),
+                    ]
+                    scam = sum(used_targets)
+                    pair = [
+                        replace(run, choice=name, labelled=len(used), labelled_scam=scam)
+                        for run in runs
+                    ]
+                    pairs.append(LabelledPair(*pair))
         return unsupervised, pairs
 
     unsupervised, pairs = asyncio.run(chainwatch())
     print_report(unsupervised, baselines, pairs)
     print(f"runtime {time.perf_counter() - STARTED:.0f} s (after start-up imports)")
-
-
-def labelled_run(
-    name: str,
-    scores: Sequence[float],
-    targets: Sequence[bool],
-    share: float,
-    seed: int,
-    labels: Sequence[bool],
-    note: str = "",
-) -> Run:
-    """A run trained with ``labels`` (the truth of the labelled rows it learnt from)."""
-    return Run(name, measure(scores, targets), share, seed, len(labels), sum(labels), note)
 
 
 def print_header(options: Options, split: TimeSplit, fitted: int) -> None:
@@ -246,7 +316,8 @@ def print_header(options: Options, split: TimeSplit, fitted: int) -> None:
         f"({test_scam / len(split.test):.2%}), all scored; precision@1% = the top "
         f"{math.ceil(TOP_SHARE * len(split.test)):,}\n"
         f"chainwatch: {settings.algorithm}, feature set {settings.feature_version}, default "
-        f"params; labels: {options.label_choice} choice, seeds {options.seed}..{last}\n"
+        f"params; labels: {' and '.join(options.label_choices)} choice (seeds "
+        f"{options.seed}..{last} where the choice is random)\n"
         f"  input_size unknown (0 for every row); hashes and addresses invented (seed "
         f"{options.seed})\n"
     )

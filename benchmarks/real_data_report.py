@@ -39,6 +39,8 @@ class Run:
     labelled: int = 0
     labelled_scam: int = 0
     note: str = ""
+    choice: str = "random"
+    """How the labelled rows were chosen (``real_data_quality.LABEL_CHOICES``)."""
 
     @property
     def roc_auc(self) -> float:
@@ -70,10 +72,10 @@ def _mean_cells(runs: Sequence[Run]) -> list[str]:
     return cells
 
 
-def _by_share(pairs: Sequence[LabelledPair]) -> dict[float, list[LabelledPair]]:
-    groups: dict[float, list[LabelledPair]] = {}
+def _by_share(pairs: Sequence[LabelledPair]) -> dict[tuple[str, float], list[LabelledPair]]:
+    groups: dict[tuple[str, float], list[LabelledPair]] = {}
     for pair in pairs:
-        groups.setdefault(pair.chainwatch.share, []).append(pair)
+        groups.setdefault((pair.chainwatch.choice, pair.chainwatch.share), []).append(pair)
     return groups
 
 
@@ -88,13 +90,15 @@ def print_report(
     for run in baselines:
         print(_line(run.name, "0", _cells(run), "best pyod" if run is best else ""))
     groups = _by_share(pairs)
-    for share, group in groups.items():
+    for (choice, share), group in groups.items():
         for side in ("chainwatch", "boosting"):
             runs = [getattr(pair, side) for pair in group]
+            name = f"{side} {choice} {share:.0%}"
             for run in runs:
                 labels = f"{run.labelled:,} ({run.labelled_scam})"
-                print(_line(f"{side} {share:.0%} seed {run.seed}", labels, _cells(run), run.note))
-            print(_line(f"{side} {share:.0%} mean ± sd", "", _mean_cells(runs)))
+                print(_line(f"{name} seed {run.seed}", labels, _cells(run), run.note))
+            if len(runs) > 1:
+                print(_line(f"{name} mean ± sd", "", _mean_cells(runs)))
     print("(± is the sample standard deviation over the seeds)")
     print()
     print("targets:")
@@ -103,7 +107,7 @@ def print_report(
         f"  chainwatch unsupervised ROC-AUC {unsupervised.roc_auc:.4f} >= best baseline, "
         f"{best.name}, {best.roc_auc:.4f}: {'HOLDS' if gap >= 0 else 'FAILS'} ({gap:+.4f})"
     )
-    for share, group in groups.items():
+    for (choice, share), group in groups.items():
         ours = statistics.fmean(pair.chainwatch.roc_auc for pair in group)
         bar = statistics.fmean(pair.boosting.roc_auc for pair in group) + LABELLED_MARGIN
         seeds = sum(
@@ -112,7 +116,28 @@ def print_report(
             if pair.chainwatch.roc_auc >= pair.boosting.roc_auc + LABELLED_MARGIN
         )
         print(
-            f"  chainwatch {share:.0%} labelled mean ROC-AUC {ours:.4f} >= boosting mean + "
+            f"  chainwatch {choice} {share:.0%} mean ROC-AUC {ours:.4f} >= boosting mean + "
             f"{LABELLED_MARGIN} = {bar:.4f}: {'HOLDS' if ours >= bar else 'FAILS'} "
             f"({ours - bar:+.4f}; per seed: holds for {seeds} of {len(group)})"
         )
+    print_queue_targets(groups)
+
+
+def print_queue_targets(groups: dict[tuple[str, float], list[LabelledPair]]) -> None:
+    """The review queue's target: at each share, chainwatch trained on the queue's labels
+    scores at least the ROC-AUC of chainwatch on random labels (mean over the seeds), and
+    the other two metrics beside it."""
+    for (choice, share), group in groups.items():
+        random_group = groups.get(("random", share))
+        if choice == "random" or random_group is None:
+            continue
+        cells = []
+        for key in METRICS:
+            ours = statistics.fmean(pair.chainwatch.metrics[key] for pair in group)
+            theirs = statistics.fmean(pair.chainwatch.metrics[key] for pair in random_group)
+            cells.append(f"{key} {ours:.4f} vs {theirs:.4f} ({ours - theirs:+.4f})")
+        ours_auc = statistics.fmean(pair.chainwatch.roc_auc for pair in group)
+        theirs_auc = statistics.fmean(pair.chainwatch.roc_auc for pair in random_group)
+        verdict = "HOLDS" if ours_auc >= theirs_auc else "FAILS"
+        print(f"  chainwatch {choice} {share:.0%} >= random {share:.0%} (ROC-AUC): {verdict}")
+        print(f"    {'; '.join(cells)}")
