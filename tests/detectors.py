@@ -1,6 +1,7 @@
 """A tiny deterministic ``DetectorFactory`` for use-case tests: score = first feature
 (``log_value`` in feature set 1, so give its versions ``feature_version=1``) times a
-factor. Its artifact is JSON, so tests can write one by hand."""
+factor; the first feature is all of the reason (its contribution is the score). Its
+artifact is JSON, so tests can write one by hand."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 import threading
 from collections.abc import Mapping
 
-from ports.detector import FeatureRows, TrainedDetector, TrainingSet
+from ports.detector import ExplainedScores, FeatureRows, TrainedDetector, TrainingSet
 
 
 class LinearDetector:
@@ -19,6 +20,13 @@ class LinearDetector:
     def score(self, rows: FeatureRows) -> list[float]:
         self._factory.threads.add(threading.get_ident())
         return [row[0] * self._factor for row in rows]
+
+    def score_explained(self, rows: FeatureRows) -> ExplainedScores:
+        scores = self.score(rows)
+        return ExplainedScores(
+            scores,
+            [[score] + [0.0] * (len(row) - 1) for score, row in zip(scores, rows, strict=True)],
+        )
 
 
 class LinearFactory:

@@ -18,6 +18,24 @@ Steps, in order:
    score as they did.
 
 Without labels the final score is the detector's raw score.
+
+**Contributions** (``score_explained``: why a row scored, one number per feature, computed
+in the same vectorised pass as the scores):
+
+* unsupervised: the sign says which side of the training median the feature lies (+ above,
+  - below); the size is the detector's own per-feature outlyingness where it has one for
+  free - ``tails``' per-feature surprise (the score *is* their maximum) and ECOD's and
+  COPOD's per-dimension tail scores (``O``, the score *is* their sum), so the numbers add
+  up to, or are, the score - and otherwise (IForest, HBOS) the robust deviation itself,
+  ``(x - median) / IQR``, which IForest and HBOS have no cheap per-feature counterpart for;
+* with a ``LabelClassifier`` (and ``w > 0``): its logistic regression's term per feature,
+  ``coef_j * scaled_j`` (log-odds relative to a row at every median; + towards fraud,
+  - away from it), plus the detector rank's term ``coef_rank * (rank - 0.5)`` shared out
+  over the features in proportion to their unsupervised outlyingness (the rank is what
+  those features made it). Permutation-free: one multiply per cell. The extra-trees half
+  of the classifier is not decomposed (see ``LabelClassifier.linear_contributions``).
+* artifacts with the older gradient-boosted classifier explain with the unsupervised
+  method (a boosted model has no cheap exact attribution either).
 """
 
 from __future__ import annotations
@@ -33,7 +51,7 @@ from threadpoolctl import ThreadpoolController
 
 from adapters.detectors.classifier import LabelClassifier
 from domain.errors import InvalidInput
-from ports.detector import FeatureRows
+from ports.detector import ExplainedScores, FeatureRows
 
 Matrix = npt.NDArray[np.float64]
 
@@ -53,6 +71,10 @@ def single_threaded() -> Any:
 
 
 _QUANTILE_LEVELS = np.linspace(0.0, 1.0, 1001)
+_MEDIAN_RANK = 0.5
+# Detectors that leave their per-dimension tail scores in ``O`` after each
+# ``decision_function`` (pyod's ECOD and COPOD with n_jobs=1), rows as scored.
+_TAIL_SCORING = frozenset({"ecod", "copod"})
 
 
 def as_matrix(rows: FeatureRows, field: str = "rows") -> Matrix:
@@ -134,9 +156,13 @@ class FittedPipeline:
             )
         return (matrix - self.center) / self.scale
 
-    def _blend(self, scaled: Matrix, raw: Matrix) -> Matrix:
+    def _rank(self, raw: Matrix) -> Matrix:
         assert self.score_quantiles is not None
-        rank = np.interp(raw, self.score_quantiles, _QUANTILE_LEVELS)
+        rank: Matrix = np.interp(raw, self.score_quantiles, _QUANTILE_LEVELS)
+        return rank
+
+    def _blend(self, scaled: Matrix, raw: Matrix) -> Matrix:
+        rank = self._rank(raw)
         with single_threaded():
             probability = self.classifier.predict_proba(np.column_stack([scaled, rank]))[:, 1]
         blended: Matrix = (1.0 - self.supervised_weight) * rank + (
@@ -150,6 +176,46 @@ class FittedPipeline:
         if self.classifier is None:
             return raw
         return self._blend(scaled, raw)
+
+    def explain_matrix(self, matrix: Matrix) -> tuple[Matrix, Matrix]:
+        """Scores (as ``score_matrix``) and contributions, one row each (module doc)."""
+        scaled = self.scaled(matrix)
+        raw, outlying = self._outlyingness(scaled)
+        if self.classifier is None:
+            return raw, outlying
+        scores = self._blend(scaled, raw)
+        linear = getattr(self.classifier, "linear_contributions", None)
+        if linear is None or self.supervised_weight <= 0.0:
+            return scores, outlying
+        baseline = np.append(np.zeros(self.n_features), _MEDIAN_RANK)
+        terms = linear(np.column_stack([scaled, self._rank(raw)]), baseline)
+        weight = np.abs(outlying)
+        total = weight.sum(axis=1, keepdims=True)
+        share = np.divide(
+            weight, total, out=np.full_like(weight, 1.0 / self.n_features), where=total > 0
+        )
+        contributions: Matrix = terms[:, :-1] + terms[:, -1:] * share
+        return scores, contributions
+
+    def _outlyingness(self, scaled: Matrix) -> tuple[Matrix, Matrix]:
+        """Raw detector scores and each feature's signed outlyingness (module doc)."""
+        surprise = getattr(self.detector, "feature_surprise", None)
+        if surprise is not None:
+            per_feature = np.asarray(surprise(scaled), dtype=np.float64)
+            raw: Matrix = per_feature.max(axis=1)
+            return raw, np.sign(scaled) * per_feature
+        raw = np.asarray(self.detector.decision_function(scaled), dtype=np.float64)
+        tails = getattr(self.detector, "O", None) if self.algorithm in _TAIL_SCORING else None
+        count = scaled.shape[0]
+        if (
+            isinstance(tails, np.ndarray)
+            and tails.ndim == 2
+            and tails.shape[0] >= count
+            and tails.shape[1] == self.n_features
+        ):
+            # ``O`` covers the training rows and then the batch: the batch is its tail.
+            return raw, np.sign(scaled) * tails[-count:]
+        return raw, scaled
 
     def to_payload(self) -> dict[str, Any]:
         return {
@@ -292,3 +358,11 @@ class PyodDetector:
             scores = self._pipeline.score_matrix(matrix)
         result: list[float] = scores.tolist()
         return result
+
+    def score_explained(self, rows: FeatureRows) -> ExplainedScores:
+        if len(rows) == 0:
+            return ExplainedScores([], [])
+        matrix = as_matrix(rows)
+        with self._lock:
+            scores, contributions = self._pipeline.explain_matrix(matrix)
+        return ExplainedScores(scores.tolist(), contributions.tolist())
