@@ -261,6 +261,7 @@ class Scorer:
                     is_anomaly=verdict.is_anomaly,
                     served=result.served,
                     latency_ms=result.latency_ms,
+                    contributions=result.contributions[tx.hash],
                     created_at=now,
                 )
                 written.predictions.append(prediction)
