@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 from domain.errors import DuplicateRecord, NotFound, TransactionNotFound
+from domain.explanations import Contribution
 from domain.model import Prediction, Transaction
 from domain.pagination import PageRequest
 from ports import TimeRange, UnitOfWorkFactory
@@ -46,6 +47,53 @@ async def test_predictions_read_back_oldest_first_per_transaction(
     async with uow_factory() as uow:
         assert await uow.predictions.list_by_transaction(tx.hash) == [earlier, later]
         assert await uow.predictions.list_by_transaction(other.hash) == [elsewhere]
+
+
+async def test_contributions_read_back_exactly_and_in_order(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    version = await stored_model_version(uow_factory)
+    (tx,) = await stored_transactions(uow_factory, a_transaction())
+    why = (
+        Contribution("log_value_ether", 6.125),
+        Contribution("log_gas_price_gwei", -2.0000000000000004),
+        Contribution("value_trailing_zeros", 1e-300),
+    )
+    explained = a_prediction(tx, version, contributions=why)
+    nothing_to_say = a_prediction(tx, version, created_at=at(1), served=False, contributions=())
+
+    async with uow_factory() as uow:
+        await uow.predictions.add_many([explained, nothing_to_say])
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        listed = await uow.predictions.list_by_transaction(tx.hash)
+        served = await uow.predictions.served_for([tx.hash])
+        by_time = await uow.predictions.list_by_time(TimeRange(), PageRequest(limit=10))
+    assert [p.contributions for p in listed] == [why, ()]
+    assert served[tx.hash].contributions == why
+    assert {p.id: p.contributions for p in by_time.items} == {
+        explained.id: why,
+        nothing_to_say.id: (),
+    }
+
+
+async def test_a_prediction_stored_without_contributions_reads_back_none(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    version = await stored_model_version(uow_factory)
+    (tx,) = await stored_transactions(uow_factory, a_transaction())
+    older = a_prediction(tx, version)  # as stored before contributions were recorded
+    assert older.contributions is None
+
+    async with uow_factory() as uow:
+        await uow.predictions.add_many([older])
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        (read,) = await uow.predictions.list_by_transaction(tx.hash)
+    assert read.contributions is None
+    assert read == older
 
 
 async def test_a_transaction_without_predictions_lists_none(

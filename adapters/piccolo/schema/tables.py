@@ -97,6 +97,8 @@ class Predictions(Table, tablename="predictions"):
     served = Boolean(default=True)
     latency_ms = DoublePrecision()
     created_at = Timestamptz(default=None, index=True)
+    # [{"feature", "contribution"}, ...], largest first; NULL for rows stored before.
+    contributions = JSON(null=True, default=None)
 
 
 class Anomalies(Table, tablename="anomalies"):
