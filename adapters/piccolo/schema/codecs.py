@@ -6,8 +6,9 @@ conversion (by column type: ``Uint256`` -> wei, ``Timestamptz`` -> instant, ``UU
 UUID foreign keys -> uuid, ``JSON`` -> document, ``Boolean`` -> bool, enum-valued
 ``Varchar`` -> the enum's value). A JSON document may nest tuples and dataclass value
 objects (written as arrays and objects; the entity's constructor reads them back), and a
-nullable column's ``None`` is SQL NULL, never the JSON ``null``. Entity fields carry the column names, so adding a column
-is: the ``Table``, a migration, and the field on the entity - the codec follows.
+nullable column's ``None`` is SQL NULL, never the JSON ``null``. Entity fields carry the
+column names, so adding a column is: the ``Table``, a migration, and the field on the
+entity - the codec follows.
 """
 
 from __future__ import annotations
