@@ -22,8 +22,8 @@ Without labels the final score is the detector's raw score.
 **Contributions** (``score_explained``: why a row scored, one number per feature, computed
 in the same vectorised pass as the scores):
 
-* unsupervised: the sign says which side of the training median the feature lies (+ above,
-  - below); the size is the detector's own per-feature outlyingness where it has one for
+* unsupervised: the sign says which side of the training median the feature lies (+ at or
+  above, - below); the size is the detector's own per-feature outlyingness where it has one for
   free - ``tails``' per-feature surprise (the score *is* their maximum) and ECOD's and
   COPOD's per-dimension tail scores (``O``, the score *is* their sum), so the numbers add
   up to, or are, the score - and otherwise (IForest, HBOS) the robust deviation itself,
@@ -75,6 +75,12 @@ _MEDIAN_RANK = 0.5
 # Detectors that leave their per-dimension tail scores in ``O`` after each
 # ``decision_function`` (pyod's ECOD and COPOD with n_jobs=1), rows as scored.
 _TAIL_SCORING = frozenset({"ecod", "copod"})
+
+
+def _direction(scaled: Matrix) -> Matrix:
+    """+1 at or above the training median, -1 below: the sign of a contribution."""
+    direction: Matrix = np.where(scaled >= 0.0, 1.0, -1.0)
+    return direction
 
 
 def as_matrix(rows: FeatureRows, field: str = "rows") -> Matrix:
@@ -203,7 +209,7 @@ class FittedPipeline:
         if surprise is not None:
             per_feature = np.asarray(surprise(scaled), dtype=np.float64)
             raw: Matrix = per_feature.max(axis=1)
-            return raw, np.sign(scaled) * per_feature
+            return raw, _direction(scaled) * per_feature
         raw = np.asarray(self.detector.decision_function(scaled), dtype=np.float64)
         tails = getattr(self.detector, "O", None) if self.algorithm in _TAIL_SCORING else None
         count = scaled.shape[0]
@@ -214,7 +220,7 @@ class FittedPipeline:
             and tails.shape[1] == self.n_features
         ):
             # ``O`` covers the training rows and then the batch: the batch is its tail.
-            return raw, np.sign(scaled) * tails[-count:]
+            return raw, _direction(scaled) * tails[-count:]
         return raw, scaled
 
     def to_payload(self) -> dict[str, Any]:
