@@ -31,9 +31,11 @@ class Contribution:
 
     def __post_init__(self) -> None:
         check_text(self.feature, "contributions.feature", max_length=_MAX_FEATURE_NAME)
-        object.__setattr__(
-            self, "contribution", check_finite(self.contribution, "contributions.contribution")
-        )
+        # The hot path builds five per prediction from floats: check those without a copy.
+        if type(self.contribution) is not float or not math.isfinite(self.contribution):
+            object.__setattr__(
+                self, "contribution", check_finite(self.contribution, "contributions.contribution")
+            )
 
 
 def _one(item: object) -> Contribution:
@@ -81,8 +83,9 @@ def top_contributions(
             f"expected {len(names)} contributions (one per feature), got {len(values)}",
             field="contributions",
         )
-    if not all(math.isfinite(value) for value in values):
+    if not all(map(math.isfinite, values)):
         raise InvalidInput("contributions must be finite numbers", field="contributions")
-    order = sorted(range(len(values)), key=lambda j: -abs(values[j]))
-    kept = [j for j in order if values[j] != 0.0][: max(0, min(limit, MAX_CONTRIBUTIONS))]
+    sizes = [abs(value) for value in values]
+    order = sorted(range(len(values)), key=sizes.__getitem__, reverse=True)
+    kept = [j for j in order if sizes[j] > 0.0][: max(0, min(limit, MAX_CONTRIBUTIONS))]
     return tuple(Contribution(names[j], float(values[j])) for j in kept)
