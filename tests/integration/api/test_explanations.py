@@ -34,6 +34,9 @@ async def test_a_scored_transaction_answers_and_stores_why_it_scored_so(api: Api
             f"/api/v1/transactions/{outsized['hash']}", headers=api.as_(Role.VIEWER)
         )
     ).json()
+    replayed = (
+        await api.client.post("/api/v1/predict", json=outsized, headers=api.as_(Role.SERVICE))
+    ).json()
     listed = (
         await api.client.get(
             f"/api/v1/predictions?transaction={outsized['hash']}", headers=api.as_(Role.VIEWER)
@@ -49,6 +52,8 @@ async def test_a_scored_transaction_answers_and_stores_why_it_scored_so(api: Api
     assert prediction["model_version"] == "forest:1"
     assert prediction["contributions"] == why
     assert listed["predictions"][0]["contributions"] == why
+    assert replayed["replayed"] is True
+    assert replayed["contributions"] == why
 
 
 async def test_anomalies_show_their_flagging_predictions_contributions(api: Api) -> None:
