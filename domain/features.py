@@ -30,6 +30,29 @@ version. ``FEATURE_VERSION`` is the version new models are trained on.
   hour of day is gone: it describes when the people of a region are awake, drifts with the
   population of users, and on real labelled mainnet data it made a classifier trained on
   an older period worse on a newer one.
+* **Version 4**: version 3's columns, unchanged and in the same order, then the sender's
+  history as of just before the transaction (``domain.history.SenderHistory``: a one-day
+  window of its newest ``HISTORY_CAP`` sends, and when the address was first seen).
+  Bursts and dust sprays are invisible in one transaction and plain in the sender's past:
+
+  - ``log_sent_last_hour``, ``log_sent_last_day``: ``log10(1 + sends)``. A drainer sends
+    dozens of transfers within seconds, a person a few a day; two windows tell a burst
+    (many in the hour) from a steady busy wallet (many in the day, spread out). Log scale:
+    the counts are heavy-tailed and saturate at the cap.
+  - ``log_value_sent_last_hour``, ``log_value_sent_last_day``: ``log10(1 + wei)`` of
+    the value sent in each window - a dust spray sends many transactions but almost no
+    value, a drainer a wallet's worth within the hour.
+  - ``log_counterparties_last_day``: ``log10(1 + distinct receivers)``; a spray or a
+    drain goes to many fresh addresses, ordinary senders pay the same few.
+  - ``sender_is_new`` (never seen as sender or receiver before) and
+    ``log_sender_age_s`` (``log10(1 + seconds)`` since first seen; 0.0, the youngest age
+    there is, for a new address): both patterns come from fresh addresses, and the flag
+    keeps "never seen" apart from "seen a second ago".
+  - ``value_vs_sender_median``: ``log10(value / median)`` of the sender's nonzero values
+    in the window - an amount unlike the sender's own habit; 0.0 (neutral) for a zero
+    value or a sender without nonzero sends.
+
+  It needs the history: ``extract_features(tx, 4, history=...)``. Versions 1-3 ignore it.
 """
 
 from __future__ import annotations
@@ -38,6 +61,7 @@ import math
 from collections.abc import Callable, Iterable
 
 from domain.errors import InvalidInput
+from domain.history import HISTORY_WINDOW, SenderHistory, sweep_histories
 from domain.model import Transaction
 
 FEATURE_VERSION = 3
@@ -45,6 +69,7 @@ FEATURE_VERSION = 3
 _SECONDS_PER_DAY = 86_400
 _WEI_PER_ETHER = 18  # log10
 _WEI_PER_GWEI = 9  # log10
+_WINDOW_S = HISTORY_WINDOW.total_seconds()
 
 
 def _log1p10(amount: int) -> float:
@@ -187,16 +212,74 @@ def _extract_v3(tx: Transaction) -> tuple[float, ...]:
     )
 
 
-_VERSIONS: dict[int, tuple[tuple[str, ...], Callable[[Transaction], tuple[float, ...]]]] = {
-    1: (_NAMES_V1, _extract_v1),
-    2: (_NAMES_V2, _extract_v2),
-    3: (_NAMES_V3, _extract_v3),
+_NAMES_V4: tuple[str, ...] = (
+    *_NAMES_V3,
+    "log_sent_last_hour",
+    "log_value_sent_last_hour",
+    "log_sent_last_day",
+    "log_value_sent_last_day",
+    "log_counterparties_last_day",
+    "sender_is_new",
+    "log_sender_age_s",
+    "log_send_rate",
+    "value_vs_sender_median",
+)
+
+
+def history_features(tx: Transaction, history: SenderHistory) -> tuple[float, ...]:
+    """The history columns of feature set 4 (see the module docstring), in order."""
+    new = history.age is None
+    age_s = 0.0 if history.age is None else max(history.age.total_seconds(), 0.0)
+    relative = 0.0
+    if tx.value > 0 and history.median_value is not None:
+        relative = math.log10(tx.value) - math.log10(history.median_value)
+    return (
+        _log1p10(history.sent_last_hour),
+        _log1p10(history.value_last_hour),
+        _log1p10(history.sent_last_day),
+        _log1p10(history.value_last_day),
+        _log1p10(history.counterparties_last_day),
+        _flag(new),
+        math.log10(1.0 + age_s),
+        math.log10((1 + history.sent_last_day) / (1.0 + min(age_s, _WINDOW_S))),
+        relative,
+    )
+
+
+def _extract_v4(tx: Transaction, history: SenderHistory | None) -> tuple[float, ...]:
+    if history is None:
+        raise InvalidInput(
+            "feature set 4 needs the sender's history: pass history=SenderHistory(...)",
+            field="history",
+        )
+    return (*_extract_v3(tx), *history_features(tx, history))
+
+
+Extractor = Callable[[Transaction, SenderHistory | None], tuple[float, ...]]
+
+
+def _ignoring_history(extract: Callable[[Transaction], tuple[float, ...]]) -> Extractor:
+    return lambda tx, _history: extract(tx)
+
+
+_VERSIONS: dict[int, tuple[tuple[str, ...], Extractor]] = {
+    1: (_NAMES_V1, _ignoring_history(_extract_v1)),
+    2: (_NAMES_V2, _ignoring_history(_extract_v2)),
+    3: (_NAMES_V3, _ignoring_history(_extract_v3)),
+    4: (_NAMES_V4, _extract_v4),
 }
+HISTORY_FEATURE_VERSIONS: frozenset[int] = frozenset({4})
+"""The feature sets that need the sender's history."""
 
 SUPPORTED_FEATURE_VERSIONS: frozenset[int] = frozenset(_VERSIONS)
 
 
-def _version(version: int) -> tuple[tuple[str, ...], Callable[[Transaction], tuple[float, ...]]]:
+def needs_history(version: int) -> bool:
+    """Whether feature set ``version`` needs a ``SenderHistory`` per transaction."""
+    return version in HISTORY_FEATURE_VERSIONS
+
+
+def _version(version: int) -> tuple[tuple[str, ...], Extractor]:
     try:
         return _VERSIONS[version]
     except (KeyError, TypeError):
@@ -215,19 +298,27 @@ def feature_names(version: int = FEATURE_VERSION) -> tuple[str, ...]:
 FEATURE_NAMES: tuple[str, ...] = feature_names(FEATURE_VERSION)
 
 
-def extract_features(tx: Transaction, version: int = FEATURE_VERSION) -> tuple[float, ...]:
+def extract_features(
+    tx: Transaction, version: int = FEATURE_VERSION, *, history: SenderHistory | None = None
+) -> tuple[float, ...]:
     """The feature row of ``tx`` in feature set ``version``, in the order of its names.
 
     Missing optional fields are imputed, never guessed silently: an unknown ``gas_used``
     takes the gas limit (its upper bound) and ``gas_used_known`` is 0.0; a missing
-    ``to_address`` is a contract creation. Raises ``InvalidInput`` for an unknown version.
+    ``to_address`` is a contract creation. ``history`` is the sender's history just before
+    ``tx``: required by the sets that use it (``needs_history``), ignored by the others.
+    Raises ``InvalidInput`` for an unknown version or a missing history.
     """
-    return _version(version)[1](tx)
+    return _version(version)[1](tx, history)
 
 
 def feature_rows(
     txs: Iterable[Transaction], version: int = FEATURE_VERSION
 ) -> list[tuple[float, ...]]:
-    """``extract_features`` for each transaction, in order."""
+    """``extract_features`` for each transaction, in order. For a set that needs sender
+    history, ``txs`` are taken as the whole history: each row's history comes from the
+    rows before it (in time order) among them (``domain.history.sweep_histories``)."""
     extract = _version(version)[1]
-    return [extract(tx) for tx in txs]
+    rows = list(txs)
+    histories = sweep_histories(rows) if needs_history(version) else {}
+    return [extract(tx, histories.get(tx.hash)) for tx in rows]
