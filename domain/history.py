@@ -33,6 +33,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from domain.errors import InvalidInput
 from domain.model import Transaction
@@ -45,6 +46,36 @@ SHORT_WINDOW = timedelta(hours=1)
 HISTORY_CAP = 100
 
 
+class Moved(Protocol):
+    """What a history needs of a transaction (a ``Transaction`` has it)."""
+
+    @property
+    def hash(self) -> str: ...
+    @property
+    def timestamp(self) -> datetime: ...
+    @property
+    def from_address(self) -> str: ...
+    @property
+    def to_address(self) -> str | None: ...
+    @property
+    def value(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    """Just what a history needs of a transaction, for holding many rows at once."""
+
+    hash: str
+    timestamp: datetime
+    from_address: str
+    to_address: str | None
+    value: int
+
+    @classmethod
+    def of(cls, tx: Moved) -> Movement:
+        return cls(tx.hash, tx.timestamp, tx.from_address, tx.to_address, tx.value)
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryPoint:
     """Where a history is wanted: ``address`` as of just before ``(timestamp, hash)``."""
@@ -54,7 +85,7 @@ class HistoryPoint:
     hash: str
 
     @classmethod
-    def of(cls, tx: Transaction) -> HistoryPoint:
+    def of(cls, tx: Moved) -> HistoryPoint:
         """The point of ``tx``'s sender, just before ``tx``."""
         return cls(tx.from_address, tx.timestamp, tx.hash)
 
@@ -78,7 +109,7 @@ class Send:
     to_address: str | None
 
     @classmethod
-    def of(cls, tx: Transaction) -> Send:
+    def of(cls, tx: Moved) -> Send:
         return cls(tx.timestamp, tx.hash, tx.value, tx.to_address)
 
     @property
@@ -182,7 +213,7 @@ class HistorySweep:
         if activity.sends:
             self._sends[address] = deque(sorted(activity.sends, key=lambda send: send.key))
 
-    def history(self, tx: Transaction) -> SenderHistory:
+    def history(self, tx: Moved) -> SenderHistory:
         """The history of ``tx``'s sender just before it; then ``tx`` is counted in.
         Raises ``InvalidInput`` when ``tx`` comes before the previous one."""
         point = HistoryPoint.of(tx)

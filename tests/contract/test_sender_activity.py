@@ -142,5 +142,6 @@ async def test_points_of_one_address_asked_together_or_alone_get_the_same_answer
         assert (await _activity(uow_factory, point))[point] == together[point]
     late = chosen[-1]
     assert together[late].sends == () or together[late].sends[0].timestamp >= late.window_start
-    assert together[late].first_seen is not None
-    assert at(200_000) - together[late].first_seen > timedelta(days=1)
+    first_seen = together[late].first_seen
+    assert first_seen is not None
+    assert at(200_000) - first_seen > timedelta(days=1)
