@@ -12,7 +12,9 @@ history comes from the rows before it in the whole stream (``feature_rows`` on f
 For feature set 3 and feature set 4, with the same detector, unsupervised and with the
 truth of ``--label-share`` of the training rows: ROC-AUC over every held-out row
 (overall) and, per injected pattern, ROC-AUC of that pattern's rows against the ordinary
-(legitimate) rows - how well the score ranks that kind of fraud above normal traffic.
+(legitimate) rows - how well the score ranks that kind of fraud above normal traffic;
+then the share of each pattern's rows (and of the legitimate rows) flagged at the
+version's threshold (``severity_thresholds`` of the training scores, as training does).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from adapters.detectors import PyodDetectorFactory
 from adapters.synthetic import PATTERNS, SyntheticStream, generate_stream
 from domain.features import feature_rows
 from domain.model import LabelKind, Transaction
+from domain.policies import severity_thresholds
 from domain.services.evaluation import roc_auc
 from domain.services.registry import DEFAULT_ALGORITHM
 from ports import TrainingSet
@@ -50,6 +53,18 @@ def pattern_aucs(
             else float("nan")
         )
     return aucs
+
+
+def flagged_shares(
+    stream: SyntheticStream, test: Sequence[Transaction], scores: Sequence[float], threshold: float
+) -> dict[str, float]:
+    """Share of each pattern's rows, and of the legitimate rows, scored at or above it."""
+    shares: dict[str, float] = {}
+    for pattern in (*PATTERNS, None):
+        hits = [s >= threshold for tx, s in zip(test, scores, strict=True)
+                if stream.patterns.get(tx.hash) == pattern]  # fmt: skip
+        shares[pattern or "legitimate"] = sum(hits) / len(hits) if hits else float("nan")
+    return shares
 
 
 def main() -> None:
@@ -80,6 +95,7 @@ def main() -> None:
     )
     detectors = PyodDetectorFactory()
     results: dict[str, dict[str, float]] = {}
+    flagged: dict[str, dict[str, float]] = {}
     for version in FEATURE_SETS:
         started = time.perf_counter()
         rows = feature_rows(ordered, version)
@@ -91,6 +107,8 @@ def main() -> None:
             trained = detectors.train(args.algorithm, {}, TrainingSet(rows[:cut], training_labels))
             scores = detectors.load(trained.artifact).score(rows[cut:])
             results[f"v{version} {mode}"] = pattern_aucs(stream, test, scores)
+            threshold = severity_thresholds(trained.training_scores)["threshold"]
+            flagged[f"v{version} {mode}"] = flagged_shares(stream, test, scores, threshold)
 
     names = list(results)
     print()
@@ -98,6 +116,9 @@ def main() -> None:
     print(f"{'':20}" + "".join(f"{name:>18}" for name in names))
     for key in ("overall", *PATTERNS):
         print(f"{key:20}" + "".join(f"{results[name][key]:18.4f}" for name in names))
+    print("flagged at the version's threshold")
+    for key in (*PATTERNS, "legitimate"):
+        print(f"{key:20}" + "".join(f"{flagged[name][key]:18.2%}" for name in names))
 
 
 if __name__ == "__main__":

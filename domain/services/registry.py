@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.errors import DuplicateModelVersion, InvalidInput
-from domain.features import FEATURE_NAMES, FEATURE_VERSION
+from domain.features import FEATURE_VERSION, feature_names
 from domain.model import Model, ModelStatus, ModelVersion
 from domain.policies import severity_thresholds
 from domain.services.artifacts import artifact_uri_for, model_artifact_key, store_artifact
@@ -126,17 +126,20 @@ async def train_version(
     actor: uuid.UUID | None,
     holdout: float = DEFAULT_HOLDOUT,
     progress: Progress | None = None,
+    feature_version: int = FEATURE_VERSION,
 ) -> ModelVersion:
     """Train, evaluate and store a new STAGED version of ``model_name`` (see the module
-    docstring). Raises ``ModelNotFound``, ``InvalidInput`` (no rows, bad params, an
-    unknown algorithm) and whatever the blob store raises; on failure no version is left
+    docstring) on feature set ``feature_version`` (default ``FEATURE_VERSION``). Raises
+    ``ModelNotFound``, ``InvalidInput`` (no rows, bad params, an unknown algorithm or
+    feature set) and whatever the blob store raises; on failure no version is left
     behind except a reserved row, which is then RETIRED with the error in its metrics."""
     params = dict(params or {})
     blobs = services.blobs
     async with services.uow() as work:
         model = await work.models.get_model(model_name)
+    names = feature_names(feature_version)  # InvalidInput for an unknown set, before any work
     data = await gather(
-        services, source, holdout=holdout, progress=progress, feature_version=FEATURE_VERSION
+        services, source, holdout=holdout, progress=progress, feature_version=feature_version
     )
     _say(progress, f"training {model.algorithm} on {len(data.train.rows):,} rows")
     trained = await asyncio.to_thread(
@@ -146,8 +149,8 @@ async def train_version(
         TrainingSet(rows=data.train.rows, labels=data.train.labels),
     )
     thresholds = severity_thresholds(trained.training_scores, _contamination(trained, params))
-    metrics = await _evaluate(services, trained, data, thresholds["threshold"], progress)
-    version = await _reserve(services, model, trained, thresholds, metrics)
+    metrics = await _evaluate(services, trained, data, thresholds["threshold"], progress, names)
+    version = await _reserve(services, model, trained, thresholds, metrics, feature_version)
     _say(progress, f"storing the artifact of {version_label(model.name, version.version)}")
     try:
         key, digest = await asyncio.to_thread(
@@ -184,6 +187,7 @@ async def _evaluate(
     data: TrainingData,
     threshold: float,
     progress: Progress | None,
+    names: tuple[str, ...],
 ) -> dict[str, Any]:
     held_out = data.held_out
     if held_out.rows:
@@ -203,7 +207,7 @@ async def _evaluate(
             "training_fraud": data.train.fraud,
             "training_legitimate": data.train.legitimate,
             "supervised": trained.supervised,
-            "features": list(FEATURE_NAMES),
+            "features": list(names),
         }
     )
     return metrics
@@ -215,6 +219,7 @@ async def _reserve(
     trained: TrainedDetector,
     thresholds: dict[str, float],
     metrics: dict[str, Any],
+    feature_version: int,
 ) -> ModelVersion:
     """Commit a STAGED row with the next free version number (retrying on a clash with a
     concurrent training)."""
@@ -225,7 +230,7 @@ async def _reserve(
                 model_id=model.id,
                 version=number,
                 status=ModelStatus.STAGED,
-                feature_version=FEATURE_VERSION,
+                feature_version=feature_version,
                 params=dict(trained.params),
                 metrics=metrics,
                 thresholds=dict(thresholds),

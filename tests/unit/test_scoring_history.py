@@ -8,19 +8,28 @@ import math
 
 import pytest
 
+from adapters.detectors import PyodDetectorFactory
 from adapters.memory import InMemoryDatabase, InMemoryTransactionRepository
 from adapters.memory.blobs import InMemoryBlobStore
+from adapters.synthetic import generate_stream
+from domain.errors import InvalidInput
 from domain.features import feature_names, feature_rows
 from domain.history import HistoryPoint, SenderActivity
 from domain.model import ModelStatus, Transaction
+from domain.services import lifecycle
 from domain.services.artifacts import artifact_uri_for, model_artifact_key, store_artifact
+from domain.services.imports import import_transactions
+from domain.services.registry import create_model, train_version
 from domain.services.scoring import Scorer
+from domain.services.training_data import StoredTransactions
+from ports import TimeRange
 from tests.builders import a_model, a_model_version, a_transaction, at, random_address
 from tests.clocks import ManualClock
 from tests.detectors import LinearFactory
 from tests.services import services_for
 
 SENT_LAST_HOUR = feature_names(4).index("log_sent_last_hour")
+DETECTORS = PyodDetectorFactory()
 NEVER = {"threshold": 1e9, "low": 1e9, "medium": 2e9, "high": 3e9, "critical": 4e9}
 
 
@@ -98,3 +107,30 @@ async def test_no_history_is_read_when_no_serving_version_uses_it(
     [result] = await scorer.score_transactions([tx])
 
     assert result.prediction.score == 0.0  # is_zero_value of a 1 ether transfer
+
+
+async def test_a_version_trained_on_feature_set_4_records_it_and_scores_with_history() -> None:
+    database = InMemoryDatabase()
+    stream = generate_stream(1_500, seed=3)
+    services = services_for(database.uow, blobs=InMemoryBlobStore(), detectors=DETECTORS)
+    await import_transactions(services, stream.transactions[:1_200], {}, source="t", actor=None)
+    await create_model(services, "with-history", "ecod", actor=None)
+
+    version = await train_version(
+        services,
+        "with-history",
+        StoredTransactions(TimeRange()),
+        actor=None,
+        feature_version=4,
+    )
+    await lifecycle.activate(services, "with-history", version.version, actor=None)
+    results = await Scorer(services).score_transactions(stream.transactions[1_200:])
+
+    assert version.feature_version == 4
+    assert version.metrics["features"] == list(feature_names(4))
+    assert len(results) == 300
+    assert all(r.model_version.feature_version == 4 for r in results)
+    with pytest.raises(InvalidInput):
+        await train_version(
+            services, "with-history", StoredTransactions(TimeRange()), actor=None, feature_version=9
+        )
