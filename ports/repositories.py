@@ -14,6 +14,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
+from domain.history import HistoryPoint, SenderActivity
 from domain.model import (
     Anomaly,
     APIKey,
@@ -105,6 +106,20 @@ class TransactionRepository(Protocol):
         self, address: str, period: TimeRange, page: PageRequest
     ) -> Page[Transaction]:
         """Transactions sent from or to ``address``, ordered by ``(timestamp, hash)`` desc."""
+        ...
+
+    async def sender_activity(
+        self, points: Iterable[HistoryPoint]
+    ) -> dict[HistoryPoint, SenderActivity]:
+        """For each point, what the stored transactions say of its address strictly before
+        it (``domain.history``): when it was first seen as sender or receiver, and its
+        newest sends (at most ``HISTORY_CAP``, newest first) in the window before the
+        point. Every point is answered (an address never seen: ``NO_ACTIVITY``).
+
+        Backed by the (from_address, timestamp, hash) and (to_address, timestamp, hash)
+        indexes: a few statements per call whatever the number of points, reading at most
+        ``HISTORY_CAP`` sends per distinct address - plus ``HISTORY_CAP`` per point that
+        stored sends of the same address interleave with, when that address saturates."""
         ...
 
 

@@ -1,6 +1,7 @@
 """A tiny deterministic ``DetectorFactory`` for use-case tests: score = first feature
 (``log_value`` in feature set 1, so give its versions ``feature_version=1``) times a
-factor. Its artifact is JSON, so tests can write one by hand."""
+factor - or the feature at ``column``, when the artifact names one. Its artifact is
+JSON, so tests can write one by hand."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ from ports.detector import FeatureRows, TrainedDetector, TrainingSet
 
 
 class LinearDetector:
-    def __init__(self, factor: float, factory: LinearFactory) -> None:
+    def __init__(self, factor: float, factory: LinearFactory, column: int = 0) -> None:
         self._factor = factor
         self._factory = factory
+        self._column = column
 
     def score(self, rows: FeatureRows) -> list[float]:
         self._factory.threads.add(threading.get_ident())
-        return [row[0] * self._factor for row in rows]
+        return [row[self._column] * self._factor for row in rows]
 
 
 class LinearFactory:
@@ -45,4 +47,5 @@ class LinearFactory:
 
     def load(self, artifact: bytes) -> LinearDetector:
         self.loads += 1
-        return LinearDetector(float(json.loads(artifact)["factor"]), self)
+        document = json.loads(artifact)
+        return LinearDetector(float(document["factor"]), self, int(document.get("column", 0)))
