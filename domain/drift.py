@@ -138,7 +138,8 @@ def expected_shares(reference: ScoreReference, edges: Sequence[float]) -> tuple[
     cut at the ascending inner ``edges`` in [0, 1] (``len(edges) + 1`` bins, each
     ``[lower, upper)``, the last one closed at 1). Sums to 1."""
     below = [0.0, *(_share_below(reference, edge) for edge in edges), 1.0]
-    return tuple(max(0.0, high - low) for low, high in itertools.pairwise(below))
+    # Rounded so that a decile shows as 0.1, not 0.09999999999999998.
+    return tuple(round(max(0.0, high - low), 12) for low, high in itertools.pairwise(below))
 
 
 @dataclass(frozen=True, slots=True)
