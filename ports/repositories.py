@@ -53,6 +53,17 @@ class TimeRange:
 
 
 @dataclass(frozen=True, slots=True)
+class ScoreHistogram:
+    """How many scores fell in each bin of ``PredictionRepository.score_histogram``."""
+
+    counts: tuple[int, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts)
+
+
+@dataclass(frozen=True, slots=True)
 class AnomalyFilter:
     """Conjunction of optional criteria; an empty set means "any"."""
 
@@ -141,6 +152,16 @@ class PredictionRepository(Protocol):
 
     async def list_by_time(self, period: TimeRange, page: PageRequest) -> Page[Prediction]:
         """Ordered by ``(created_at, id)`` descending."""
+        ...
+
+    async def score_histogram(
+        self, version_id: uuid.UUID, since: datetime, edges: Sequence[float]
+    ) -> ScoreHistogram:
+        """The scores of ``version_id``'s predictions (served and shadow) created at or
+        after ``since``, counted in the ``len(edges) + 1`` bins cut at the ascending
+        ``edges``: bin ``i`` holds ``edges[i - 1] <= score < edges[i]``, the first one
+        everything below ``edges[0]``, the last everything from ``edges[-1]`` up. An
+        unknown version counts nothing. One aggregate query, index-backed."""
         ...
 
 
