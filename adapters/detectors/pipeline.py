@@ -296,6 +296,7 @@ def fit_pipeline(
     scaled = (matrix - center) / scale
 
     reference = scaled
+    chosen = np.arange(count)
     limit = params.get("max_reference_rows")
     if limit is not None and count > int(limit):
         generator = np.random.default_rng(int(params["random_state"]))
@@ -330,7 +331,39 @@ def fit_pipeline(
         classifier.fit(np.column_stack([labelled_rows, labelled_rank]), targets)
     pipeline.classifier = classifier
     training = pipeline._blend(reference, raw_training)
+    # The training scores are the reference that calibrates every later score. A labelled
+    # row scored by a classifier that learnt it is flattered (a forest all but memorises
+    # its few fraud labels), which would push the reference's top tail above anything
+    # unseen traffic can reach; so labelled rows count with out-of-fold scores.
+    position = {int(row): i for i, row in enumerate(chosen)}
+    in_reference = np.array([i for i, row in enumerate(indices) if int(row) in position])
+    if in_reference.size:
+        held_out = _out_of_fold(
+            np.column_stack([labelled_rows, labelled_rank]), targets, int(params["random_state"])
+        )
+        w = pipeline.supervised_weight
+        rows_at = np.array([position[int(indices[i])] for i in in_reference])
+        training[rows_at] = (1.0 - w) * labelled_rank[in_reference] + w * held_out[in_reference]
     return FitResult(pipeline, training.tolist())
+
+
+def _out_of_fold(
+    rows: Matrix, targets: npt.NDArray[np.bool_], random_state: int, folds: int = 5
+) -> Matrix:
+    """Each labelled row's fraud probability from a classifier trained without it
+    (stratified k-fold; fewer folds when a class has fewer rows than ``folds``)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    minority = int(min(targets.sum(), (~targets).sum()))
+    splitter = StratifiedKFold(
+        n_splits=max(2, min(folds, minority)), shuffle=True, random_state=random_state
+    )
+    probabilities = np.zeros(len(targets), dtype=np.float64)
+    with single_threaded():
+        for learn, judge in splitter.split(rows, targets):
+            fold = LabelClassifier(random_state=random_state).fit(rows[learn], targets[learn])
+            probabilities[judge] = fold.predict_proba(rows[judge])[:, 1]
+    return probabilities
 
 
 class PyodDetector:

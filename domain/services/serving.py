@@ -9,12 +9,19 @@ from __future__ import annotations
 import math
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from domain.calibration import ScoreRule, score_rule
 from domain.errors import InvalidInput, Unavailable
 from domain.explanations import Contribution, top_contributions
-from domain.features import SUPPORTED_FEATURE_VERSIONS, extract_features, feature_names
+from domain.features import (
+    SUPPORTED_FEATURE_VERSIONS,
+    extract_features,
+    feature_names,
+    needs_history,
+)
+from domain.history import SenderHistory
 from domain.model import ModelVersion, Transaction
 from domain.policies import AlertBudget, assign_version
 from ports.detector import Detector
@@ -40,6 +47,12 @@ class ServingSet:
     @property
     def weights(self) -> dict[uuid.UUID, int]:
         return {key: loaded.version.traffic_weight for key, loaded in self.active.items()}
+
+    @property
+    def needs_history(self) -> bool:
+        """True when a loaded version's feature set needs the senders' histories."""
+        loaded = (*self.active.values(), *self.shadow)
+        return any(needs_history(item.version.feature_version) for item in loaded)
 
     @property
     def serves(self) -> bool:
@@ -116,21 +129,29 @@ class _Rows:
     """Feature rows of the batch per feature-set version, computed once each on demand:
     every model version is fed the feature set it was trained on."""
 
-    def __init__(self, pending: list[Transaction]) -> None:
+    def __init__(self, pending: list[Transaction], histories: Mapping[str, SenderHistory]) -> None:
         self._pending = pending
+        self._histories = histories
         self._rows: dict[int, dict[str, tuple[float, ...]]] = {}
 
     def of(self, feature_version: int) -> dict[str, tuple[float, ...]]:
         if feature_version not in self._rows:
             self._rows[feature_version] = {
-                tx.hash: extract_features(tx, feature_version) for tx in self._pending
+                tx.hash: extract_features(tx, feature_version, history=self._histories.get(tx.hash))
+                for tx in self._pending
             }
         return self._rows[feature_version]
 
 
-def score_pending(serving: ServingSet, pending: list[Transaction]) -> list[VersionScores]:
-    """Every version's scores for ``pending`` (CPU-bound: runs in a worker thread)."""
-    rows = _Rows(pending)
+def score_pending(
+    serving: ServingSet,
+    pending: list[Transaction],
+    histories: Mapping[str, SenderHistory] | None = None,
+) -> list[VersionScores]:
+    """Every version's scores for ``pending`` (CPU-bound: runs in a worker thread).
+    ``histories`` (by hash) are the senders' histories, needed when
+    ``serving.needs_history``."""
+    rows = _Rows(pending, histories or {})
     weights = serving.weights
     assigned: dict[uuid.UUID, list[str]] = {}
     for tx in pending:

@@ -8,7 +8,7 @@ import pytest
 
 from domain.errors import DuplicateRecord, NotFound, TransactionNotFound
 from domain.explanations import Contribution
-from domain.model import Prediction, Transaction
+from domain.model import ModelVersion, Prediction, Transaction
 from domain.pagination import PageRequest
 from ports import TimeRange, UnitOfWorkFactory
 from tests.builders import (
@@ -231,3 +231,63 @@ async def test_served_for_answers_a_large_batch_in_one_call(
         found = await uow.predictions.served_for(hashes)
 
     assert found == {p.transaction_hash: p for p in made}
+
+
+async def _predictions_scoring(
+    uow_factory: UnitOfWorkFactory, version: ModelVersion, scored: list[tuple[float, float, bool]]
+) -> None:
+    """One committed prediction by ``version`` per (score, seconds after T0, served)."""
+    transactions = [a_transaction() for _ in scored]
+    predictions = [
+        a_prediction(tx, version, score=score, created_at=at(seconds), served=served)
+        for tx, (score, seconds, served) in zip(transactions, scored, strict=True)
+    ]
+    async with uow_factory() as uow:
+        await uow.transactions.add_many(transactions)
+        await uow.predictions.add_many(predictions)
+        await uow.commit()
+
+
+async def test_a_score_histogram_counts_a_versions_window_in_half_open_bins(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    version = await stored_model_version(uow_factory)
+    other = await stored_model_version(uow_factory)
+    await _predictions_scoring(
+        uow_factory,
+        version,
+        [
+            (0.0, 10, True),  # first bin: below 0.5
+            (0.4999, 10, False),  # shadow predictions count too
+            (0.5, 10, True),  # an edge belongs to the bin above it
+            (0.98, 20, True),
+            (0.99, 30, True),
+            (1.0, 30, False),
+            (0.2, 9.999, True),  # before the window
+        ],
+    )
+    await _predictions_scoring(uow_factory, other, [(0.3, 20, True)])
+
+    async with uow_factory() as uow:
+        histogram = await uow.predictions.score_histogram(version.id, at(10), (0.5, 0.99))
+        everything = await uow.predictions.score_histogram(version.id, at(0), ())
+        unknown = await uow.predictions.score_histogram(uuid.uuid4(), at(0), (0.5,))
+
+    assert histogram.counts == (2, 2, 2)
+    assert histogram.total == 6
+    assert everything.counts == (7,)
+    assert unknown.counts == (0, 0)
+
+
+async def test_a_score_histogram_takes_raw_scores_of_any_sign_and_many_edges(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    version = await stored_model_version(uow_factory)
+    scores = [-3.5e-7, 0.0, 1.5, 7.25, 7.25, 1e6]
+    await _predictions_scoring(uow_factory, version, [(s, 0, True) for s in scores])
+    edges = (-1.0, 0.0, 1.0, 2.0, 7.25, 100.0, 1e9)
+
+    async with uow_factory() as uow:
+        histogram = await uow.predictions.score_histogram(version.id, at(0), edges)
+
+    assert histogram.counts == (0, 1, 1, 1, 0, 2, 1, 0)

@@ -25,7 +25,7 @@ from adapters.memory.blobs import InMemoryBlobStore
 from domain.calibration import REFERENCE_KEY, ScoreReference
 from domain.errors import ArtifactIntegrityError, DuplicateRecord, Unavailable
 from domain.explanations import Contribution
-from domain.features import FEATURE_VERSION, feature_rows
+from domain.features import FEATURE_VERSION, SUPPORTED_FEATURE_VERSIONS, feature_rows
 from domain.model import (
     AuditLog,
     ModelStatus,
@@ -332,7 +332,7 @@ async def test_a_tampered_artifact_keeps_the_previous_serving_set(world: World) 
 
 
 async def test_a_version_trained_on_another_feature_set_is_not_served(world: World) -> None:
-    await world.version(feature_version=FEATURE_VERSION + 1)
+    await world.version(feature_version=max(SUPPORTED_FEATURE_VERSIONS) + 1)
     with pytest.raises(Unavailable, match="feature set"):
         await world.scorer().refresh()
 

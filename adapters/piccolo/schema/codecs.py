@@ -112,6 +112,11 @@ def _enum_value(value: Any, _dialect: Dialect) -> Any:
     return value.value if isinstance(value, Enum) else value
 
 
+# Encoders that hand PostgreSQL the value unchanged (asyncpg binds ints, datetimes and
+# UUIDs natively); ``to_row`` skips them there - it runs for every row ingested.
+_NATIVE_ON_POSTGRES: frozenset[Encoder] = frozenset({db_wei, db_instant, db_uuid})
+
+
 def _plain(value: Any) -> Any:
     """``value`` with tuples as lists and dataclass instances as objects, all the way down."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -182,7 +187,11 @@ class Codec(Generic[E]):
         self._entity = entity
         self._fields = attrgetter(*self.columns)
         self._encoders = {c._meta.db_column_name: _encoder(c) for c in columns}
-        self._encode_row = tuple(self._encoders.values())
+        encoding = [(i, e) for i, e in enumerate(self._encoders.values()) if e is not None]
+        self._encode_row: dict[Dialect, tuple[tuple[int, Encoder], ...]] = {
+            "sqlite": tuple(encoding),
+            "postgres": tuple((i, e) for i, e in encoding if e not in _NATIVE_ON_POSTGRES),
+        }
         self._decoders = tuple((c._meta.db_column_name, _decoder(c)) for c in columns)
 
     def select(self, alias: str | None = None) -> str:
@@ -192,11 +201,10 @@ class Codec(Generic[E]):
 
     def to_row(self, entity: E, dialect: Dialect) -> tuple[Any, ...]:
         """The values to bind for ``entity``, in ``columns`` order."""
-        values = self._fields(entity)
-        return tuple(
-            value if encode is None else encode(value, dialect)
-            for encode, value in zip(self._encode_row, values, strict=True)
-        )
+        values = list(self._fields(entity))
+        for position, encode in self._encode_row[dialect]:
+            values[position] = encode(values[position], dialect)
+        return tuple(values)
 
     def encode(self, column: str, value: Any, dialect: Dialect) -> Any:
         """One value to bind for ``column`` (in a condition or an assignment)."""

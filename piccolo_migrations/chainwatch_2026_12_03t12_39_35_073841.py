@@ -9,7 +9,7 @@ from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.columns.column_types import JSON
 from piccolo.columns.indexes import IndexMethod
 
-ID = "2026-12-03T12:08:03:840902"
+ID = "2026-12-03T12:39:35:073841"
 VERSION = "1.38.0"
 DESCRIPTION = "predictions.contributions: top feature contributions"
 
