@@ -94,6 +94,9 @@ class _Generator:
         self, count: int, seed: int, start: datetime, mean_gap_s: float, gas_used_share: float
     ) -> None:
         self.rng = random.Random(seed)
+        # How people round what they type: drawn from its own generator, so the stream's
+        # sequence of senders, patterns and amounts is the same with or without it.
+        self.shape_rng = random.Random(f"{seed}-shape")
         self.count = count
         self.clock = start
         self.mean_gap_s = mean_gap_s
@@ -157,6 +160,23 @@ class _Generator:
     def _value_eth(self, mu: float = math.log(0.05), sigma: float = 3.0) -> int:
         return int(ETHER * self.rng.lognormvariate(mu, sigma))
 
+    def _typed(self, amount: int) -> int:
+        """An amount as a person enters it most of the time (60%: 1 to 3 significant
+        digits, 0.05 or 1.25 ether), else as computed (a wallet's "send max", a swap)."""
+        if amount <= 0 or self.shape_rng.random() >= 0.6:
+            return amount
+        digits = self.shape_rng.choice((1, 1, 2, 2, 3))
+        scale: int = 10 ** max(0, len(str(amount)) - digits)
+        return max(scale, (amount + scale // 2) // scale * scale)
+
+    def _quoted(self, gas_price: int) -> int:
+        """A gas price as wallets quote it half the time (whole gwei or tenths), else the
+        exact base fee plus tip."""
+        if self.shape_rng.random() >= 0.5:
+            return gas_price
+        step = GWEI if self.shape_rng.random() < 0.5 else GWEI // 10
+        return max(step, (gas_price + step // 2) // step * step)
+
     def _emit(
         self,
         *,
@@ -205,9 +225,9 @@ class _Generator:
             self._emit(
                 sender=sender,
                 to=to,
-                value=self._value_eth(),
+                value=self._typed(self._value_eth()),
                 gas=21_000,
-                gas_price=self._gas_price(),
+                gas_price=self._quoted(self._gas_price()),
                 gas_used=21_000,
                 input_size=0,
             )
@@ -220,7 +240,7 @@ class _Generator:
                 to=self.rng.choice(self.contracts),
                 value=0,
                 gas=gas,
-                gas_price=self._gas_price(),
+                gas_price=self._quoted(self._gas_price()),
                 gas_used=int(gas * self.rng.uniform(0.55, 0.95)),
                 input_size=68,
             )
@@ -231,7 +251,7 @@ class _Generator:
                 to=self.rng.choice(self.contracts),
                 value=0 if self.rng.random() < 0.65 else self._value_eth(math.log(0.2), 2.0),
                 gas=gas,
-                gas_price=self._gas_price(),
+                gas_price=self._quoted(self._gas_price()),
                 gas_used=int(gas * self.rng.uniform(0.35, 0.95)),
                 input_size=int(self.rng.lognormvariate(math.log(400), 0.8)),
             )

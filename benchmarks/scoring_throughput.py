@@ -1,7 +1,7 @@
 """Issue 3 benchmark: scoring throughput for batches of 1, 64 and 1,024 rows.
 
     .venv/bin/python benchmarks/scoring_throughput.py [--algorithm iforest]
-        [--train-rows 20000] [--batches-of-1 300] [--rows-per-size 4096]
+        [--train-rows 20000] [--batches-of-1 300] [--rows-per-size 4096] [--label-share 0]
 
 Trains the detector (default: the default detector, IForest with default params) on a
 synthetic stream, then measures, in one run and on the same fresh transactions:
@@ -14,12 +14,18 @@ synthetic stream, then measures, in one run and on the same fresh transactions:
 Each figure is rows/s with the p50/p95 batch latency; the ratio column compares it to a
 batch of 1 of the same path (the baseline), and ``scorer/pure`` shows the use case's
 overhead. Absolute numbers depend on the machine; the ratios are what to compare.
+
+Then the cost of explaining: ``Detector.score_explained`` (scores plus per-feature
+contributions, what the scorer calls) against ``Detector.score`` alone, per batch of 256
+rows (the micro-batch size), as median milliseconds and their ratio. ``--label-share``
+trains with that share of the rows labelled (the label classifier's attribution).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -29,8 +35,9 @@ from adapters.detectors import PyodDetectorFactory
 from adapters.memory import InMemoryDatabase
 from adapters.memory.blobs import InMemoryBlobStore
 from adapters.synthetic import generate_stream
-from domain.features import FEATURE_VERSION, feature_rows
-from domain.model import Model, ModelStatus, ModelVersion, Transaction
+from domain.explanations import top_contributions
+from domain.features import FEATURE_VERSION, feature_names, feature_rows
+from domain.model import LabelKind, Model, ModelStatus, ModelVersion, Transaction
 from domain.policies import severity_thresholds
 from domain.services.artifacts import artifact_uri_for, model_artifact_key, store_artifact
 from domain.services.scoring import Scorer
@@ -38,6 +45,7 @@ from entrypoints.bootstrap import wire
 from ports.detector import Detector, TrainedDetector, TrainingSet
 
 BATCH_SIZES = (1, 64, 1024)
+EXPLAIN_BATCH = 256
 
 
 @dataclass(frozen=True)
@@ -118,15 +126,50 @@ def _scored(scorer: Scorer) -> Callable[[list[Transaction]], Awaitable[None]]:
     return run
 
 
+def _explain_cost(detector: Detector, rows: Sequence[Transaction], rounds: int = 101) -> None:
+    """Median ms per batch of ``EXPLAIN_BATCH``, interleaved: ``score`` vs ``score_explained``
+    vs ``score_explained`` plus naming each row's top contributions (what the scorer adds)."""
+    features = feature_rows(rows[:EXPLAIN_BATCH])
+    names = feature_names(FEATURE_VERSION)
+
+    def named(batch: list[tuple[float, ...]]) -> None:
+        for values in detector.score_explained(batch).contributions:
+            top_contributions(names, values)
+
+    runs = {"score": detector.score, "score_explained": detector.score_explained, "+top 5": named}
+    timings: dict[str, list[float]] = {label: [] for label in runs}
+    for _ in range(rounds):
+        for label, run in runs.items():
+            begin = time.perf_counter()
+            run(features)
+            timings[label].append((time.perf_counter() - begin) * 1000.0)
+    median = {label: statistics.median(values[1:]) for label, values in timings.items()}
+    base = median["score"]
+    print()
+    print(f"explaining a batch of {len(features)} (median of {rounds - 1} rounds):")
+    for label, ms in median.items():
+        print(f"  {label:<16} {ms:>8.2f} ms  {ms - base:>+7.2f} ms  {ms / base:>5.2f}x")
+
+
 async def main(args: argparse.Namespace) -> None:
     print(f"training {args.algorithm} on {args.train_rows} synthetic transactions ...")
-    history = generate_stream(args.train_rows, seed=1).transactions
+    stream = generate_stream(args.train_rows, seed=1)
+    history = stream.transactions
+    labels = stream.sample_labels(args.label_share) if args.label_share > 0 else {}
     factory = PyodDetectorFactory()
     started = time.perf_counter()
     trained = factory.train(
-        args.algorithm, {}, TrainingSet(feature_rows(history), [None] * len(history))
+        args.algorithm,
+        {},
+        TrainingSet(
+            feature_rows(history),
+            [
+                None if tx.hash not in labels else labels[tx.hash] is LabelKind.FRAUD
+                for tx in history
+            ],
+        ),
     )
-    print(f"  trained in {time.perf_counter() - started:.1f} s")
+    print(f"  trained in {time.perf_counter() - started:.1f} s (supervised: {trained.supervised})")
     detector = factory.load(trained.artifact)
 
     plans = {
@@ -164,6 +207,7 @@ async def main(args: argparse.Namespace) -> None:
             f"{figure.percentile(0.95):>8.2f} "
             f"{figure.rows_per_second / baseline[figure.path]:>9.1f}x {overhead:>11}"
         )
+    _explain_cost(detector, rows)
 
 
 def _arguments() -> argparse.Namespace:
@@ -172,6 +216,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--train-rows", type=int, default=20_000)
     parser.add_argument("--batches-of-1", type=int, default=300)
     parser.add_argument("--rows-per-size", type=int, default=4096)
+    parser.add_argument("--label-share", type=float, default=0.0)
     return parser.parse_args()
 
 

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from domain.errors import Conflict, InvalidInput
+from domain.explanations import Contribution, normalize_contributions
 from domain.values import (
     check_finite,
     check_sha256,
@@ -141,7 +142,9 @@ class Transaction:
 
 @dataclass(slots=True)
 class Prediction:
-    """One model version's score for one transaction. ``served`` is False for shadow runs."""
+    """One model version's score for one transaction. ``served`` is False for shadow runs.
+    ``contributions``: why it scored so (``domain.explanations``), largest first; None when
+    not recorded (predictions stored before they were)."""
 
     transaction_hash: str
     model_version_id: uuid.UUID
@@ -149,11 +152,13 @@ class Prediction:
     is_anomaly: bool
     served: bool = True
     latency_ms: float = 0.0
+    contributions: tuple[Contribution, ...] | None = None
     created_at: datetime = field(default_factory=utcnow)
     id: uuid.UUID = field(default_factory=new_id)
 
     def __post_init__(self) -> None:
         self.transaction_hash = normalize_hash(self.transaction_hash, "transaction_hash")
+        self.contributions = normalize_contributions(self.contributions)
         self.score = check_finite(self.score, "score")
         self.latency_ms = check_finite(self.latency_ms, "latency_ms")
         if self.latency_ms < 0:

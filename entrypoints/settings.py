@@ -20,6 +20,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -83,6 +84,20 @@ class PredictLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class DriftSettings:
+    """How the serving versions' drift is measured (``domain.drift``): over their
+    predictions of the last ``window_hours``; the Prometheus gauges are refreshed every
+    ``refresh_s`` seconds by a background task."""
+
+    window_hours: int = 24
+    refresh_s: float = 60.0
+
+    @property
+    def window(self) -> timedelta:
+        return timedelta(hours=self.window_hours)
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the process is configured with; build it with ``load_settings()``.
 
@@ -103,6 +118,7 @@ class Settings:
     predict: PredictLimits = PredictLimits()
     alerts: AlertBudget = dataclasses.field(default_factory=AlertBudget)
     """Shares of traffic flagged as anomalies and at each severity (calibrated versions)."""
+    drift: DriftSettings = DriftSettings()
     secret_key: str | None = dataclasses.field(default=None, repr=False)
     """Keys the digests of API key secrets. ``load_settings`` always sets it (from
     ``CHAINWATCH_SECRET_KEY`` or the data folder's ``secret_key`` file); ``None`` makes
@@ -141,6 +157,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         s3=_s3(env),
         predict=_predict(env),
         alerts=_alerts(env),
+        drift=_drift(env),
         secret_key=_secret_key(env, data_dir),
     )
 
@@ -151,6 +168,13 @@ def _predict(env: _Environment) -> PredictLimits:
         micro_batch=env.integer("CHAINWATCH_MICRO_BATCH", 256, minimum=1, maximum=10_000),
         flush_ms=float(env.integer("CHAINWATCH_MICRO_BATCH_WAIT_MS", 2, minimum=0, maximum=1000)),
         queue_size=env.integer("CHAINWATCH_PREDICT_QUEUE", 4_096, minimum=1, maximum=1_000_000),
+    )
+
+
+def _drift(env: _Environment) -> DriftSettings:
+    return DriftSettings(
+        window_hours=env.integer("CHAINWATCH_DRIFT_WINDOW_HOURS", 24, minimum=1, maximum=8_760),
+        refresh_s=float(env.integer("CHAINWATCH_DRIFT_REFRESH_S", 60, minimum=1, maximum=86_400)),
     )
 
 

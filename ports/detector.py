@@ -34,10 +34,28 @@ class TrainedDetector:
     params: Mapping[str, object]
 
 
+@dataclass(frozen=True, slots=True)
+class ExplainedScores:
+    """Scores of a batch and why: ``contributions[i][j]`` is feature ``j``'s part in row
+    ``i``'s score (one number per feature, in the feature set's order; 0.0 = no part).
+    What the numbers measure is the detector's to document; larger in absolute value
+    always means more of the reason."""
+
+    scores: list[float]
+    contributions: list[list[float]]
+
+
 class Detector(Protocol):
     """A trained model, loaded and ready."""
 
-    def score(self, rows: FeatureRows) -> list[float]: ...
+    def score(self, rows: FeatureRows) -> list[float]:
+        """One score per row, in order."""
+        ...
+
+    def score_explained(self, rows: FeatureRows) -> ExplainedScores:
+        """The same scores as ``score`` plus per-feature contributions, in one pass (the
+        scoring hot path calls this; ``score`` is for callers that need scores only)."""
+        ...
 
 
 class DetectorFactory(Protocol):

@@ -14,6 +14,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
+from domain.history import HistoryPoint, SenderActivity
 from domain.model import (
     Anomaly,
     APIKey,
@@ -49,6 +50,17 @@ class TimeRange:
         return (self.since is None or instant >= self.since) and (
             self.until is None or instant < self.until
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreHistogram:
+    """How many scores fell in each bin of ``PredictionRepository.score_histogram``."""
+
+    counts: tuple[int, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +119,20 @@ class TransactionRepository(Protocol):
         """Transactions sent from or to ``address``, ordered by ``(timestamp, hash)`` desc."""
         ...
 
+    async def sender_activity(
+        self, points: Iterable[HistoryPoint]
+    ) -> dict[HistoryPoint, SenderActivity]:
+        """For each point, what the stored transactions say of its address strictly before
+        it (``domain.history``): when it was first seen as sender or receiver, and its
+        newest sends (at most ``HISTORY_CAP``, newest first) in the window before the
+        point. Every point is answered (an address never seen: ``NO_ACTIVITY``).
+
+        Backed by the (from_address, timestamp, hash) and (to_address, timestamp, hash)
+        indexes: a few statements per call whatever the number of points, reading at most
+        ``HISTORY_CAP`` sends per distinct address - plus ``HISTORY_CAP`` per point that
+        stored sends of the same address interleave with, when that address saturates."""
+        ...
+
 
 class PredictionRepository(Protocol):
     async def add_many(self, predictions: Sequence[Prediction]) -> None:
@@ -126,6 +152,16 @@ class PredictionRepository(Protocol):
 
     async def list_by_time(self, period: TimeRange, page: PageRequest) -> Page[Prediction]:
         """Ordered by ``(created_at, id)`` descending."""
+        ...
+
+    async def score_histogram(
+        self, version_id: uuid.UUID, since: datetime, edges: Sequence[float]
+    ) -> ScoreHistogram:
+        """The scores of ``version_id``'s predictions (served and shadow) created at or
+        after ``since``, counted in the ``len(edges) + 1`` bins cut at the ascending
+        ``edges``: bin ``i`` holds ``edges[i - 1] <= score < edges[i]``, the first one
+        everything below ``edges[0]``, the last everything from ``edges[-1]`` up. An
+        unknown version counts nothing. One aggregate query, index-backed."""
         ...
 
 

@@ -52,6 +52,17 @@ class LabelClassifier:
         self._linear = LogisticRegression(C=1.0, max_iter=2000).fit(rows, targets)
         return self
 
+    def linear_contributions(self, rows: Matrix, baseline: Matrix) -> Matrix:
+        """Each input's term in the logistic regression's log-odds, relative to
+        ``baseline`` (a typical row): ``coef_j * (x_j - baseline_j)``. Summed over a row,
+        they are how far the linear half moves the log-odds from the typical row; the
+        forest half has no such decomposition short of permutations or tree SHAP, too
+        costly for the scoring path, so the linear half stands for the classifier."""
+        if self._linear is None:
+            raise RuntimeError("fit the classifier before explaining with it")
+        terms: Matrix = (rows - baseline) * self._linear.coef_[0]
+        return terms
+
     def predict_proba(self, rows: Matrix) -> Matrix:
         if self._forest is None or self._linear is None:
             raise RuntimeError("fit the classifier before scoring with it")

@@ -18,6 +18,24 @@ Steps, in order:
    score as they did.
 
 Without labels the final score is the detector's raw score.
+
+**Contributions** (``score_explained``: why a row scored, one number per feature, computed
+in the same vectorised pass as the scores):
+
+* unsupervised: the sign says which side of the training median the feature lies (+ at or
+  above, - below); the size is the detector's own per-feature outlyingness where it has one for
+  free - ``tails``' per-feature surprise (the score *is* their maximum) and ECOD's and
+  COPOD's per-dimension tail scores (``O``, the score *is* their sum), so the numbers add
+  up to, or are, the score - and otherwise (IForest, HBOS) the robust deviation itself,
+  ``(x - median) / IQR``, which IForest and HBOS have no cheap per-feature counterpart for;
+* with a ``LabelClassifier`` (and ``w > 0``): its logistic regression's term per feature,
+  ``coef_j * scaled_j`` (log-odds relative to a row at every median; + towards fraud,
+  - away from it), plus the detector rank's term ``coef_rank * (rank - 0.5)`` shared out
+  over the features in proportion to their unsupervised outlyingness (the rank is what
+  those features made it). Permutation-free: one multiply per cell. The extra-trees half
+  of the classifier is not decomposed (see ``LabelClassifier.linear_contributions``).
+* artifacts with the older gradient-boosted classifier explain with the unsupervised
+  method (a boosted model has no cheap exact attribution either).
 """
 
 from __future__ import annotations
@@ -33,7 +51,7 @@ from threadpoolctl import ThreadpoolController
 
 from adapters.detectors.classifier import LabelClassifier
 from domain.errors import InvalidInput
-from ports.detector import FeatureRows
+from ports.detector import ExplainedScores, FeatureRows
 
 Matrix = npt.NDArray[np.float64]
 
@@ -53,6 +71,16 @@ def single_threaded() -> Any:
 
 
 _QUANTILE_LEVELS = np.linspace(0.0, 1.0, 1001)
+_MEDIAN_RANK = 0.5
+# Detectors that leave their per-dimension tail scores in ``O`` after each
+# ``decision_function`` (pyod's ECOD and COPOD with n_jobs=1), rows as scored.
+_TAIL_SCORING = frozenset({"ecod", "copod"})
+
+
+def _direction(scaled: Matrix) -> Matrix:
+    """+1 at or above the training median, -1 below: the sign of a contribution."""
+    direction: Matrix = np.where(scaled >= 0.0, 1.0, -1.0)
+    return direction
 
 
 def as_matrix(rows: FeatureRows, field: str = "rows") -> Matrix:
@@ -134,9 +162,13 @@ class FittedPipeline:
             )
         return (matrix - self.center) / self.scale
 
-    def _blend(self, scaled: Matrix, raw: Matrix) -> Matrix:
+    def _rank(self, raw: Matrix) -> Matrix:
         assert self.score_quantiles is not None
-        rank = np.interp(raw, self.score_quantiles, _QUANTILE_LEVELS)
+        rank: Matrix = np.interp(raw, self.score_quantiles, _QUANTILE_LEVELS)
+        return rank
+
+    def _blend(self, scaled: Matrix, raw: Matrix) -> Matrix:
+        rank = self._rank(raw)
         with single_threaded():
             probability = self.classifier.predict_proba(np.column_stack([scaled, rank]))[:, 1]
         blended: Matrix = (1.0 - self.supervised_weight) * rank + (
@@ -150,6 +182,46 @@ class FittedPipeline:
         if self.classifier is None:
             return raw
         return self._blend(scaled, raw)
+
+    def explain_matrix(self, matrix: Matrix) -> tuple[Matrix, Matrix]:
+        """Scores (as ``score_matrix``) and contributions, one row each (module doc)."""
+        scaled = self.scaled(matrix)
+        raw, outlying = self._outlyingness(scaled)
+        if self.classifier is None:
+            return raw, outlying
+        scores = self._blend(scaled, raw)
+        linear = getattr(self.classifier, "linear_contributions", None)
+        if linear is None or self.supervised_weight <= 0.0:
+            return scores, outlying
+        baseline = np.append(np.zeros(self.n_features), _MEDIAN_RANK)
+        terms = linear(np.column_stack([scaled, self._rank(raw)]), baseline)
+        weight = np.abs(outlying)
+        total = weight.sum(axis=1, keepdims=True)
+        share = np.divide(
+            weight, total, out=np.full_like(weight, 1.0 / self.n_features), where=total > 0
+        )
+        contributions: Matrix = terms[:, :-1] + terms[:, -1:] * share
+        return scores, contributions
+
+    def _outlyingness(self, scaled: Matrix) -> tuple[Matrix, Matrix]:
+        """Raw detector scores and each feature's signed outlyingness (module doc)."""
+        surprise = getattr(self.detector, "feature_surprise", None)
+        if surprise is not None:
+            per_feature = np.asarray(surprise(scaled), dtype=np.float64)
+            raw: Matrix = per_feature.max(axis=1)
+            return raw, _direction(scaled) * per_feature
+        raw = np.asarray(self.detector.decision_function(scaled), dtype=np.float64)
+        tails = getattr(self.detector, "O", None) if self.algorithm in _TAIL_SCORING else None
+        count = scaled.shape[0]
+        if (
+            isinstance(tails, np.ndarray)
+            and tails.ndim == 2
+            and tails.shape[0] >= count
+            and tails.shape[1] == self.n_features
+        ):
+            # ``O`` covers the training rows and then the batch: the batch is its tail.
+            return raw, _direction(scaled) * tails[-count:]
+        return raw, scaled
 
     def to_payload(self) -> dict[str, Any]:
         return {
@@ -224,6 +296,7 @@ def fit_pipeline(
     scaled = (matrix - center) / scale
 
     reference = scaled
+    chosen = np.arange(count)
     limit = params.get("max_reference_rows")
     if limit is not None and count > int(limit):
         generator = np.random.default_rng(int(params["random_state"]))
@@ -258,7 +331,39 @@ def fit_pipeline(
         classifier.fit(np.column_stack([labelled_rows, labelled_rank]), targets)
     pipeline.classifier = classifier
     training = pipeline._blend(reference, raw_training)
+    # The training scores are the reference that calibrates every later score. A labelled
+    # row scored by a classifier that learnt it is flattered (a forest all but memorises
+    # its few fraud labels), which would push the reference's top tail above anything
+    # unseen traffic can reach; so labelled rows count with out-of-fold scores.
+    position = {int(row): i for i, row in enumerate(chosen)}
+    in_reference = np.array([i for i, row in enumerate(indices) if int(row) in position])
+    if in_reference.size:
+        held_out = _out_of_fold(
+            np.column_stack([labelled_rows, labelled_rank]), targets, int(params["random_state"])
+        )
+        w = pipeline.supervised_weight
+        rows_at = np.array([position[int(indices[i])] for i in in_reference])
+        training[rows_at] = (1.0 - w) * labelled_rank[in_reference] + w * held_out[in_reference]
     return FitResult(pipeline, training.tolist())
+
+
+def _out_of_fold(
+    rows: Matrix, targets: npt.NDArray[np.bool_], random_state: int, folds: int = 5
+) -> Matrix:
+    """Each labelled row's fraud probability from a classifier trained without it
+    (stratified k-fold; fewer folds when a class has fewer rows than ``folds``)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    minority = int(min(targets.sum(), (~targets).sum()))
+    splitter = StratifiedKFold(
+        n_splits=max(2, min(folds, minority)), shuffle=True, random_state=random_state
+    )
+    probabilities = np.zeros(len(targets), dtype=np.float64)
+    with single_threaded():
+        for learn, judge in splitter.split(rows, targets):
+            fold = LabelClassifier(random_state=random_state).fit(rows[learn], targets[learn])
+            probabilities[judge] = fold.predict_proba(rows[judge])[:, 1]
+    return probabilities
 
 
 class PyodDetector:
@@ -292,3 +397,11 @@ class PyodDetector:
             scores = self._pipeline.score_matrix(matrix)
         result: list[float] = scores.tolist()
         return result
+
+    def score_explained(self, rows: FeatureRows) -> ExplainedScores:
+        if len(rows) == 0:
+            return ExplainedScores([], [])
+        matrix = as_matrix(rows)
+        with self._lock:
+            scores, contributions = self._pipeline.explain_matrix(matrix)
+        return ExplainedScores(scores.tolist(), contributions.tolist())

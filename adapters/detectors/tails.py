@@ -52,9 +52,15 @@ class TailDetector(BaseDetector):  # type: ignore[misc]  # pyod ships no type hi
         return self
 
     def decision_function(self, X: Any) -> Matrix:
+        surprise: Matrix = self.feature_surprise(X).max(axis=1)
+        return surprise
+
+    def feature_surprise(self, X: Any) -> Matrix:
+        """Each feature's surprise (``-log p`` plus the extrapolated excess), one row per
+        row of ``X``: the score is its maximum, so this is exactly why a row scored."""
         matrix = np.asarray(X, dtype=np.float64)
         count = self.reference_.shape[0]
-        surprise = np.zeros(matrix.shape[0], dtype=np.float64)
+        surprise = np.empty_like(matrix)
         for j in range(matrix.shape[1]):
             column = self.reference_[:, j]
             at_most = np.searchsorted(column, matrix[:, j], side="right")
@@ -62,5 +68,5 @@ class TailDetector(BaseDetector):  # type: ignore[misc]  # pyod ships no type hi
             p_value = (1.0 + np.minimum(at_most, at_least)) / (count + 1.0)
             beyond = np.maximum(matrix[:, j] - column[-1], 0.0) / self.upper_scale_[j]
             beyond += np.maximum(column[0] - matrix[:, j], 0.0) / self.lower_scale_[j]
-            np.maximum(surprise, beyond - np.log(p_value), out=surprise)
+            surprise[:, j] = beyond - np.log(p_value)
         return surprise

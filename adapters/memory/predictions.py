@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -11,7 +12,7 @@ from domain.errors import DuplicateRecord, ModelVersionNotFound, TransactionNotF
 from domain.model import Prediction
 from domain.pagination import Page, PageRequest, paginate
 from domain.values import lookup_key
-from ports.repositories import TimeRange
+from ports.repositories import ScoreHistogram, TimeRange
 
 
 def _sort_key(prediction: Prediction) -> tuple[datetime, str]:
@@ -54,3 +55,12 @@ class InMemoryPredictionRepository:
     async def list_by_time(self, period: TimeRange, page: PageRequest) -> Page[Prediction]:
         rows = [p for p in self._workspace().predictions.scan() if period.contains(p.created_at)]
         return copied_page(paginate(rows, page, _sort_key))
+
+    async def score_histogram(
+        self, version_id: uuid.UUID, since: datetime, edges: Sequence[float]
+    ) -> ScoreHistogram:
+        counts = [0] * (len(edges) + 1)
+        for p in self._workspace().predictions.scan():
+            if p.model_version_id == version_id and p.created_at >= since:
+                counts[bisect.bisect_right(edges, p.score)] += 1  # edges[i - 1] <= score
+        return ScoreHistogram(tuple(counts))

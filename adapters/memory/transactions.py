@@ -7,6 +7,7 @@ from datetime import datetime
 
 from adapters.memory.store import Workspace, copied_page
 from domain.errors import TransactionNotFound
+from domain.history import HISTORY_CAP, HistoryPoint, Send, SenderActivity
 from domain.model import Transaction
 from domain.pagination import Page, PageRequest, paginate
 from domain.values import lookup_key
@@ -62,3 +63,31 @@ class InMemoryTransactionRepository:
             if wanted in (tx.from_address, tx.to_address) and period.contains(tx.timestamp)
         ]
         return copied_page(paginate(rows, page, _sort_key))
+
+    async def sender_activity(
+        self, points: Iterable[HistoryPoint]
+    ) -> dict[HistoryPoint, SenderActivity]:
+        asked = list(points)
+        wanted = {point.address for point in asked}
+        if not wanted:
+            return {}
+        seen: dict[str, list[Transaction]] = {}
+        for tx in self._workspace().transactions.scan():
+            for address in {tx.from_address, tx.to_address} & wanted:
+                assert address is not None
+                seen.setdefault(address, []).append(tx)
+        answers: dict[HistoryPoint, SenderActivity] = {}
+        for point in asked:
+            before = sorted(
+                (tx for tx in seen.get(point.address, []) if _sort_key(tx) < point.key),
+                key=_sort_key,
+                reverse=True,
+            )
+            sends = [
+                Send.of(tx)
+                for tx in before
+                if tx.from_address == point.address and tx.timestamp >= point.window_start
+            ]
+            first_seen = before[-1].timestamp if before else None
+            answers[point] = SenderActivity(first_seen, tuple(sends[:HISTORY_CAP]))
+        return answers

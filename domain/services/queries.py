@@ -1,8 +1,9 @@
 """The read side: what the API and the CLI show, each query one short unit of work.
 
 Records join what a reader needs in a fixed number of queries per page, never one per row:
-an anomaly page is the anomalies, their transactions (one ``get_many``) and the model
-versions' tags (two small registry queries).
+an anomaly page is the anomalies, their transactions (one ``get_many``), their flagging
+predictions' contributions (one ``served_for``: an anomaly comes from its transaction's
+served prediction) and the model versions' tags (two small registry queries).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from domain.errors import AnomalyNotFound, InvalidInput, TransactionNotFound, UserNotFound
+from domain.explanations import Contribution
 from domain.model import (
     Anomaly,
     AuditLog,
@@ -29,10 +31,18 @@ from ports.repositories import AnomalyFilter, AuditFilter, TimeRange, UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
+class PredictionRecord:
+    prediction: Prediction
+    model_version: str
+
+
+@dataclass(frozen=True, slots=True)
 class TransactionRecord:
     transaction: Transaction
     label: Label | None
     """The latest label, if any."""
+    predictions: list[PredictionRecord]
+    """Its predictions (served and shadow), oldest first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +51,8 @@ class AnomalyRecord:
     transaction: Transaction
     model_version: str
     """The tag of the version that flagged it (``naming.version_tag``)."""
+    contributions: tuple[Contribution, ...] | None
+    """Why the flagging prediction scored so; None when not recorded."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,19 +63,22 @@ class AnomalyListing:
     next_cursor: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class PredictionRecord:
-    prediction: Prediction
-    model_version: str
-
-
 async def get_transaction(services: Services, tx_hash: str) -> TransactionRecord:
-    """Raises ``InvalidInput`` for a malformed hash and ``TransactionNotFound``."""
+    """With its latest label and its predictions. Raises ``InvalidInput`` for a malformed
+    hash and ``TransactionNotFound``."""
     tx_hash = normalize_hash(tx_hash, "hash")
     async with services.uow() as work:
         transaction = await work.transactions.get(tx_hash)
         labels = await work.labels.latest_for([tx_hash])
-    return TransactionRecord(transaction, labels.get(tx_hash))
+        predictions = await work.predictions.list_by_transaction(tx_hash)
+        tags = await _version_tags(work, (p.model_version_id for p in predictions))
+    records = [_prediction_record(p, tags) for p in predictions]
+    return TransactionRecord(transaction, labels.get(tx_hash), records)
+
+
+def _prediction_record(prediction: Prediction, tags: dict[uuid.UUID, str]) -> PredictionRecord:
+    tag = tags.get(prediction.model_version_id, str(prediction.model_version_id))
+    return PredictionRecord(prediction, tag)
 
 
 async def list_transactions(
@@ -124,6 +139,7 @@ async def _anomaly_records(work: UnitOfWork, anomalies: list[Anomaly]) -> list[A
     if not anomalies:
         return []
     transactions = await work.transactions.get_many(a.transaction_hash for a in anomalies)
+    served = await work.predictions.served_for(a.transaction_hash for a in anomalies)
     tags = await _version_tags(work, (a.model_version_id for a in anomalies))
     records = []
     for anomaly in anomalies:
@@ -131,7 +147,9 @@ async def _anomaly_records(work: UnitOfWork, anomalies: list[Anomaly]) -> list[A
         if transaction is None:  # the schema's foreign key makes this impossible
             raise TransactionNotFound(anomaly.transaction_hash)
         tag = tags.get(anomaly.model_version_id, str(anomaly.model_version_id))
-        records.append(AnomalyRecord(anomaly, transaction, tag))
+        flagging = served.get(anomaly.transaction_hash)
+        why = flagging.contributions if flagging and flagging.id == anomaly.prediction_id else None
+        records.append(AnomalyRecord(anomaly, transaction, tag, why))
     return records
 
 
@@ -160,11 +178,7 @@ async def list_predictions(
             kept = [p for p in every if period.contains(p.created_at)]
             found = paginate(kept, page, lambda p: (p.created_at, str(p.id)))
         tags = await _version_tags(work, (p.model_version_id for p in found.items))
-    records = [
-        PredictionRecord(p, tags.get(p.model_version_id, str(p.model_version_id)))
-        for p in found.items
-    ]
-    return Page(records, found.next_cursor)
+    return Page([_prediction_record(p, tags) for p in found.items], found.next_cursor)
 
 
 async def query_audit_log(

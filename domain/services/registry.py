@@ -28,7 +28,7 @@ from typing import Any
 
 from domain.calibration import REFERENCE_KEY, ScoreReference
 from domain.errors import DuplicateModelVersion, InvalidInput
-from domain.features import FEATURE_NAMES, FEATURE_VERSION
+from domain.features import FEATURE_VERSION, feature_names
 from domain.model import Model, ModelStatus, ModelVersion
 from domain.policies import severity_thresholds
 from domain.services.artifacts import artifact_uri_for, model_artifact_key, store_artifact
@@ -131,17 +131,20 @@ async def train_version(
     actor: uuid.UUID | None,
     holdout: float = DEFAULT_HOLDOUT,
     progress: Progress | None = None,
+    feature_version: int = FEATURE_VERSION,
 ) -> ModelVersion:
     """Train, evaluate and store a new STAGED version of ``model_name`` (see the module
-    docstring). Raises ``ModelNotFound``, ``InvalidInput`` (no rows, bad params, an
-    unknown algorithm) and whatever the blob store raises; on failure no version is left
+    docstring) on feature set ``feature_version`` (default ``FEATURE_VERSION``). Raises
+    ``ModelNotFound``, ``InvalidInput`` (no rows, bad params, an unknown algorithm or
+    feature set) and whatever the blob store raises; on failure no version is left
     behind except a reserved row, which is then RETIRED with the error in its metrics."""
     params = dict(params or {})
     blobs = services.blobs
     async with services.uow() as work:
         model = await work.models.get_model(model_name)
+    names = feature_names(feature_version)  # InvalidInput for an unknown set, before any work
     data = await gather(
-        services, source, holdout=holdout, progress=progress, feature_version=FEATURE_VERSION
+        services, source, holdout=holdout, progress=progress, feature_version=feature_version
     )
     _say(progress, f"training {model.algorithm} on {len(data.train.rows):,} rows")
     trained = await asyncio.to_thread(
@@ -155,8 +158,8 @@ async def train_version(
         **severity_thresholds(trained.training_scores, _contamination(trained, params)),
         REFERENCE_KEY: reference.to_json(),
     }
-    metrics = await _evaluate(services, trained, data, reference, progress)
-    version = await _reserve(services, model, trained, thresholds, metrics)
+    metrics = await _evaluate(services, trained, data, reference, progress, names)
+    version = await _reserve(services, model, trained, thresholds, metrics, feature_version)
     _say(progress, f"storing the artifact of {version_label(model.name, version.version)}")
     try:
         key, digest = await asyncio.to_thread(
@@ -193,6 +196,7 @@ async def _evaluate(
     data: TrainingData,
     reference: ScoreReference,
     progress: Progress | None,
+    names: tuple[str, ...],
 ) -> dict[str, Any]:
     """Metrics on the calibrated scale clients see: score statistics are quantiles of the
     reference, and ``flagged_share`` is the share at or above the alert budget's floor
@@ -217,7 +221,7 @@ async def _evaluate(
             "training_fraud": data.train.fraud,
             "training_legitimate": data.train.legitimate,
             "supervised": trained.supervised,
-            "features": list(FEATURE_NAMES),
+            "features": list(names),
         }
     )
     return metrics
@@ -229,6 +233,7 @@ async def _reserve(
     trained: TrainedDetector,
     thresholds: dict[str, Any],
     metrics: dict[str, Any],
+    feature_version: int,
 ) -> ModelVersion:
     """Commit a STAGED row with the next free version number (retrying on a clash with a
     concurrent training)."""
@@ -239,7 +244,7 @@ async def _reserve(
                 model_id=model.id,
                 version=number,
                 status=ModelStatus.STAGED,
-                feature_version=FEATURE_VERSION,
+                feature_version=feature_version,
                 params=dict(trained.params),
                 metrics=metrics,
                 thresholds=dict(thresholds),

@@ -9,6 +9,8 @@ scan unbounded), their transactions (one ``get_many``) and latest labels (one
 ``latest_for``). Labelled ones are left out of the queue, but they count as known for
 the diversity step: a transaction just like one an analyst has labelled is worth less.
 Versions trained before calibration are left out (their raw scores are not quantiles).
+Distances are measured in the newest active feature set's transaction-only columns
+(``features.static_features``: a set with sender history is compared on the rest).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from datetime import datetime, timedelta
 from domain.active_learning import Candidate, Pick, QueuePolicy, select_for_review
 from domain.calibration import REFERENCE_KEY
 from domain.errors import InvalidInput
-from domain.features import extract_features
+from domain.features import static_features
 from domain.model import ModelStatus, Prediction, Transaction
 from domain.pagination import MAX_LIMIT, PageRequest
 from domain.services.naming import version_tag
@@ -99,10 +101,10 @@ async def review_queue(
     txs = gathered.transactions
 
     def choose() -> list[Pick]:
-        known = [extract_features(txs[h], version) for h in sorted(gathered.labelled)]
+        known = [static_features(txs[h], version) for h in sorted(gathered.labelled)]
         rows = [
             Candidate(
-                p.transaction_hash, p.score, extract_features(txs[p.transaction_hash], version)
+                p.transaction_hash, p.score, static_features(txs[p.transaction_hash], version)
             )
             for p in pool
         ]

@@ -5,7 +5,12 @@ a batch of any size:
 
 1. one short read: which transactions are stored already, and which of those a served
    prediction has scored (those are *replays*: their stored prediction and anomaly are
-   returned, ``replayed=True``, and nothing is written for them again);
+   returned, ``replayed=True``, and nothing is written for them again); and, only when a
+   serving version's feature set uses sender history (feature set 4), the stored activity
+   of the other transactions' senders (``TransactionRepository.sender_activity``), to which
+   the batch's own earlier transactions of the same sender are added
+   (``domain.history.batch_histories``: they count as if stored first, as they are about
+   to be);
 2. scoring, outside any database transaction and off the event loop
    (``asyncio.to_thread``): features once per transaction and feature set (each version
    is fed the feature set stored with it), then each ACTIVE version
@@ -37,6 +42,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from domain.errors import Conflict, Unavailable
+from domain.history import HistoryPoint, SenderHistory, batch_histories
 from domain.model import (
     Anomaly,
     AuditLog,
@@ -195,7 +201,13 @@ class Scorer:
                 if await _append_audit(uow, audit, batch, outcome):
                     await uow.commit()
                 return outcome
-        scored = await asyncio.to_thread(score_pending, serving, pending)
+            histories: dict[str, SenderHistory] = {}
+            if serving.needs_history:
+                activity = await uow.transactions.sender_activity(
+                    HistoryPoint.of(tx) for tx in pending
+                )
+                histories = batch_histories(pending, activity)
+        scored = await asyncio.to_thread(score_pending, serving, pending, histories)
         async with self._uow() as uow:
             new = [tx for tx in pending if tx.hash not in stored]
             added = await uow.transactions.add_many(new)
@@ -261,6 +273,7 @@ class Scorer:
                     is_anomaly=verdict.is_anomaly,
                     served=result.served,
                     latency_ms=result.latency_ms,
+                    contributions=result.contributions[tx.hash],
                     created_at=now,
                 )
                 written.predictions.append(prediction)

@@ -9,11 +9,19 @@ from __future__ import annotations
 import math
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from domain.calibration import ScoreRule, score_rule
 from domain.errors import InvalidInput, Unavailable
-from domain.features import SUPPORTED_FEATURE_VERSIONS, extract_features
+from domain.explanations import Contribution, top_contributions
+from domain.features import (
+    SUPPORTED_FEATURE_VERSIONS,
+    extract_features,
+    feature_names,
+    needs_history,
+)
+from domain.history import SenderHistory
 from domain.model import ModelVersion, Transaction
 from domain.policies import AlertBudget, assign_version
 from ports.detector import Detector
@@ -41,6 +49,12 @@ class ServingSet:
         return {key: loaded.version.traffic_weight for key, loaded in self.active.items()}
 
     @property
+    def needs_history(self) -> bool:
+        """True when a loaded version's feature set needs the senders' histories."""
+        loaded = (*self.active.values(), *self.shadow)
+        return any(needs_history(item.version.feature_version) for item in loaded)
+
+    @property
     def serves(self) -> bool:
         """True when at least one ACTIVE version takes traffic."""
         return any(weight > 0 for weight in self.weights.values())
@@ -48,12 +62,14 @@ class ServingSet:
 
 @dataclass(frozen=True, slots=True)
 class VersionScores:
-    """Raw scores of one version for some of the batch's transactions (by hash)."""
+    """Raw scores of one version for some of the batch's transactions (by hash), and
+    the largest feature contributions to each (``domain.explanations``)."""
 
     loaded: Loaded
     served: bool
     scores: dict[str, float]
     latency_ms: float
+    contributions: dict[str, tuple[Contribution, ...]]
 
 
 def check_servable(version: ModelVersion, budget: AlertBudget) -> ScoreRule:
@@ -76,39 +92,66 @@ def check_servable(version: ModelVersion, budget: AlertBudget) -> ScoreRule:
 
 
 def _run(
-    loaded: Loaded, rows: list[tuple[float, ...]], hashes: list[str]
-) -> tuple[dict[str, float], float]:
+    loaded: Loaded, served: bool, rows: list[tuple[float, ...]], hashes: list[str]
+) -> VersionScores:
     # latency_ms is the model's scoring time for the whole batch it was given.
     started = time.perf_counter()
-    scores = loaded.detector.score(rows)
+    explained = loaded.detector.score_explained(rows)
     latency_ms = (time.perf_counter() - started) * 1000.0
-    if len(scores) != len(rows) or not all(math.isfinite(score) for score in scores):
+    scores, per_row = explained.scores, explained.contributions
+    if (
+        len(scores) != len(rows)
+        or len(per_row) != len(rows)
+        or not all(math.isfinite(score) for score in scores)
+    ):
         raise Unavailable(
-            f"model version {loaded.version.id} returned {len(scores)} scores for "
-            f"{len(rows)} rows or a non-finite score; retire it"
+            f"model version {loaded.version.id} returned {len(scores)} scores and "
+            f"{len(per_row)} explanations for {len(rows)} rows, or a non-finite score; retire it"
         )
-    return dict(zip(hashes, scores, strict=True)), latency_ms
+    names = feature_names(loaded.version.feature_version)
+    try:
+        tops = [top_contributions(names, values) for values in per_row]
+    except InvalidInput as error:
+        raise Unavailable(
+            f"model version {loaded.version.id} explained its scores wrongly "
+            f"({error.message}); retire it"
+        ) from None
+    return VersionScores(
+        loaded,
+        served=served,
+        scores=dict(zip(hashes, scores, strict=True)),
+        latency_ms=latency_ms,
+        contributions=dict(zip(hashes, tops, strict=True)),
+    )
 
 
 class _Rows:
     """Feature rows of the batch per feature-set version, computed once each on demand:
     every model version is fed the feature set it was trained on."""
 
-    def __init__(self, pending: list[Transaction]) -> None:
+    def __init__(self, pending: list[Transaction], histories: Mapping[str, SenderHistory]) -> None:
         self._pending = pending
+        self._histories = histories
         self._rows: dict[int, dict[str, tuple[float, ...]]] = {}
 
     def of(self, feature_version: int) -> dict[str, tuple[float, ...]]:
         if feature_version not in self._rows:
             self._rows[feature_version] = {
-                tx.hash: extract_features(tx, feature_version) for tx in self._pending
+                tx.hash: extract_features(tx, feature_version, history=self._histories.get(tx.hash))
+                for tx in self._pending
             }
         return self._rows[feature_version]
 
 
-def score_pending(serving: ServingSet, pending: list[Transaction]) -> list[VersionScores]:
-    """Every version's scores for ``pending`` (CPU-bound: runs in a worker thread)."""
-    rows = _Rows(pending)
+def score_pending(
+    serving: ServingSet,
+    pending: list[Transaction],
+    histories: Mapping[str, SenderHistory] | None = None,
+) -> list[VersionScores]:
+    """Every version's scores for ``pending`` (CPU-bound: runs in a worker thread).
+    ``histories`` (by hash) are the senders' histories, needed when
+    ``serving.needs_history``."""
+    rows = _Rows(pending, histories or {})
     weights = serving.weights
     assigned: dict[uuid.UUID, list[str]] = {}
     for tx in pending:
@@ -119,10 +162,8 @@ def score_pending(serving: ServingSet, pending: list[Transaction]) -> list[Versi
     for version_id, hashes in assigned.items():
         loaded = serving.active[version_id]
         features = rows.of(loaded.version.feature_version)
-        scores, latency_ms = _run(loaded, [features[h] for h in hashes], hashes)
-        results.append(VersionScores(loaded, True, scores, latency_ms))
+        results.append(_run(loaded, True, [features[h] for h in hashes], hashes))
     for loaded in serving.shadow:
         features = rows.of(loaded.version.feature_version)
-        scores, latency_ms = _run(loaded, list(features.values()), list(features))
-        results.append(VersionScores(loaded, False, scores, latency_ms))
+        results.append(_run(loaded, False, list(features.values()), list(features)))
     return results

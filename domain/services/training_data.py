@@ -11,6 +11,14 @@ is trained on. A random split would let the model see the future it is judged on
 flatter it where the traffic drifts (on real mainnet data the share of scam-linked
 transactions changes from month to month). ``is_held_out`` - a pure function of the hash -
 remains for callers that want a stable random split of their own (benchmarks).
+
+Feature sets with sender history (``needs_history``) are computed after every row is
+read, by one sweep over the rows in time order (``domain.history.HistorySweep``), which
+gives what ``TransactionRepository.sender_activity`` would answer for each stored row:
+for stored transactions from ``since`` on, each sender is first primed with its stored
+activity just before ``since`` (one batched repository read per ``MAX_LIMIT`` senders), so
+rows at the start of the range see their past too. Given transactions are their own
+whole history.
 """
 
 from __future__ import annotations
@@ -21,7 +29,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from domain.errors import InvalidInput
-from domain.features import FEATURE_VERSION, extract_features
+from domain.features import FEATURE_VERSION, needs_history, static_features, with_history
+from domain.history import HistoryPoint, HistorySweep, Movement
 from domain.model import LabelKind, Transaction
 from domain.pagination import MAX_LIMIT, PageRequest
 from domain.services.services import Services
@@ -97,8 +106,9 @@ def is_held_out(tx_hash: str, share: float) -> bool:
 class _Row:
     timestamp: datetime
     tx_hash: str
-    features: tuple[float, ...]
+    features: tuple[float, ...]  # static_features: without the history columns
     label: LabelKind | None
+    movement: Movement | None  # kept for the history sweep, when the set needs it
 
 
 class _Collector:
@@ -107,6 +117,8 @@ class _Collector:
         self.holdout = holdout
         self.progress = progress
         self.feature_version = feature_version
+        self.history = needs_history(feature_version)
+        self.sweep = HistorySweep()
 
     def add(
         self,
@@ -120,8 +132,9 @@ class _Collector:
             label = labels.get(tx.hash)
             if label is None and fallback is not None:
                 label = fallback.get(tx.hash)
-            features = extract_features(tx, self.feature_version)
-            self.rows.append(_Row(tx.timestamp, tx.hash, features, label))
+            features = static_features(tx, self.feature_version)
+            movement = Movement.of(tx) if self.history else None
+            self.rows.append(_Row(tx.timestamp, tx.hash, features, label, movement))
         after = len(self.rows)
         if self.progress is not None and before // _PROGRESS_EVERY != after // _PROGRESS_EVERY:
             self.progress(f"read {after:,} transactions")
@@ -134,8 +147,33 @@ class _Collector:
         data = TrainingData()
         for position, row in enumerate(ordered):
             side = data.held_out if position >= len(ordered) - held else data.train
-            side.add(row.features, row.label)
+            side.add(self._complete(row), row.label)
         return data
+
+    def _complete(self, row: _Row) -> tuple[float, ...]:
+        """The full feature row: the history columns are computed here, in time order."""
+        if row.movement is None:
+            return row.features
+        history = self.sweep.history(row.movement)
+        return with_history(row.features, row.movement.value, history, self.feature_version)
+
+    def senders(self) -> list[str]:
+        """The distinct senders of the rows read (to prime their histories)."""
+        return list(dict.fromkeys(row.movement.from_address for row in self.rows if row.movement))
+
+
+async def _prime(services: Services, collector: _Collector, since: datetime) -> None:
+    """Seed the sweep with each sender's stored activity just before ``since``."""
+    senders = collector.senders()
+    for start in range(0, len(senders), MAX_LIMIT):
+        # hash "" sorts before every hash: the point is just before ``since`` itself.
+        points = [
+            HistoryPoint(address, since, "") for address in senders[start : start + MAX_LIMIT]
+        ]
+        async with services.uow() as work:
+            activity = await work.transactions.sender_activity(points)
+        for point in points:
+            collector.sweep.prime(point.address, activity[point])
 
 
 async def gather(
@@ -163,6 +201,8 @@ async def gather(
             if page.next_cursor is None:
                 break
             request = PageRequest.from_token(MAX_LIMIT, page.next_cursor)
+        if collector.history and source.period.since is not None:
+            await _prime(services, collector, source.period.since)
     else:
         given = {lookup_key(tx_hash): kind for tx_hash, kind in source.labels.items()}
         for start in range(0, len(source.transactions), MAX_LIMIT):

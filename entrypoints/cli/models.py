@@ -24,6 +24,7 @@ from typing import Any
 
 from adapters.transaction_csv import read_transactions_csv
 from domain.errors import InvalidInput
+from domain.features import FEATURE_VERSION, SUPPORTED_FEATURE_VERSIONS
 from domain.model import ModelStatus, ModelVersion
 from domain.services import lifecycle
 from domain.services.naming import version_label
@@ -59,6 +60,13 @@ def register(commands: Commands) -> None:
         "--csv", type=Path, metavar="PATH", help="train on this CSV instead of stored rows"
     )
     train.add_argument("--params", default="{}", metavar="JSON", help='e.g. {"n_estimators": 200}')
+    train.add_argument(
+        "--feature-version",
+        type=int,
+        default=FEATURE_VERSION,
+        choices=sorted(SUPPORTED_FEATURE_VERSIONS),
+        help=f"feature set to train on (default {FEATURE_VERSION}; 4 adds sender history)",
+    )
     train.add_argument("--activate", action="store_true", help="activate the new version")
     train.add_argument("--weight", type=int, default=100, help="traffic %% with --activate")
     train.set_defaults(command=_train)
@@ -148,7 +156,15 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
                 check_algorithm(model, args.algorithm)
             except InvalidInput as error:
                 raise UsageError(error.message) from None
-        version = await train_version(services, name, source, params, actor=None, progress=note)
+        version = await train_version(
+            services,
+            name,
+            source,
+            params,
+            actor=None,
+            progress=note,
+            feature_version=args.feature_version,
+        )
         if args.activate:
             version = await lifecycle.activate(
                 services, name, version.version, args.weight, actor=None

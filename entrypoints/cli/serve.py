@@ -35,7 +35,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     # The server logs JSON lines (uvicorn's own loggers included); the app logs each request.
     configure_json_logging(settings.log_level)
     uvicorn.run(
-        create_app(container, migrate_on_start=False, predict=settings.predict),
+        create_app(
+            container, migrate_on_start=False, predict=settings.predict, drift=settings.drift
+        ),
         host=args.host or settings.host,
         port=port,
         log_level=settings.log_level,

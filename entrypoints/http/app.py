@@ -16,6 +16,7 @@ from domain.errors import Unavailable
 from entrypoints.bootstrap import Container
 from entrypoints.http.api import api_router, close_request_bodies
 from entrypoints.http.audit import audit_failures
+from entrypoints.http.drift import DriftMonitor
 from entrypoints.http.health import HealthController
 from entrypoints.http.jobs import TrainingJobs
 from entrypoints.http.lifecycle import DatabaseLifecycle
@@ -31,7 +32,7 @@ from entrypoints.http.predicting import Predictor
 from entrypoints.http.problems import problem_handlers
 from entrypoints.http.security import LastUsedBuffer, security_components
 from entrypoints.serving import ModelServing
-from entrypoints.settings import PredictLimits
+from entrypoints.settings import DriftSettings, PredictLimits
 
 _logger = logging.getLogger("chainwatch.http")
 API_VERSION = "1.0.0"
@@ -45,6 +46,7 @@ def create_app(
     scoring_queue_depth: Callable[[], int] | None = None,
     key_use_flush_s: float = KEY_USE_FLUSH_S,
     predict: PredictLimits | None = None,
+    drift: DriftSettings | None = None,
     extra_api_handlers: list[ControllerRouterHandler] | None = None,
 ) -> Litestar:
     """The HTTP app over ``container``.
@@ -56,8 +58,10 @@ def create_app(
     seconds and at shutdown. ``/predict`` gathers single transactions into micro-batches
     within ``predict`` limits (defaults: ``PredictLimits()``); the depth of that queue, or
     ``scoring_queue_depth`` when given, feeds the Prometheus gauge of that name. Training
-    jobs run in this process and are cancelled at shutdown. ``extra_api_handlers`` adds
-    controllers under ``/api/v1``.
+    jobs run in this process and are cancelled at shutdown. The serving versions' drift
+    (window and gauge refresh from ``drift``, default ``DriftSettings()``) is measured at
+    start-up and then periodically for ``/metrics`` (``app.state.drift`` is the
+    ``DriftMonitor``). ``extra_api_handlers`` adds controllers under ``/api/v1``.
     """
     migrate = container.auto_migrate if migrate_on_start is None else migrate_on_start
     serving = ModelServing(container)
@@ -67,6 +71,8 @@ def create_app(
     services = container.services
     predictor = Predictor(container.scorer, services, predict or PredictLimits())
     jobs = TrainingJobs(services.clock)
+    drift_settings = drift or DriftSettings()
+    drift_monitor = DriftMonitor(services, drift_settings)
     queue_depth = scoring_queue_depth or (lambda: predictor.batcher.depth)
 
     @asynccontextmanager
@@ -75,7 +81,9 @@ def create_app(
             await lifecycle.ensure_started()
         except Unavailable as error:
             _logger.warning("database unavailable at start-up, not ready yet: %s", error.message)
-        stop_reporting = report_runtime(RuntimeSource(container.database, queue_depth))
+        stop_reporting = report_runtime(
+            RuntimeSource(container.database, queue_depth, drift_monitor)
+        )
         try:
             yield
         finally:
@@ -108,12 +116,14 @@ def create_app(
             "database": Provide(lambda: lifecycle, use_cache=True, sync_to_thread=False),
             "predictor": Provide(lambda: predictor, use_cache=True, sync_to_thread=False),
             "jobs": Provide(lambda: jobs, use_cache=True, sync_to_thread=False),
+            "drift_settings": Provide(lambda: drift_settings, use_cache=True, sync_to_thread=False),
         },
         # Exited in reverse: jobs and queued predictions end, and key uses are flushed,
         # before the database stops.
         lifespan=[
             run_database,
             serving.lifespan(lambda: lifecycle.started),
+            drift_monitor.lifespan(lambda: lifecycle.started),
             record_key_use,
             run_scoring_queue,
             run_training_jobs,
@@ -135,5 +145,6 @@ def create_app(
         # config would replace the root handlers with its own format.
         logging_config=None,
     )
+    app.state.drift = drift_monitor
     close_request_bodies(app)
     return app

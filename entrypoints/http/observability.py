@@ -6,14 +6,20 @@
   duration, and stamps the request's origin on audit rows written while it runs. No bodies,
   no headers: an ``X-API-Key`` never reaches a log.
 - ``/metrics``: Litestar's Prometheus middleware (requests and latencies labelled by route
-  template, never raw URLs) plus gauges for the database pool and the scoring queue.
+  template, never raw URLs) plus gauges for the database pool and the scoring queue, and
+  per serving version (labels ``model``, ``version``) its drift as last measured in the
+  background (``entrypoints.http.drift``): ``chainwatch_model_scored_predictions`` (in
+  the window), ``chainwatch_model_flagged_share`` (left out while nothing was scored),
+  ``chainwatch_model_score_psi`` (left out when PSI cannot be measured, e.g. a version
+  without a reference), and ``chainwatch_drift_refreshed_timestamp_seconds``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from litestar.datastructures import MutableScopeHeaders
@@ -25,6 +31,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from domain.services.audit import origin
+from domain.services.drift_queries import VersionDrift
 from entrypoints.http.context import REQUEST_ID_HEADER, request_context
 
 _access = logging.getLogger("chainwatch.http.access")
@@ -97,12 +104,24 @@ class PooledDatabase(Protocol):
     def pool_usage(self) -> tuple[int, int] | None: ...
 
 
+class DriftSource(Protocol):
+    """The serving versions' drift as last measured (``entrypoints.http.drift``)."""
+
+    @property
+    def latest(self) -> Sequence[VersionDrift]: ...
+
+    @property
+    def refreshed_at(self) -> datetime | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class RuntimeSource:
-    """What one running app reports: its database pool, and its scoring queue depth."""
+    """What one running app reports: its database pool, its scoring queue depth, and the
+    drift of the versions it serves."""
 
     database: object
     queue_depth: Callable[[], int]
+    drift: DriftSource | None = None
 
 
 class _RuntimeCollector(Collector):
@@ -136,6 +155,52 @@ class _RuntimeCollector(Collector):
         idle.add_metric([], idle_total)
         depth.add_metric([], depth_total)
         yield from (in_use, idle, depth)
+        yield from _drift_gauges([s.drift for s in self.sources if s.drift is not None])
+
+
+_VERSION_LABELS = ("model", "version")
+
+
+def _drift_gauges(sources: list[DriftSource]) -> Iterator[Metric]:
+    scored = GaugeMetricFamily(
+        "chainwatch_model_scored_predictions",
+        "Predictions (served and shadow) of a serving model version in the drift window",
+        labels=_VERSION_LABELS,
+    )
+    flagged = GaugeMetricFamily(
+        "chainwatch_model_flagged_share",
+        "Share of a serving version's scores in the drift window at or above the alert boundary",
+        labels=_VERSION_LABELS,
+    )
+    psi = GaugeMetricFamily(
+        "chainwatch_model_score_psi",
+        "Population stability index of a serving version's calibrated scores in the drift "
+        "window against its training distribution (< 0.1 stable, > 0.25 significant)",
+        labels=_VERSION_LABELS,
+    )
+    refreshed = GaugeMetricFamily(
+        "chainwatch_drift_refreshed_timestamp_seconds",
+        "When the drift gauges were last measured (unix time)",
+    )
+    seen: set[tuple[str, str]] = set()
+    latest_refresh: datetime | None = None
+    for source in sources:
+        if source.refreshed_at is not None:
+            latest_refresh = max(latest_refresh or source.refreshed_at, source.refreshed_at)
+        for item in source.latest:
+            labels = (item.model, str(item.version.version))
+            if labels in seen:  # two apps in one process (tests) measure the same database
+                continue
+            seen.add(labels)
+            drift = item.drift
+            scored.add_metric(labels, drift.scored)
+            if drift.flagged_share is not None:
+                flagged.add_metric(labels, drift.flagged_share)
+            if drift.psi is not None:
+                psi.add_metric(labels, drift.psi)
+    if latest_refresh is not None:
+        refreshed.add_metric([], latest_refresh.timestamp())
+    yield from (scored, flagged, psi, refreshed)
 
 
 _RUNTIME = _RuntimeCollector()
@@ -159,6 +224,7 @@ def no_queue() -> int:
 
 
 __all__ = [
+    "DriftSource",
     "MetricsController",
     "RuntimeSource",
     "echo_request_id",

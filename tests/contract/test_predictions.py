@@ -7,7 +7,8 @@ import uuid
 import pytest
 
 from domain.errors import DuplicateRecord, NotFound, TransactionNotFound
-from domain.model import Prediction, Transaction
+from domain.explanations import Contribution
+from domain.model import ModelVersion, Prediction, Transaction
 from domain.pagination import PageRequest
 from ports import TimeRange, UnitOfWorkFactory
 from tests.builders import (
@@ -46,6 +47,53 @@ async def test_predictions_read_back_oldest_first_per_transaction(
     async with uow_factory() as uow:
         assert await uow.predictions.list_by_transaction(tx.hash) == [earlier, later]
         assert await uow.predictions.list_by_transaction(other.hash) == [elsewhere]
+
+
+async def test_contributions_read_back_exactly_and_in_order(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    version = await stored_model_version(uow_factory)
+    (tx,) = await stored_transactions(uow_factory, a_transaction())
+    why = (
+        Contribution("log_value_ether", 6.125),
+        Contribution("log_gas_price_gwei", -2.0000000000000004),
+        Contribution("value_trailing_zeros", 1e-300),
+    )
+    explained = a_prediction(tx, version, contributions=why)
+    nothing_to_say = a_prediction(tx, version, created_at=at(1), served=False, contributions=())
+
+    async with uow_factory() as uow:
+        await uow.predictions.add_many([explained, nothing_to_say])
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        listed = await uow.predictions.list_by_transaction(tx.hash)
+        served = await uow.predictions.served_for([tx.hash])
+        by_time = await uow.predictions.list_by_time(TimeRange(), PageRequest(limit=10))
+    assert [p.contributions for p in listed] == [why, ()]
+    assert served[tx.hash].contributions == why
+    assert {p.id: p.contributions for p in by_time.items} == {
+        explained.id: why,
+        nothing_to_say.id: (),
+    }
+
+
+async def test_a_prediction_stored_without_contributions_reads_back_none(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    version = await stored_model_version(uow_factory)
+    (tx,) = await stored_transactions(uow_factory, a_transaction())
+    older = a_prediction(tx, version)  # as stored before contributions were recorded
+    assert older.contributions is None
+
+    async with uow_factory() as uow:
+        await uow.predictions.add_many([older])
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        (read,) = await uow.predictions.list_by_transaction(tx.hash)
+    assert read.contributions is None
+    assert read == older
 
 
 async def test_a_transaction_without_predictions_lists_none(
@@ -183,3 +231,63 @@ async def test_served_for_answers_a_large_batch_in_one_call(
         found = await uow.predictions.served_for(hashes)
 
     assert found == {p.transaction_hash: p for p in made}
+
+
+async def _predictions_scoring(
+    uow_factory: UnitOfWorkFactory, version: ModelVersion, scored: list[tuple[float, float, bool]]
+) -> None:
+    """One committed prediction by ``version`` per (score, seconds after T0, served)."""
+    transactions = [a_transaction() for _ in scored]
+    predictions = [
+        a_prediction(tx, version, score=score, created_at=at(seconds), served=served)
+        for tx, (score, seconds, served) in zip(transactions, scored, strict=True)
+    ]
+    async with uow_factory() as uow:
+        await uow.transactions.add_many(transactions)
+        await uow.predictions.add_many(predictions)
+        await uow.commit()
+
+
+async def test_a_score_histogram_counts_a_versions_window_in_half_open_bins(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    version = await stored_model_version(uow_factory)
+    other = await stored_model_version(uow_factory)
+    await _predictions_scoring(
+        uow_factory,
+        version,
+        [
+            (0.0, 10, True),  # first bin: below 0.5
+            (0.4999, 10, False),  # shadow predictions count too
+            (0.5, 10, True),  # an edge belongs to the bin above it
+            (0.98, 20, True),
+            (0.99, 30, True),
+            (1.0, 30, False),
+            (0.2, 9.999, True),  # before the window
+        ],
+    )
+    await _predictions_scoring(uow_factory, other, [(0.3, 20, True)])
+
+    async with uow_factory() as uow:
+        histogram = await uow.predictions.score_histogram(version.id, at(10), (0.5, 0.99))
+        everything = await uow.predictions.score_histogram(version.id, at(0), ())
+        unknown = await uow.predictions.score_histogram(uuid.uuid4(), at(0), (0.5,))
+
+    assert histogram.counts == (2, 2, 2)
+    assert histogram.total == 6
+    assert everything.counts == (7,)
+    assert unknown.counts == (0, 0)
+
+
+async def test_a_score_histogram_takes_raw_scores_of_any_sign_and_many_edges(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    version = await stored_model_version(uow_factory)
+    scores = [-3.5e-7, 0.0, 1.5, 7.25, 7.25, 1e6]
+    await _predictions_scoring(uow_factory, version, [(s, 0, True) for s in scores])
+    edges = (-1.0, 0.0, 1.0, 2.0, 7.25, 100.0, 1e9)
+
+    async with uow_factory() as uow:
+        histogram = await uow.predictions.score_histogram(version.id, at(0), edges)
+
+    assert histogram.counts == (0, 1, 1, 1, 0, 2, 1, 0)

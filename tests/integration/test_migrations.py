@@ -108,7 +108,11 @@ async def test_reverting_the_index_migration_keeps_every_row(
     reverted = ALL_IDS[ALL_IDS.index(INDEX_MIGRATION) :]
     assert await blank_database.migrate_backwards(INDEX_MIGRATION) == reverted[::-1]
     assert await blank_database.pending_migrations() == reverted
-    composite = {"transactions_from_time_idx", "model_versions_model_version_key"}
+    composite = {
+        "transactions_from_time_idx",
+        "model_versions_model_version_key",
+        "predictions_version_time_score_idx",
+    }
     assert not composite & await index_names(blank_database)
 
     assert await blank_database.migrate() == reverted

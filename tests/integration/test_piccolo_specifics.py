@@ -16,7 +16,7 @@ from adapters.piccolo.sql.session import Session
 from domain.errors import DuplicateUser, TransactionNotFound, Unavailable
 from domain.values import UINT256_MAX
 from tests.backends import reset_database
-from tests.builders import a_transaction, a_user
+from tests.builders import a_prediction, a_transaction, a_user, stored_model_version
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -45,6 +45,36 @@ async def test_wei_amounts_sort_and_compare_numerically_in_sql(backend: PiccoloD
 
     assert [by_value[row["hash"]] for row in ordered] == sorted(amounts)
     assert sorted(by_value[row["hash"]] for row in above) == [a for a in amounts if a > 10**19]
+
+
+async def test_unrecorded_contributions_are_sql_null_and_rows_without_them_read_as_none(
+    backend: PiccoloDatabase,
+) -> None:
+    await reset_database(backend)
+    version = await stored_model_version(backend.uow)
+    tx = a_transaction()
+    written = a_prediction(tx, version)
+    async with backend.uow() as uow:
+        await uow.transactions.add_many([tx])
+        await uow.predictions.add_many([written])
+        await uow.commit()
+    # A row as an older build stored it: no contributions column in the INSERT at all.
+    older = a_prediction(tx, version)
+    instant = older.created_at.isoformat()
+    await backend.engine.run_ddl(
+        "INSERT INTO predictions (id, transaction_hash, model_version_id, score, is_anomaly, "
+        f"served, latency_ms, created_at) VALUES ('{older.id}', '{tx.hash}', "
+        f"'{version.id}', 0.75, true, false, 1.25, '{instant}')"
+    )
+
+    nulls = await backend.engine.run_ddl(
+        "SELECT count(*) AS n FROM predictions WHERE contributions IS NULL"
+    )
+    async with backend.uow() as uow:
+        read = await uow.predictions.list_by_transaction(tx.hash)
+
+    assert nulls[0]["n"] == 2  # SQL NULL, not the JSON document null
+    assert [p.contributions for p in read] == [None, None]
 
 
 async def test_a_batch_larger_than_one_statement_is_stored_whole(

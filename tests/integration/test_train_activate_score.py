@@ -23,6 +23,7 @@ from domain.services.training_data import StoredTransactions
 from entrypoints.bootstrap import wire
 from ports import AnomalyFilter, TimeRange
 from tests.backends import reset_database
+from tests.builders import a_transaction
 from tests.clocks import ManualClock
 
 pytestmark = pytest.mark.postgres
@@ -67,7 +68,10 @@ async def test_a_version_trained_on_stored_rows_serves_and_its_scores_are_stored
     await scorer.refresh()
     assert scorer.ready
 
-    fresh = generate_stream(300, seed=22).transactions
+    # A short stream may hold only a couple of injected cases, none in the top 1% alert
+    # budget; an outsized transfer at an extreme gas price is one every version must flag.
+    outsized = a_transaction(value=10**25 + 12_345, gas_price=9_000 * 10**9 + 7)
+    fresh = [*generate_stream(300, seed=22).transactions, outsized]
     results = await scorer.score_transactions(fresh)
 
     assert [r.transaction.hash for r in results] == [tx.hash for tx in fresh]

@@ -12,6 +12,7 @@ from pyod.utils import persistence
 
 from adapters.detectors import PyodDetectorFactory
 from domain.errors import InvalidInput
+from domain.services.evaluation import roc_auc
 from ports.detector import TrainedDetector, TrainingSet
 
 FACTORY = PyodDetectorFactory()
@@ -229,3 +230,19 @@ def test_too_few_labels_of_a_class_fall_back_to_unsupervised() -> None:
     assert FACTORY.train(
         "iforest", {"min_labels_per_class": 4}, TrainingSet(rows, labels)
     ).supervised
+
+
+def test_labelled_rows_count_in_the_reference_with_scores_of_a_classifier_that_never_saw_them() -> (
+    None
+):
+    # Labels that are pure noise: a classifier scoring the rows it learnt would still rank
+    # its own fraud labels on top (in-sample flattery), inflating the reference's tail.
+    rng = random.Random(11)
+    rows = [[rng.gauss(0.0, 1.0) for _ in range(4)] for _ in range(600)]
+    labels: list[bool | None] = [rng.random() < 0.2 for _ in range(600)]
+
+    trained = FACTORY.train("ecod", {}, TrainingSet(rows, labels))
+
+    targets = [bool(label) for label in labels]
+    assert trained.supervised
+    assert roc_auc(list(trained.training_scores), targets) < 0.7

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import math
 import random
 import threading
 from collections.abc import Sequence
@@ -23,7 +24,8 @@ from adapters.memory import InMemoryDatabase
 from adapters.memory.blobs import InMemoryBlobStore
 from domain.calibration import REFERENCE_KEY, ScoreReference
 from domain.errors import ArtifactIntegrityError, DuplicateRecord, Unavailable
-from domain.features import FEATURE_VERSION, feature_rows
+from domain.explanations import Contribution
+from domain.features import FEATURE_VERSION, SUPPORTED_FEATURE_VERSIONS, feature_rows
 from domain.model import (
     AuditLog,
     ModelStatus,
@@ -33,12 +35,12 @@ from domain.model import (
     Severity,
     Transaction,
 )
-from domain.pagination import PageRequest
+from domain.pagination import Page, PageRequest
 from domain.policies import AlertBudget, assign_version, severity_thresholds
 from domain.services.artifacts import artifact_uri_for, model_artifact_key, store_artifact
 from domain.services.scoring import ScoredTransaction, Scorer
-from ports import AnomalyFilter, AuditFilter, UnitOfWork
-from ports.detector import DetectorFactory, TrainingSet
+from ports import AnomalyFilter, AuditFilter, TimeRange, UnitOfWork
+from ports.detector import DetectorFactory, ExplainedScores, FeatureRows, TrainingSet
 from tests.builders import a_model, a_model_version, a_transaction, at
 from tests.clocks import ManualClock
 from tests.detectors import LinearFactory
@@ -255,6 +257,43 @@ async def test_shadow_versions_score_everything_but_serve_and_flag_nothing(
         assert await uow.anomalies.count(_everything()) == 0  # ...but shadows never alert
 
 
+async def test_served_and_shadow_predictions_keep_why_they_scored_so(world: World) -> None:
+    await world.version()
+    shadow = await world.version(status=ModelStatus.SHADOW, factor=10.0)
+    tx = a_transaction(value=NORMAL)
+
+    (result,) = await world.scorer().score_transactions([tx])
+
+    # The linear double's reason is all log_value (feature set 1's first feature).
+    assert result.prediction.contributions == (Contribution("log_value", 18.0),)
+    stored = {p.model_version_id: p for p in await world.predictions(tx)}
+    assert stored[result.prediction.model_version_id] == result.prediction
+    assert stored[shadow.id].contributions == (Contribution("log_value", 180.0),)
+
+
+class _Unexplaining(LinearFactory):
+    def load(self, artifact: bytes) -> Any:
+        inner = super().load(artifact)
+
+        class Detector:
+            score = inner.score
+
+            def score_explained(self, rows: FeatureRows) -> ExplainedScores:
+                return ExplainedScores(inner.score(rows), [[math.nan] for _ in rows])
+
+        return Detector()
+
+
+async def test_a_version_that_explains_with_non_finite_numbers_is_unavailable() -> None:
+    world = World(detectors=_Unexplaining())
+    await world.version()
+
+    with pytest.raises(Unavailable, match="explained its scores wrongly"):
+        await world.scorer().score_transactions([a_transaction()])
+    async with world.database.uow() as uow:
+        assert await uow.predictions.list_by_time(TimeRange(), PageRequest()) == Page([], None)
+
+
 async def test_without_an_active_version_scoring_is_unavailable(world: World) -> None:
     await world.version(status=ModelStatus.SHADOW)
     scorer = world.scorer()
@@ -293,7 +332,7 @@ async def test_a_tampered_artifact_keeps_the_previous_serving_set(world: World) 
 
 
 async def test_a_version_trained_on_another_feature_set_is_not_served(world: World) -> None:
-    await world.version(feature_version=FEATURE_VERSION + 1)
+    await world.version(feature_version=max(SUPPORTED_FEATURE_VERSIONS) + 1)
     with pytest.raises(Unavailable, match="feature set"):
         await world.scorer().refresh()
 
@@ -533,3 +572,5 @@ def test_the_linear_double_honours_the_detector_factory_port() -> None:
     factory: DetectorFactory = LinearFactory()
     trained = factory.train("linear", {"factor": 2.0}, TrainingSet([[3.0]], [None]))
     assert factory.load(trained.artifact).score([[4.0]]) == [8.0]
+    explained = factory.load(trained.artifact).score_explained([[4.0, 1.0]])
+    assert explained == ExplainedScores([8.0], [[8.0, 0.0]])

@@ -8,7 +8,14 @@ import pytest
 
 from adapters.piccolo import PostgresConfig, SQLiteConfig
 from domain.policies import AlertBudget
-from entrypoints.settings import ConfigError, PredictLimits, S3Settings, Settings, load_settings
+from entrypoints.settings import (
+    ConfigError,
+    DriftSettings,
+    PredictLimits,
+    S3Settings,
+    Settings,
+    load_settings,
+)
 
 SECRET = "Zebra-Quartz-s3cr3t-9137"
 
@@ -512,3 +519,34 @@ class TestAlertBudget:
         message = config_error(data_dir, CHAINWATCH_HIGH_SHARE="0.02")
         assert message.startswith("CHAINWATCH_HIGH_SHARE (0.02) must not exceed")
         assert "CHAINWATCH_MEDIUM_SHARE (0.005)" in message
+
+
+class TestDrift:
+    def test_defaults_measure_the_last_day_and_refresh_every_minute(self, data_dir: Path) -> None:
+        drift = load(data_dir).drift
+        assert drift == DriftSettings(window_hours=24, refresh_s=60.0)
+        assert drift.window.total_seconds() == 24 * 3600
+
+    def test_window_and_refresh_can_be_set(self, data_dir: Path) -> None:
+        settings = load(
+            data_dir, CHAINWATCH_DRIFT_WINDOW_HOURS="168", CHAINWATCH_DRIFT_REFRESH_S="15"
+        )
+        assert settings.drift == DriftSettings(window_hours=168, refresh_s=15.0)
+
+    @pytest.mark.parametrize(
+        ("name", "value"),
+        [
+            ("CHAINWATCH_DRIFT_WINDOW_HOURS", "0"),
+            ("CHAINWATCH_DRIFT_WINDOW_HOURS", "1.5"),
+            ("CHAINWATCH_DRIFT_WINDOW_HOURS", "8761"),
+            ("CHAINWATCH_DRIFT_WINDOW_HOURS", "a day"),
+            ("CHAINWATCH_DRIFT_REFRESH_S", "0"),
+            ("CHAINWATCH_DRIFT_REFRESH_S", "-5"),
+        ],
+    )
+    def test_a_bad_value_is_refused_naming_the_variable(
+        self, data_dir: Path, name: str, value: str
+    ) -> None:
+        message = config_error(data_dir, **{name: value})
+        assert message.startswith(name)
+        assert repr(value) in message

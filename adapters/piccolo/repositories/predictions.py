@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from adapters.piccolo.repositories.references import (
     first_present,
@@ -13,11 +15,12 @@ from adapters.piccolo.schema.codecs import PREDICTIONS
 from adapters.piccolo.sql.errors import ForeignKeyViolation, UniqueViolation
 from adapters.piccolo.sql.session import SessionProvider
 from adapters.piccolo.sql.statements import any_of, first_repeat, insert, newest_first, sql, within
+from adapters.piccolo.sql.values import db_instant, db_uuid
 from domain.errors import DuplicateRecord, ModelVersionNotFound, TransactionNotFound
 from domain.model import Prediction
 from domain.pagination import Page, PageRequest
 from domain.values import lookup_key
-from ports.repositories import TimeRange
+from ports.repositories import ScoreHistogram, TimeRange
 
 _SELECT = PREDICTIONS.select()
 
@@ -82,3 +85,26 @@ class PiccoloPredictionRepository:
         session = await self._session()
         period_of = within("created_at", period.since, period.until, session.dialect)
         return await newest_first(session, PREDICTIONS, period_of, page, instant="created_at")
+
+    async def score_histogram(
+        self, version_id: uuid.UUID, since: datetime, edges: Sequence[float]
+    ) -> ScoreHistogram:
+        session = await self._session()
+        dialect = session.dialect
+        # Hand-written: Piccolo's query API has no CASE bucketing, and counting in the
+        # database sends back one row per bin instead of every score of the window.
+        bucket = " ".join(f"WHEN score < {{}} THEN {i}" for i in range(len(edges)))
+        bin_of = f"CASE {bucket} ELSE {len(edges)} END" if edges else "0"
+        rows = await session.fetch(
+            sql(
+                f"SELECT {bin_of} AS bin, COUNT(*) AS scored FROM predictions "
+                "WHERE model_version_id = {} AND created_at >= {} GROUP BY 1",
+                *(float(edge) for edge in edges),
+                db_uuid(version_id, dialect),
+                db_instant(since, dialect),
+            )
+        )
+        counts = [0] * (len(edges) + 1)
+        for row in rows:
+            counts[int(row["bin"])] = int(row["scored"])
+        return ScoreHistogram(tuple(counts))

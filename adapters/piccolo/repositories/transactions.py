@@ -15,6 +15,7 @@ from datetime import datetime
 
 from piccolo.querystring import QueryString
 
+from adapters.piccolo.repositories.sender_activity import sender_activity
 from adapters.piccolo.schema.codecs import TRANSACTIONS
 from adapters.piccolo.sql.errors import UniqueViolation
 from adapters.piccolo.sql.session import Session, SessionProvider
@@ -30,6 +31,7 @@ from adapters.piccolo.sql.statements import (
     within,
 )
 from domain.errors import TransactionNotFound
+from domain.history import HistoryPoint, SenderActivity
 from domain.model import Transaction
 from domain.pagination import Page, PageRequest, page_from_rows
 from domain.values import lookup_key
@@ -148,6 +150,11 @@ class PiccoloTransactionRepository:
             )
         )
         return page_from_rows([TRANSACTIONS.from_row(row) for row in rows], page, _sort_key)
+
+    async def sender_activity(
+        self, points: Iterable[HistoryPoint]
+    ) -> dict[HistoryPoint, SenderActivity]:
+        return await sender_activity(await self._session(), list(points))
 
 
 def _period_and_cursor(

@@ -4,12 +4,16 @@ Everything is derived from ``Table._meta.columns``: the column list, the select 
 PostgreSQL element types for ``unnest`` arrays and ``COPY``, and the per-column value
 conversion (by column type: ``Uint256`` -> wei, ``Timestamptz`` -> instant, ``UUID`` and
 UUID foreign keys -> uuid, ``JSON`` -> document, ``Boolean`` -> bool, enum-valued
-``Varchar`` -> the enum's value). Entity fields carry the column names, so adding a column
-is: the ``Table``, a migration, and the field on the entity - the codec follows.
+``Varchar`` -> the enum's value). A JSON document may nest tuples and dataclass value
+objects (written as arrays and objects; the entity's constructor reads them back), and a
+nullable column's ``None`` is SQL NULL, never the JSON ``null``. Entity fields carry the
+column names, so adding a column is: the ``Table``, a migration, and the field on the
+entity - the codec follows.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from enum import Enum
 from operator import attrgetter
@@ -108,6 +112,30 @@ def _enum_value(value: Any, _dialect: Dialect) -> Any:
     return value.value if isinstance(value, Enum) else value
 
 
+# Encoders that hand PostgreSQL the value unchanged (asyncpg binds ints, datetimes and
+# UUIDs natively); ``to_row`` skips them there - it runs for every row ingested.
+_NATIVE_ON_POSTGRES: frozenset[Encoder] = frozenset({db_wei, db_instant, db_uuid})
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with tuples as lists and dataclass instances as objects, all the way down."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
+
+
+def _json_document(value: Any, _dialect: Dialect) -> str:
+    return to_json(_plain(value))
+
+
+def _json_or_null(value: Any, dialect: Dialect) -> str | None:
+    return None if value is None else _json_document(value, dialect)
+
+
 def _encoder(column: Column) -> Encoder | None:
     """How to bind an entity's value for ``column`` (None: as it is)."""
     target = _target(column)
@@ -118,7 +146,7 @@ def _encoder(column: Column) -> Encoder | None:
     if isinstance(target, UUID):
         return db_uuid
     if isinstance(target, JSON):
-        return lambda value, _dialect: to_json(list(value) if isinstance(value, tuple) else value)
+        return _json_or_null if column._meta.null else _json_document
     if isinstance(target, Varchar | Text):
         return _enum_value
     return None
@@ -159,7 +187,11 @@ class Codec(Generic[E]):
         self._entity = entity
         self._fields = attrgetter(*self.columns)
         self._encoders = {c._meta.db_column_name: _encoder(c) for c in columns}
-        self._encode_row = tuple(self._encoders.values())
+        encoding = [(i, e) for i, e in enumerate(self._encoders.values()) if e is not None]
+        self._encode_row: dict[Dialect, tuple[tuple[int, Encoder], ...]] = {
+            "sqlite": tuple(encoding),
+            "postgres": tuple((i, e) for i, e in encoding if e not in _NATIVE_ON_POSTGRES),
+        }
         self._decoders = tuple((c._meta.db_column_name, _decoder(c)) for c in columns)
 
     def select(self, alias: str | None = None) -> str:
@@ -169,11 +201,10 @@ class Codec(Generic[E]):
 
     def to_row(self, entity: E, dialect: Dialect) -> tuple[Any, ...]:
         """The values to bind for ``entity``, in ``columns`` order."""
-        values = self._fields(entity)
-        return tuple(
-            value if encode is None else encode(value, dialect)
-            for encode, value in zip(self._encode_row, values, strict=True)
-        )
+        values = list(self._fields(entity))
+        for position, encode in self._encode_row[dialect]:
+            values[position] = encode(values[position], dialect)
+        return tuple(values)
 
     def encode(self, column: str, value: Any, dialect: Dialect) -> Any:
         """One value to bind for ``column`` (in a condition or an assignment)."""

@@ -97,6 +97,8 @@ class Predictions(Table, tablename="predictions"):
     served = Boolean(default=True)
     latency_ms = DoublePrecision()
     created_at = Timestamptz(default=None, index=True)
+    # [{"feature", "contribution"}, ...], largest first; NULL for rows stored before.
+    contributions = JSON(null=True, default=None)
 
 
 class Anomalies(Table, tablename="anomalies"):
@@ -216,6 +218,12 @@ COMPOSITE_INDEXES: tuple[CompositeIndex, ...] = (
     # The review queue: anomalies in a status (e.g. open), newest first.
     CompositeIndex("anomalies_status_time_idx", "anomalies", ("status", "detected_at")),
     CompositeIndex("anomalies_version_time_idx", "anomalies", ("model_version_id", "detected_at")),
+    # Drift: one version's scores since an instant, as an index-only scan.
+    CompositeIndex(
+        "predictions_version_time_score_idx",
+        "predictions",
+        ("model_version_id", "created_at", "score"),
+    ),
     # The seed's audit index: one user's trail by time.
     CompositeIndex("audit_logs_user_time_idx", "audit_logs", ("user_id", "timestamp")),
     CompositeIndex("system_metrics_name_time_idx", "system_metrics", ("name", "recorded_at")),

@@ -11,7 +11,7 @@ from litestar.params import JSONBody, Parameter
 
 from domain.errors import NotFound
 from domain.model import ModelVersion
-from domain.services import Services, lifecycle, model_queries
+from domain.services import Services, drift_queries, lifecycle, model_queries
 from domain.services.auth import Permission, Principal
 from domain.services.registry import check_algorithm, create_model, list_models, train_version
 from domain.services.training_data import StoredTransactions
@@ -33,8 +33,10 @@ from entrypoints.http.schemas.models import (
     model_list,
     model_out,
     version_out,
+    version_outs,
 )
 from entrypoints.http.security import requires
+from entrypoints.settings import DriftSettings
 
 ModelName = Annotated[str, Parameter(pattern=NAME_PATTERN, description="The model's name")]
 VersionNumber = Annotated[int, Parameter(ge=1, le=999_999_999, description="Version number")]
@@ -70,21 +72,36 @@ class ModelController(Controller):
         "/{name:str}",
         opt=requires(Permission.READ),
         responses=read_errors(404),
-        summary="One model with its versions",
+        summary="One model with its versions, serving ones with their drift",
     )
-    async def get_one(self, services: NamedDependency[Services], name: ModelName) -> ModelOut:
-        overview = await model_queries.get_model(services, name)
-        return model_out(overview.model, overview.versions)
+    async def get_one(
+        self,
+        services: NamedDependency[Services],
+        drift_settings: NamedDependency[DriftSettings],
+        name: ModelName,
+    ) -> ModelOut:
+        found = await drift_queries.model_drift(services, name, window=drift_settings.window)
+        return model_out(found.overview.model, found.overview.versions, found)
 
     @get(
         "/{name:str}/versions",
         opt=requires(Permission.READ),
         responses=read_errors(404),
-        summary="A model's versions, by number",
+        summary="A model's versions, by number, serving ones with their drift",
+        description="`drift` (ACTIVE and SHADOW versions): the share of the last "
+        "`CHAINWATCH_DRIFT_WINDOW_HOURS` of predictions at or above the alert boundary, and "
+        "the population stability index of their calibrated scores against the version's "
+        "training distribution (null for a version without one).",
     )
-    async def versions(self, services: NamedDependency[Services], name: ModelName) -> VersionList:
-        overview = await model_queries.get_model(services, name)
-        return VersionList([version_out(overview.model.name, v) for v in overview.versions])
+    async def versions(
+        self,
+        services: NamedDependency[Services],
+        drift_settings: NamedDependency[DriftSettings],
+        name: ModelName,
+    ) -> VersionList:
+        found = await drift_queries.model_drift(services, name, window=drift_settings.window)
+        model = found.overview.model
+        return VersionList(version_outs(model.name, found.overview.versions, found))
 
     @post(
         "/{name:str}/versions",

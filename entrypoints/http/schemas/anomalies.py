@@ -1,6 +1,7 @@
 """Anomaly bodies: the old system's record fields (``hash``, ``value``, ``gas``,
 ``gasPrice``, ``from_address``, ``to_address``, ``timestamp``, ``detected_at``,
-``severity``) plus the review state and the model version that flagged it."""
+``severity``) plus the review state, the model version that flagged it and why (the flagging
+prediction's contributions)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import msgspec
 
 from domain.model import ReviewStatus, Severity
 from domain.services.queries import AnomalyListing, AnomalyRecord
+from entrypoints.http.schemas.predictions import Contributions, contributions_out
 from entrypoints.http.schemas.transactions import Wei
 
 
@@ -35,6 +37,8 @@ class AnomalyOut(msgspec.Struct):
     reviewed_by: uuid.UUID | None
     reviewed_at: datetime | None
     note: str | None
+    contributions: Contributions
+    """Why the flagging prediction scored so: its largest feature contributions."""
 
 
 class AnomalyPage(msgspec.Struct):
@@ -69,6 +73,7 @@ def anomaly_out(record: AnomalyRecord) -> AnomalyOut:
         reviewed_by=anomaly.reviewed_by,
         reviewed_at=anomaly.reviewed_at,
         note=anomaly.note,
+        contributions=contributions_out(record.contributions),
     )
 
 

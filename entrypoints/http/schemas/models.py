@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import msgspec
 
 from domain.calibration import summarise
+from domain.drift import Drift, DriftReading
 from domain.model import Model, ModelStatus, ModelVersion
+from domain.services.drift_queries import ModelDrift
 from domain.services.naming import version_tag
 from domain.services.registry import ModelOverview
 from entrypoints.http.jobs import JobStatus, TrainingJob
@@ -23,6 +25,37 @@ class ModelIn(msgspec.Struct, forbid_unknown_fields=True):
     name: Name
     algorithm: Annotated[str, msgspec.Meta(pattern=NAME_PATTERN, description="e.g. iforest")]
     description: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+
+
+class DriftBinOut(msgspec.Struct):
+    lower: float
+    upper: float
+    """The bin is ``[lower, upper)``; the top one, ``[0.99, 1]``, is closed."""
+    expected_share: float
+    """The share of the version's training scores in the bin."""
+    count: int
+    share: float | None
+    """The share of the window's scores in the bin (null: nothing scored)."""
+
+
+class DriftOut(msgspec.Struct):
+    """A serving version's recent scores against its training distribution (see README,
+    Models: Drift)."""
+
+    window_hours: int
+    scored: int
+    """Predictions (served and shadow) the version made in the window."""
+    flagged: int
+    flagged_share: float | None
+    """Share of them at or above the alert boundary (null: nothing scored)."""
+    psi: float | None
+    """Population stability index over ``bins``; null without a reference distribution
+    or without scores (``note`` says which)."""
+    reading: DriftReading | None
+    """``stable`` (PSI < 0.1), ``moderate`` (0.1 to 0.25), ``significant`` (> 0.25)."""
+    note: str | None
+    bins: list[DriftBinOut] | None
+    """The PSI bins; null for a version without a reference distribution."""
 
 
 class VersionOut(msgspec.Struct):
@@ -42,6 +75,9 @@ class VersionOut(msgspec.Struct):
     artifact_sha256: str | None
     trained_at: datetime | None
     created_at: datetime
+    drift: DriftOut | None = None
+    """For ACTIVE and SHADOW versions on ``GET /models/{name}`` and its ``/versions``;
+    null otherwise."""
 
 
 class ModelOut(msgspec.Struct):
@@ -95,7 +131,24 @@ class VersionChange(msgspec.Struct, forbid_unknown_fields=True):
     """With ``status: active`` (default 100) or alone, for an active version."""
 
 
-def version_out(model_name: str, version: ModelVersion) -> VersionOut:
+def drift_out(drift: Drift, window: timedelta) -> DriftOut:
+    return DriftOut(
+        window_hours=int(window / timedelta(hours=1)),
+        scored=drift.scored,
+        flagged=drift.flagged,
+        flagged_share=drift.flagged_share,
+        psi=drift.psi,
+        reading=drift.reading,
+        note=drift.note,
+        bins=[DriftBinOut(b.lower, b.upper, b.expected, b.count, b.share) for b in drift.bins]
+        if drift.bins
+        else None,
+    )
+
+
+def version_out(
+    model_name: str, version: ModelVersion, drift: DriftOut | None = None
+) -> VersionOut:
     return VersionOut(
         id=version.id,
         model=model_name,
@@ -110,18 +163,35 @@ def version_out(model_name: str, version: ModelVersion) -> VersionOut:
         artifact_sha256=version.artifact_sha256,
         trained_at=version.trained_at,
         created_at=version.created_at,
+        drift=drift,
     )
 
 
-def model_out(model: Model, versions: list[ModelVersion]) -> ModelOut:
+def model_out(
+    model: Model, versions: list[ModelVersion], drift: ModelDrift | None = None
+) -> ModelOut:
     return ModelOut(
         id=model.id,
         name=model.name,
         algorithm=model.algorithm,
         description=model.description,
         created_at=model.created_at,
-        versions=[version_out(model.name, v) for v in versions],
+        versions=version_outs(model.name, versions, drift),
     )
+
+
+def version_outs(
+    model_name: str, versions: list[ModelVersion], drift: ModelDrift | None = None
+) -> list[VersionOut]:
+    """The versions, each serving one with its drift when ``drift`` is given."""
+    measured = {} if drift is None else drift.drift
+    window = timedelta(0) if drift is None else drift.window
+    return [
+        version_out(
+            model_name, v, None if v.id not in measured else drift_out(measured[v.id], window)
+        )
+        for v in versions
+    ]
 
 
 def model_list(overviews: list[ModelOverview]) -> ModelList:

@@ -11,6 +11,7 @@ import msgspec
 
 from domain.model import Severity
 from domain.services.scoring import ScoredTransaction
+from entrypoints.http.schemas.predictions import Contributions, contributions_out
 
 TransactionIn = Annotated[
     dict[str, Any],
@@ -55,6 +56,8 @@ class PredictionOut(msgspec.Struct):
     prediction_id: uuid.UUID
     replayed: bool
     """True when this hash was scored before: the stored prediction is answered again."""
+    contributions: Contributions
+    """Why it scored so: the largest feature contributions of the served prediction."""
 
 
 class BatchOut(msgspec.Struct):
@@ -74,4 +77,5 @@ def prediction_out(result: ScoredTransaction, model_version: str) -> PredictionO
         model_version=model_version,
         prediction_id=result.prediction.id,
         replayed=result.replayed,
+        contributions=contributions_out(result.prediction.contributions),
     )

@@ -1,14 +1,36 @@
-"""Prediction bodies."""
+"""Prediction bodies, and the contributions that say why a prediction scored as it did."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 import msgspec
 
+from domain.explanations import Contribution
 from domain.pagination import Page
 from domain.services.queries import PredictionRecord
+
+
+class ContributionOut(msgspec.Struct):
+    feature: str
+    """A column of the model version's feature set, e.g. ``log_value_ether``."""
+    contribution: float
+    """Its part in the score: larger in absolute value is more of the reason. Unsupervised
+    versions: + the value lies above what the version was trained on, - below; versions
+    trained with labels: + pushed towards fraud, - away from it."""
+
+
+Contributions = list[ContributionOut] | None
+"""Largest absolute contribution first, at most 5; null for predictions stored before
+contributions were recorded."""
+
+
+def contributions_out(contributions: Sequence[Contribution] | None) -> Contributions:
+    if contributions is None:
+        return None
+    return [ContributionOut(item.feature, item.contribution) for item in contributions]
 
 
 class PredictionOut(msgspec.Struct):
@@ -22,6 +44,8 @@ class PredictionOut(msgspec.Struct):
     """False for a shadow model's prediction (recorded, not answered)."""
     latency_ms: float
     created_at: datetime
+    contributions: Contributions
+    """Why it scored so: the largest feature contributions (see ``ContributionOut``)."""
 
 
 class PredictionPage(msgspec.Struct):
@@ -29,21 +53,24 @@ class PredictionPage(msgspec.Struct):
     next_cursor: str | None
 
 
+def prediction_out(record: PredictionRecord) -> PredictionOut:
+    prediction = record.prediction
+    return PredictionOut(
+        id=prediction.id,
+        transaction_hash=prediction.transaction_hash,
+        model_version=record.model_version,
+        model_version_id=prediction.model_version_id,
+        score=prediction.score,
+        is_anomaly=prediction.is_anomaly,
+        served=prediction.served,
+        latency_ms=prediction.latency_ms,
+        created_at=prediction.created_at,
+        contributions=contributions_out(prediction.contributions),
+    )
+
+
 def prediction_page(page: Page[PredictionRecord]) -> PredictionPage:
     return PredictionPage(
-        predictions=[
-            PredictionOut(
-                id=record.prediction.id,
-                transaction_hash=record.prediction.transaction_hash,
-                model_version=record.model_version,
-                model_version_id=record.prediction.model_version_id,
-                score=record.prediction.score,
-                is_anomaly=record.prediction.is_anomaly,
-                served=record.prediction.served,
-                latency_ms=record.prediction.latency_ms,
-                created_at=record.prediction.created_at,
-            )
-            for record in page.items
-        ],
+        predictions=[prediction_out(record) for record in page.items],
         next_cursor=page.next_cursor,
     )

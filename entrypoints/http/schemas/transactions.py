@@ -11,6 +11,7 @@ import msgspec
 from domain.model import Label, LabelKind, Transaction
 from domain.services.queries import TransactionRecord
 from entrypoints.http.params import NAME_PATTERN
+from entrypoints.http.schemas.predictions import PredictionOut, prediction_out
 
 Wei = Annotated[
     str,
@@ -40,6 +41,9 @@ class TransactionOut(msgspec.Struct):
     ingested_at: datetime
     label: LabelSummary | None = None
     """The latest label, when the transaction has one (single-transaction answers only)."""
+    predictions: list[PredictionOut] | None = None
+    """Every model version's prediction, oldest first, each with why it scored so
+    (single-transaction answers only)."""
 
 
 class TransactionPage(msgspec.Struct):
@@ -69,7 +73,11 @@ class LabelOut(msgspec.Struct):
     created_at: datetime
 
 
-def transaction_out(tx: Transaction, label: Label | None = None) -> TransactionOut:
+def transaction_out(
+    tx: Transaction,
+    label: Label | None = None,
+    predictions: list[PredictionOut] | None = None,
+) -> TransactionOut:
     return TransactionOut(
         hash=tx.hash,
         chain=tx.chain,
@@ -85,11 +93,13 @@ def transaction_out(tx: Transaction, label: Label | None = None) -> TransactionO
         timestamp=tx.timestamp,
         ingested_at=tx.ingested_at,
         label=None if label is None else LabelSummary(label.kind, label.source, label.created_at),
+        predictions=predictions,
     )
 
 
 def record_out(record: TransactionRecord) -> TransactionOut:
-    return transaction_out(record.transaction, record.label)
+    predictions = [prediction_out(item) for item in record.predictions]
+    return transaction_out(record.transaction, record.label, predictions)
 
 
 def label_out(label: Label) -> LabelOut:

@@ -72,6 +72,7 @@ class Api:
     clock: ManualClock
     users: dict[Role, User]
     keys: dict[Role, str]
+    app: Litestar
 
     def as_(self, role: Role) -> dict[str, str]:
         """Headers that authenticate as the user with ``role``."""
@@ -119,7 +120,7 @@ async def api(request: pytest.FixtureRequest) -> AsyncIterator[Api]:
     ):
         clock = container.services.clock
         assert isinstance(clock, ManualClock)
-        yield Api(client, container, clock, users, keys)
+        yield Api(client, container, clock, users, keys, app)
 
 
 @asynccontextmanager

@@ -20,7 +20,7 @@ from domain.services.training_data import GivenTransactions
 from entrypoints.bootstrap import bootstrap_in_memory
 from entrypoints.http import create_app
 from entrypoints.settings import PredictLimits
-from ports.detector import FeatureRows
+from ports.detector import ExplainedScores, FeatureRows
 from tests.builders import a_transaction
 from tests.clocks import ManualClock
 from tests.detectors import LinearDetector, LinearFactory
@@ -36,6 +36,10 @@ class HeldDetector:
     def score(self, rows: FeatureRows) -> list[float]:
         self._gate.wait(10)
         return self._inner.score(rows)
+
+    def score_explained(self, rows: FeatureRows) -> ExplainedScores:
+        self._gate.wait(10)
+        return self._inner.score_explained(rows)
 
 
 class HeldFactory(LinearFactory):

@@ -32,15 +32,22 @@ def _typical_transactions(count: int, seed: int) -> list[dict[str, Any]]:
     """Ordinary main-net traffic over three days at every hour, half in the old system's
     shape (no gas used) and half as Etherscan rows: ETH payments of 0.001-20 ETH at
     21,000 gas, and zero-value ERC-20 transfers and approvals (68 bytes of call data,
-    45-65k gas), gas prices of 2-200 gwei."""
+    45-65k gas), gas prices of 2-200 gwei. Half the amounts are round, as people type them
+    (0.05 or 1.5 ETH), and half the gas prices are whole or tenth gwei, as wallets quote
+    them; the rest are computed amounts and exact base fee plus tip."""
     rng = random.Random(seed)
     start = datetime(2025, 3, 10, tzinfo=UTC)
     bodies: list[dict[str, Any]] = []
     for index in range(count):
         moment = start + timedelta(seconds=rng.uniform(0, 3 * 86_400))
         gas_price = int(GWEI * 10 ** rng.uniform(0.3, 2.3))
+        if rng.random() < 0.5:
+            gas_price = round(gas_price / 10**8) * 10**8  # 23.1 gwei
         if index % 2:  # ETH payment
             value, gas, gas_used, data = int(ETHER * 10 ** rng.uniform(-3, 1.3)), 21_000, 21_000, ""
+            if rng.random() < 0.5:  # two significant digits: 0.05, 1.5 ETH
+                scale = 10 ** (len(str(value)) - 2)
+                value = round(value / scale) * scale
         else:  # ERC-20 transfer or approval
             selector = TRANSFER if index % 4 else APPROVE
             value, gas, data = 0, rng.randrange(45_000, 65_001), selector + "00" * 64
