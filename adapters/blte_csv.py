@@ -16,7 +16,6 @@ has a receiver (contract creations cannot be told apart).
 
 from __future__ import annotations
 
-import csv
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from adapters.transaction_csv import csv_rows
 from domain.errors import DomainError, InvalidInput
 from domain.model import Transaction
 
@@ -90,20 +90,10 @@ def read_blte_csv(path: Path, *, seed: int = 0) -> BlteRows:
     read."""
     inventor = _Inventor(seed)
     result = BlteRows()
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            missing = [name for name in BLTE_COLUMNS if name not in (reader.fieldnames or ())]
-            if missing:
-                raise InvalidInput(f"{path}: missing column(s) {', '.join(missing)}", field="csv")
-            for line, row in enumerate(reader, start=2):
-                tx, scam = _parse_row(row, inventor, f"{path}:{line}")
-                result.transactions.append(tx)
-                result.scam.append(scam)
-    except OSError as error:
-        raise InvalidInput(f"cannot read {path}: {error.strerror or error}", field="csv") from None
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{path} is not UTF-8 text", field="csv") from None
+    for where, row in csv_rows(path, BLTE_COLUMNS):
+        tx, scam = _parse_row(row, inventor, where)
+        result.transactions.append(tx)
+        result.scam.append(scam)
     return result
 
 

@@ -11,7 +11,7 @@ informational and ignored on reading, like any other extra column.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -81,26 +81,33 @@ def write_transactions_csv(
     return rows
 
 
+def csv_rows(path: Path, required: Iterable[str]) -> Iterator[tuple[str, dict[str, str]]]:
+    """Each row of a UTF-8 CSV with a header, with where it is (``path:line``). Raises
+    ``InvalidInput`` for missing ``required`` columns and for a file that cannot be read."""
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            missing = [name for name in required if name not in (reader.fieldnames or ())]
+            if missing:
+                raise InvalidInput(f"{path}: missing column(s) {', '.join(missing)}", field="csv")
+            for line, row in enumerate(reader, start=2):
+                yield f"{path}:{line}", row
+    except OSError as error:
+        raise InvalidInput(f"cannot read {path}: {error.strerror or error}", field="csv") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path} is not UTF-8 text", field="csv") from None
+
+
 def read_transactions_csv(path: Path) -> LabelledTransactions:
     """Parse a CSV of transactions. Raises ``InvalidInput`` naming the line and column of
     the first bad cell, or the missing columns; ``InvalidInput`` too if ``path`` cannot be
     read."""
     result = LabelledTransactions()
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            missing = [name for name in _REQUIRED if name not in (reader.fieldnames or ())]
-            if missing:
-                raise InvalidInput(f"{path}: missing column(s) {', '.join(missing)}", field="csv")
-            for line, row in enumerate(reader, start=2):
-                tx, label = _parse_row(row, f"{path}:{line}")
-                result.transactions.append(tx)
-                if label is not None:
-                    result.labels[tx.hash] = label
-    except OSError as error:
-        raise InvalidInput(f"cannot read {path}: {error.strerror or error}", field="csv") from None
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{path} is not UTF-8 text", field="csv") from None
+    for where, row in csv_rows(path, _REQUIRED):
+        tx, label = _parse_row(row, where)
+        result.transactions.append(tx)
+        if label is not None:
+            result.labels[tx.hash] = label
     return result
 
 
