@@ -13,6 +13,7 @@ from domain.errors import NotFound
 from domain.model import ModelVersion
 from domain.services import Services, drift_queries, lifecycle, model_queries
 from domain.services.auth import Permission, Principal
+from domain.features import FEATURE_VERSION, feature_names
 from domain.services.registry import check_algorithm, create_model, list_models, train_version
 from domain.services.training_data import StoredTransactions
 from domain.values import normalize_name
@@ -124,11 +125,20 @@ class ModelController(Controller):
     ) -> TrainAccepted:
         model = (await model_queries.get_model(services, name)).model
         check_algorithm(model, data.algorithm)
+        feature_version = FEATURE_VERSION if data.feature_version is None else data.feature_version
+        feature_names(feature_version)  # an unknown set is a 422 now, not a failed job
         source = StoredTransactions(time_range(data.since, data.until))
         actor = principal.user_id
 
         async def train() -> ModelVersion:
-            return await train_version(services, model.name, source, data.params, actor=actor)
+            return await train_version(
+                services,
+                model.name,
+                source,
+                data.params,
+                feature_version=feature_version,
+                actor=actor,
+            )
 
         number = await model_queries.next_version_number(services, model.name)
         job = jobs.submit(model.name, jobs.expected_version(model.name, number), train)

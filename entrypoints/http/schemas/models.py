@@ -104,6 +104,8 @@ class TrainIn(msgspec.Struct, forbid_unknown_fields=True):
     """Must be the model's own algorithm when given (create another model for another)."""
     params: dict[str, Any] | None = None
     """Detector parameters, e.g. {"n_estimators": 200, "contamination": 0.01}."""
+    feature_version: int | None = None
+    """Feature set to train on (the build's default when absent; 4 adds sender history)."""
 
 
 class TrainAccepted(msgspec.Struct):

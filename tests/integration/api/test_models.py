@@ -8,6 +8,7 @@ import secrets
 from typing import Any
 
 from adapters.synthetic import generate_stream
+from domain.features import FEATURE_VERSION
 from domain.model import Outcome, Role
 from domain.pagination import PageRequest
 from ports.repositories import AuditFilter, TimeRange
@@ -166,6 +167,29 @@ async def test_training_refuses_another_algorithm_and_a_backwards_range(api: Api
     )
     assert backwards.status_code == 422
     assert backwards.json()["field"] == "until"
+
+
+async def test_a_version_trains_on_the_feature_set_asked_for(api: Api) -> None:
+    await stored_history(api)
+    await create(api, "forest")
+    await trained(api, "forest")
+    job = await trained(api, "forest", feature_version=4)
+    assert job["status"] == "succeeded", job
+    versions = await api.client.get("/api/v1/models/forest/versions", headers=api.as_(Role.VIEWER))
+    sets = {v["version"]: v["feature_version"] for v in versions.json()["versions"]}
+    assert sets == {1: FEATURE_VERSION, 2: 4}
+
+
+async def test_an_unknown_feature_set_is_refused_before_any_job(api: Api) -> None:
+    await create(api, "forest")
+    response = await api.client.post(
+        "/api/v1/models/forest/versions",
+        json={**EVER, "feature_version": 99},
+        headers=api.as_(Role.ADMIN),
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "feature_version"
+    assert "99" in response.json()["detail"]
 
 
 async def test_a_weight_alone_is_refused_for_a_version_that_is_not_active(api: Api) -> None:
