@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from adapters.memory import InMemoryBlobStore
 from adapters.piccolo import DatabaseConfig, PiccoloDatabase
 from tests.builders import (
     a_metric,
@@ -18,6 +19,9 @@ from tests.builders import (
 
 TRANSACTIONS = 120
 ANOMALIES = 15
+# ``fill`` records no artifact sha256, so its databases reference no model artifact: their
+# backups and restores need a model store that holds nothing.
+NO_MODELS = InMemoryBlobStore()
 
 
 async def fill(database: PiccoloDatabase) -> None:
