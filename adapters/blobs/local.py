@@ -88,9 +88,13 @@ class LocalFolderBlobStore:
     def put_stream(self, key: str, chunks: Iterable[bytes]) -> BlobInfo:
         path = self._path(key)
         digest = hashlib.sha256()
-        with self._writing(key):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            descriptor, temp_name = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=path.parent)
+        try:
+            with self._writing(key):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                descriptor, temp_name = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=path.parent)
+        except Unavailable:
+            self._remove_empty_folders(path)
+            raise
         temp = Path(temp_name)
         try:
             with os.fdopen(descriptor, "wb") as out:
@@ -106,6 +110,7 @@ class LocalFolderBlobStore:
                 os.replace(temp, path)
         except BaseException:
             temp.unlink(missing_ok=True)
+            self._remove_empty_folders(path)
             raise
         with self._writing(key):
             _fsync_dir(path.parent)
@@ -165,11 +170,14 @@ class LocalFolderBlobStore:
             raise InvalidInput(
                 f"blob key {key!r} names a folder, not a blob", field="key"
             ) from None
-        # Folders the key's segments made go with their last blob.
+        self._remove_empty_folders(path)
+
+    def _remove_empty_folders(self, path: Path) -> None:
+        """Folders a key's segments made go with its last blob (or a failed first write)."""
         for folder in path.parents:
             if folder == self._root or not folder.is_relative_to(self._root):
                 break
             with suppress(OSError):
-                folder.rmdir()  # fails (and stops nothing) while it holds anything
+                folder.rmdir()  # fails (and changes nothing) while it holds anything
             if folder.exists():
                 break
