@@ -22,9 +22,7 @@ import pytest
 from adapters.blobs import LocalFolderBlobStore
 from adapters.blobs.s3 import MIN_PART_SIZE, S3BlobStore, S3Options
 from adapters.clock import SystemClock
-from adapters.piccolo import DatabaseConfig, PiccoloDatabase, SQLiteConfig
-from domain.model import ModelStatus
-from domain.services.artifacts import artifact_uri_for, store_artifact
+from adapters.piccolo import DatabaseConfig, SQLiteConfig
 from ops import postgres
 from ops.backup import back_up
 from ops.catalogue import latest_backup_id, stored_backups
@@ -38,7 +36,6 @@ from tests.backends import (
     postgres_config,
     run_in_thread,
 )
-from tests.builders import a_model, a_model_version
 from tests.faulty_s3 import FaultyS3, Outcome, Request, Rule, faulty_s3
 from tests.integration import backup_data
 from tests.s3 import TEST_BUCKET, TEST_CREDENTIALS, TEST_REGION, new_s3_store, s3_client, s3_session
@@ -50,32 +47,9 @@ ARTIFACT = secrets.token_bytes(1 << 20)  # 1 MiB, incompressible
 ATTEMPTS = 6
 
 
-async def _with_model(database: PiccoloDatabase, models: BlobStore) -> None:
-    """An active version whose artifact is in ``models``: the backup must copy it."""
-    model = a_model(name="served")
-    key, digest = store_artifact(models, ARTIFACT)
-    version = a_model_version(
-        model,
-        status=ModelStatus.ACTIVE,
-        traffic_weight=100,
-        artifact_uri=artifact_uri_for(models, key),
-        artifact_sha256=digest,
-    )
-    async with database.uow() as uow:
-        await uow.models.add_model(model)
-        await uow.models.add_version(version)
-        await uow.commit()
-
-
 async def _filled(config: DatabaseConfig, models: BlobStore) -> None:
-    database = PiccoloDatabase(config)
-    await database.start()
-    try:
-        await database.migrate()
-        await backup_data.fill(database)
-        await _with_model(database, models)
-    finally:
-        await database.stop()
+    """A filled database with an active model whose artifact is in ``models``."""
+    await backup_data.migrated_filled_and_served(config, models, ARTIFACT)
 
 
 def _sqlite_ballast(path: Path, mib: int) -> None:
