@@ -1,10 +1,10 @@
 """``restore``: put a backup into a named database, then bring its schema up to date.
 
 Order of work: read the manifest; download the data file and the model artifacts and
-check their sizes and sha256 (nothing touches the target before the backup is proven
-intact); refuse a non-empty target unless forced; put the artifacts into the target's
-model store by content (idempotent; where serving finds them whatever store the restored
-rows name); restore (``pg_restore --jobs N`` from the downloaded file, which parallel jobs
+check their sizes and sha256 (nothing is written anywhere before the backup is proven
+intact); put the artifacts into the target's model store by content (idempotent; where
+serving finds them whatever store the restored rows name); refuse a non-empty target
+unless forced; restore (``pg_restore --jobs N`` from the downloaded file, which parallel jobs
 need to seek in; SQLite through the online backup API); apply migrations newer than the
 backup's.
 """
@@ -80,16 +80,16 @@ async def restore(
             )
         progress(f"downloading {len(manifest.artifacts)} model artifact(s), checking each sha256")
         artifacts = await asyncio.to_thread(fetch_verified, store, manifest)
-        if isinstance(target, PostgresConfig):
-            created = await _prepare_postgres(target, force)
-        else:
-            await asyncio.to_thread(_prepare_sqlite, target, force)
+        # Before the database: writing them is idempotent, and a model store that fails
+        # here must not leave a forced target emptied and not restored.
         progress(f"putting model artifacts into {models.uri}")
         put_back = await asyncio.to_thread(put_into_model_store, artifacts, models)
         if isinstance(target, PostgresConfig):
+            created = await _prepare_postgres(target, force)
             progress(f"pg_restore --jobs {jobs} into {describe(target)}")
             await asyncio.to_thread(postgres.run_pg_restore, target, local, jobs)
         else:
+            await asyncio.to_thread(_prepare_sqlite, target, force)
             progress(f"copying into {target.path}")
             await asyncio.to_thread(online_copy, local, target.path)
     progress("applying newer migrations")
