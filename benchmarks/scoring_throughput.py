@@ -39,7 +39,7 @@ from domain.explanations import top_contributions
 from domain.features import FEATURE_VERSION, feature_names, feature_rows
 from domain.model import LabelKind, Model, ModelStatus, ModelVersion, Transaction
 from domain.policies import severity_thresholds
-from domain.services.artifacts import artifact_uri_for, model_artifact_key, store_artifact
+from domain.services.artifacts import artifact_uri_for, store_artifact
 from domain.services.scoring import Scorer
 from entrypoints.bootstrap import wire
 from ports.detector import Detector, TrainedDetector, TrainingSet
@@ -97,7 +97,7 @@ async def _scorer(trained: TrainedDetector, algorithm: str) -> Scorer:
     """A Scorer over fresh in-memory fakes serving one active version of ``trained``."""
     database, blobs = InMemoryDatabase(), InMemoryBlobStore()
     model = Model(name="benchmark", algorithm=algorithm)
-    key, digest = store_artifact(blobs, model_artifact_key(model.name, 1), trained.artifact)
+    key, digest = store_artifact(blobs, trained.artifact)
     version = ModelVersion(
         model_id=model.id,
         version=1,

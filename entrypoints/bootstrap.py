@@ -170,13 +170,15 @@ def bootstrap(settings: Settings) -> Container:
         clock=SystemClock(),
         auto_migrate=settings.auto_migrate,
         digester=_digester(settings.secret_key),
-        blobs=_model_store(settings),
+        blobs=model_store(settings),
         alerts=settings.alerts,
         bootstrap_model=settings.bootstrap_model,
     )
 
 
-def _model_store(settings: Settings) -> BlobStore:
+def model_store(settings: Settings) -> BlobStore:
+    """The configured model artifact store (``CHAINWATCH_MODEL_STORE``, by default
+    ``$CHAINWATCH_DATA_DIR/models``): serving reads it, backups copy from it."""
     url = settings.model_store or (settings.data_dir / MODELS_FOLDER).as_uri()
     try:
         return blob_store_from_url(url, settings.s3)

@@ -1,7 +1,8 @@
 """The backups in a store: listing them, reading manifests, fetching data files intact.
 
-Only keys that are named like backups (``<backup id>.<suffix>``) are considered; anything
-else in the store is left alone by every operation.
+Only keys that are named like backups (``<backup id>.<suffix>``, or
+``<backup id>.artifacts/<name>`` for its model artifacts) are considered; anything else in
+the store is left alone by every operation.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from domain.errors import BlobNotFound
 from ops.errors import BackupCorrupt, BackupNotFound
 from ops.manifest import (
+    ARTIFACTS_SUFFIX,
     DATA_SUFFIXES,
     MANIFEST_SUFFIX,
     Manifest,
@@ -28,7 +30,8 @@ _SUFFIXES = (MANIFEST_SUFFIX, *DATA_SUFFIXES.values())
 
 @dataclass(frozen=True, slots=True)
 class StoredBackup:
-    """One backup id's blobs. ``complete``: it has both a manifest and a data file."""
+    """One backup id's blobs. ``complete``: it has both a manifest and a data file (the
+    manifest is written last, so an interrupted backup has none)."""
 
     backup_id: str
     created_at: datetime
@@ -37,22 +40,35 @@ class StoredBackup:
     @property
     def complete(self) -> bool:
         has_manifest = manifest_key(self.backup_id) in self.keys
-        return has_manifest and any(key != manifest_key(self.backup_id) for key in self.keys)
+        data_files = {self.backup_id + suffix for suffix in DATA_SUFFIXES.values()}
+        return has_manifest and not data_files.isdisjoint(self.keys)
 
 
 def stored_backups(store: BlobStore) -> list[StoredBackup]:
     """Every backup in ``store``, oldest first."""
     keys: dict[str, list[str]] = {}
     for info in store.list():
-        for suffix in _SUFFIXES:
-            backup_id = info.key.removesuffix(suffix)
-            if backup_id != info.key and is_backup_id(backup_id):
-                keys.setdefault(backup_id, []).append(info.key)
-                break
+        backup_id = _owner(info.key)
+        if backup_id is not None:
+            keys.setdefault(backup_id, []).append(info.key)
     return [
         StoredBackup(backup_id, backup_time(backup_id), tuple(sorted(found)))
         for backup_id, found in sorted(keys.items())
     ]
+
+
+def _owner(key: str) -> str | None:
+    """The id of the backup ``key`` belongs to, None if it is not named like a backup's."""
+    folder, slash, name = key.partition("/")
+    if slash:
+        backup_id = folder.removesuffix(ARTIFACTS_SUFFIX)
+        inside = backup_id != folder and name and "/" not in name
+        return backup_id if inside and is_backup_id(backup_id) else None
+    for suffix in _SUFFIXES:
+        backup_id = key.removesuffix(suffix)
+        if backup_id != key and is_backup_id(backup_id):
+            return backup_id
+    return None
 
 
 def latest_backup_id(store: BlobStore) -> str:

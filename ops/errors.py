@@ -29,3 +29,8 @@ class RestoreRefused(OperationFailed):
 
 class ToolFailed(OperationFailed):
     """An external tool (pg_dump, pg_restore) or the database failed."""
+
+
+class BackupFailed(OperationFailed):
+    """A backup could not be completed; what it had written was discarded (or, if the
+    store refused even that, left incomplete: never verified or restored, pruned later)."""

@@ -1,10 +1,12 @@
 """``restore``: put a backup into a named database, then bring its schema up to date.
 
-Order of work: read the manifest; download the data file and check its size and sha256
-(nothing touches the target before the backup is proven intact); refuse a non-empty
-target unless forced; restore (``pg_restore --jobs N`` from the downloaded file, which
-parallel jobs need to seek in; SQLite through the online backup API); apply migrations
-newer than the backup's.
+Order of work: read the manifest; download the data file and the model artifacts and
+check their sizes and sha256 (nothing is written anywhere before the backup is proven
+intact); put the artifacts into the target's model store by content (idempotent; where
+serving finds them whatever store the restored rows name); refuse a non-empty target
+unless forced; restore (``pg_restore --jobs N`` from the downloaded file, which parallel jobs
+need to seek in; SQLite through the online backup API); apply migrations newer than the
+backup's.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from adapters.piccolo import DatabaseConfig, PiccoloDatabase, PostgresConfig, SQLiteConfig
 from ops import postgres
+from ops.artifacts import PutBack, fetch_verified, put_into_model_store
 from ops.catalogue import download_verified, load_manifest
 from ops.errors import RestoreRefused
 from ops.manifest import Manifest
@@ -37,6 +40,8 @@ class RestoreReport:
     target: str
     created_database: bool
     migrations: list[str]
+    artifacts: PutBack
+    """Model artifacts written into the model store, and those already there."""
 
 
 def describe(target: DatabaseConfig) -> str:
@@ -49,14 +54,17 @@ async def restore(
     backup_id: str,
     target: DatabaseConfig,
     *,
+    models: BlobStore,
     force: bool = False,
     jobs: int = DEFAULT_JOBS,
     progress: Progress = _quiet,
 ) -> RestoreReport:
     """Restore ``backup_id`` from ``store`` into ``target`` (created if it is a missing
-    PostgreSQL database). Raises ``RestoreRefused`` for a non-empty target without
-    ``force`` (with ``force``, its ``public`` schema or SQLite content is replaced) or an
-    engine mismatch, ``BackupCorrupt`` before touching the target if the backup is bad."""
+    PostgreSQL database) and its model artifacts into ``models`` (the model store the
+    restored database will be served with). Raises ``RestoreRefused`` for a non-empty
+    target without ``force`` (with ``force``, its ``public`` schema or SQLite content is
+    replaced) or an engine mismatch, ``BackupCorrupt`` before touching the target if the
+    backup is bad."""
     if jobs < 1:
         raise RestoreRefused(f"jobs must be 1 or more, got {jobs}")
     manifest = await asyncio.to_thread(load_manifest, store, backup_id)
@@ -65,6 +73,17 @@ async def restore(
     with tempfile.TemporaryDirectory(prefix="chainwatch-restore-") as folder:
         progress(f"downloading {manifest.data_key} ({manifest.size} bytes), checking its sha256")
         local = await asyncio.to_thread(download_verified, store, manifest, Path(folder))
+        if not manifest.records_artifacts:
+            progress(
+                f"warning: backup {backup_id} predates artifact backups: its model artifacts "
+                "must already be in the model store"
+            )
+        progress(f"downloading {len(manifest.artifacts)} model artifact(s), checking each sha256")
+        artifacts = await asyncio.to_thread(fetch_verified, store, manifest)
+        # Before the database: writing them is idempotent, and a model store that fails
+        # here must not leave a forced target emptied and not restored.
+        progress(f"putting model artifacts into {models.uri}")
+        put_back = await asyncio.to_thread(put_into_model_store, artifacts, models)
         if isinstance(target, PostgresConfig):
             created = await _prepare_postgres(target, force)
             progress(f"pg_restore --jobs {jobs} into {describe(target)}")
@@ -75,7 +94,7 @@ async def restore(
             await asyncio.to_thread(online_copy, local, target.path)
     progress("applying newer migrations")
     migrations = await _migrate(target)
-    return RestoreReport(manifest, describe(target), created, migrations)
+    return RestoreReport(manifest, describe(target), created, migrations, put_back)
 
 
 def _check_engine(manifest: Manifest, target: DatabaseConfig) -> None:

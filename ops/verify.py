@@ -1,10 +1,13 @@
 """``verify``: prove a backup restores to exactly what its manifest recorded.
 
-The data file is downloaded and its size and sha256 checked (a truncated or altered file
-stops here), then restored into a scratch database - ``chainwatch_verify_<random>`` on the
-configured PostgreSQL server, or a temporary SQLite file - where every table's row count
-and checksum are recomputed and compared with the manifest and one row is read from each
-table. The scratch database is dropped whatever happens.
+The data file and every model artifact the manifest lists are downloaded and their sizes
+and sha256 checked (a truncated, altered or missing file stops here), then the data file is
+restored into a scratch database - ``chainwatch_verify_<random>`` on the configured
+PostgreSQL server, or a temporary SQLite file - where every table's row count and checksum
+are recomputed and compared with the manifest, one row is read from each table, and every
+artifact the restored model versions reference must be one the backup holds (or, for a
+version that does not serve, one recorded as missing when the backup was made). The
+scratch database is dropped whatever happens.
 """
 
 from __future__ import annotations
@@ -20,6 +23,13 @@ from pathlib import Path
 
 from adapters.piccolo import DatabaseConfig, PostgresConfig
 from ops import postgres
+from ops.artifacts import (
+    Reference,
+    fetch_verified,
+    postgres_references,
+    sqlite_references,
+    unheld_references,
+)
 from ops.catalogue import download_verified, latest_backup_id, load_manifest
 from ops.checksums import (
     CHECKSUM_METHODS,
@@ -50,6 +60,7 @@ class VerifyReport:
     manifest: Manifest
     tables: int
     rows: int
+    artifacts: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +68,7 @@ class _Restored:
     tables: dict[str, TableSummary]
     migration: str | None
     problems: list[str]
+    references: list[Reference]
 
 
 async def verify(
@@ -82,6 +94,8 @@ async def verify(
     with tempfile.TemporaryDirectory(prefix="chainwatch-verify-") as folder:
         progress(f"downloading {manifest.data_key} ({manifest.size} bytes), checking its sha256")
         local = await asyncio.to_thread(download_verified, store, manifest, Path(folder))
+        progress(f"checking {len(manifest.artifacts)} model artifact(s)")
+        await asyncio.to_thread(fetch_verified, store, manifest)
         if manifest.engine == "postgresql":
             if not isinstance(server, PostgresConfig):
                 raise RestoreRefused(
@@ -93,6 +107,13 @@ async def verify(
             scratch = Path(folder) / "verify.sqlite3"
             restored = await asyncio.to_thread(_restore_sqlite, manifest, local, scratch)
     problems = differences(manifest.tables, restored.tables) + restored.problems
+    if manifest.records_artifacts:
+        problems += unheld_references(manifest, restored.references)
+    elif restored.references:
+        progress(
+            f"warning: backup {backup_id} predates artifact backups: the "
+            f"{len(restored.references)} model artifact(s) it references are not in it"
+        )
     if restored.migration != manifest.migration:
         problems.append(
             f"latest migration {restored.migration}, manifest says {manifest.migration}"
@@ -102,7 +123,9 @@ async def verify(
         raise VerificationFailed(
             f"backup {backup_id} does not match its manifest: {'; '.join(problems[:_SHOWN])}{more}"
         )
-    return VerifyReport(manifest, len(manifest.tables), manifest.total_rows)
+    return VerifyReport(
+        manifest, len(manifest.tables), manifest.total_rows, len(manifest.artifacts)
+    )
 
 
 async def _restore_postgres(
@@ -125,11 +148,12 @@ async def _restore_postgres(
                 tables = await postgres_summaries(connection)
                 migration = await postgres_latest_migration(connection)
                 problems = await postgres_smoke(connection, manifest.tables)
+                references = await postgres_references(connection)
         finally:
             await connection.close()
     finally:
         await postgres.drop_database(server, name)
-    return _Restored(tables, migration, problems)
+    return _Restored(tables, migration, problems, references)
 
 
 def _restore_sqlite(manifest: Manifest, backup: Path, scratch: Path) -> _Restored:
@@ -139,9 +163,10 @@ def _restore_sqlite(manifest: Manifest, backup: Path, scratch: Path) -> _Restore
             tables = sqlite_summaries(connection)
             migration = sqlite_latest_migration(connection)
             problems = sqlite_smoke(connection, manifest.tables)
+            references = sqlite_references(connection)
     except (ToolFailed, sqlite3.DatabaseError) as error:
         reason = error.message if isinstance(error, ToolFailed) else str(error)
         raise VerificationFailed(
             f"backup {manifest.backup_id} cannot be restored: {reason}"
         ) from None
-    return _Restored(tables, migration, problems)
+    return _Restored(tables, migration, problems, references)

@@ -2,8 +2,9 @@
 
 Writes are atomic: bytes go to a temporary file in the target folder, are fsynced, then
 ``os.replace``d over the key (and the folder is fsynced), so a reader sees the old blob or
-the whole new one, never a part. Keys are ``/``-separated relative paths that must stay
-inside the root.
+the whole new one, never a part; a write that fails (a full disk, a file size limit, no
+permission) leaves no temporary file and raises ``Unavailable`` naming the key and why.
+Keys are ``/``-separated relative paths that must stay inside the root.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from io import BufferedReader
 from pathlib import Path
 
-from domain.errors import BlobNotFound, InvalidInput
+from domain.errors import BlobNotFound, InvalidInput, Unavailable
 from ports.blobs import BlobInfo
 
 # Temporary files start with this prefix; ``list`` never reports them.
@@ -85,23 +87,42 @@ class LocalFolderBlobStore:
 
     def put_stream(self, key: str, chunks: Iterable[bytes]) -> BlobInfo:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
-        descriptor, temp_name = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=path.parent)
+        try:
+            with self._writing(key):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                descriptor, temp_name = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=path.parent)
+        except Unavailable:
+            self._remove_empty_folders(path)
+            raise
         temp = Path(temp_name)
         try:
             with os.fdopen(descriptor, "wb") as out:
+                # Only the writes are translated: an error of ``chunks`` is the caller's own.
                 for chunk in chunks:
                     digest.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temp, path)
+                    with self._writing(key):
+                        out.write(chunk)
+                with self._writing(key):
+                    out.flush()
+                    os.fsync(out.fileno())
+            with self._writing(key):
+                os.replace(temp, path)
         except BaseException:
             temp.unlink(missing_ok=True)
+            self._remove_empty_folders(path)
             raise
-        _fsync_dir(path.parent)
+        with self._writing(key):
+            _fsync_dir(path.parent)
         return self._info(key, path, digest.hexdigest())
+
+    @contextmanager
+    def _writing(self, key: str) -> Iterator[None]:
+        try:
+            yield
+        except OSError as error:
+            reason = error.strerror or type(error).__name__
+            raise Unavailable(f"cannot write {self.uri}/{key}: {reason}") from None
 
     def get(self, key: str) -> bytes:
         path = self._path(key)
@@ -149,3 +170,14 @@ class LocalFolderBlobStore:
             raise InvalidInput(
                 f"blob key {key!r} names a folder, not a blob", field="key"
             ) from None
+        self._remove_empty_folders(path)
+
+    def _remove_empty_folders(self, path: Path) -> None:
+        """Folders a key's segments made go with its last blob (or a failed first write)."""
+        for folder in path.parents:
+            if folder == self._root or not folder.is_relative_to(self._root):
+                break
+            with suppress(OSError):
+                folder.rmdir()  # fails (and changes nothing) while it holds anything
+            if folder.exists():
+                break

@@ -12,8 +12,9 @@ Training a version (``train_version``):
 4. score the held-out rows, calibrate and evaluate them (``evaluation.evaluate``, the
    flagged share at the alert budget);
 5. reserve the next version number (a STAGED row without artifact, committed, so two
-   concurrent trainings never write the same artifact key), store the artifact at
-   ``models/<name>/<version>.pyod`` and record its URI and sha256 in the row.
+   concurrent trainings never take the same number), store the artifact by content
+   (``models/sha256/<hex>.pyod``, written once: no other database or version sharing the
+   store can overwrite it) and record its URI and sha256 in the row.
 
 The version comes out STAGED; activating or shadowing it is a separate, audited step.
 """
@@ -31,7 +32,7 @@ from domain.errors import DuplicateModelVersion, InvalidInput
 from domain.features import FEATURE_VERSION, feature_names
 from domain.model import Model, ModelStatus, ModelVersion
 from domain.policies import severity_thresholds
-from domain.services.artifacts import artifact_uri_for, model_artifact_key, store_artifact
+from domain.services.artifacts import artifact_uri_for, store_artifact
 from domain.services.audit import model_resource, succeeded, version_resource
 from domain.services.evaluation import evaluate
 from domain.services.naming import version_label
@@ -162,9 +163,7 @@ async def train_version(
     version = await _reserve(services, model, trained, thresholds, metrics, feature_version)
     _say(progress, f"storing the artifact of {version_label(model.name, version.version)}")
     try:
-        key, digest = await asyncio.to_thread(
-            store_artifact, blobs, model_artifact_key(model.name, version.version), trained.artifact
-        )
+        key, digest = await asyncio.to_thread(store_artifact, blobs, trained.artifact)
     except BaseException as error:
         await _abandon(services, version, error)
         raise

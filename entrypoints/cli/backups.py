@@ -4,12 +4,15 @@ Scripts rely on this surface:
 
   chainwatch backup --to URL                     last stdout line: the new backup's id
   chainwatch verify --from URL (BACKUP_ID | --latest)
-  chainwatch restore --from URL BACKUP_ID --database-url DSN [--force] [--jobs N]
+  chainwatch restore --from URL BACKUP_ID --database-url DSN [--model-store URL] [--force]
+                     [--jobs N]
   chainwatch prune --from URL --keep-days 30 [--dry-run]
 
 URL is ``s3://bucket/prefix`` (endpoint from ``AWS_ENDPOINT_URL``) or ``file:///folder``.
 The database backed up - and, for verify, the server scratch databases are made on - is
-the configured one (the same settings as ``chainwatch serve``). Exit 0 only on success;
+the configured one (the same settings as ``chainwatch serve``), and so is the model store
+a backup copies artifacts from and a restore writes them to (unless ``--model-store``).
+Exit 0 only on success;
 otherwise one line on stderr (1: the operation failed, 2: bad usage or configuration).
 Progress goes to stderr.
 """
@@ -22,6 +25,7 @@ import asyncio
 from adapters.clock import SystemClock
 from adapters.piccolo import DatabaseConfig, config_from_url
 from entrypoints.blobs import blob_store_from_url
+from entrypoints.bootstrap import model_store
 from entrypoints.cli.common import EXIT_OK, Commands, UsageError, note
 from entrypoints.settings import Settings
 from ops.backup import back_up
@@ -66,6 +70,12 @@ def register(commands: Commands) -> None:
         help="target: postgresql://user:password@host:port/name or sqlite:////path",
     )
     put_back.add_argument(
+        "--model-store",
+        metavar="URL",
+        help="where to put the backup's model artifacts, s3://bucket/prefix or "
+        "file:///folder (default: the configured model store, as chainwatch serve uses)",
+    )
+    put_back.add_argument(
         "--force", action="store_true", help="replace the content of a non-empty database"
     )
     put_back.add_argument(
@@ -90,7 +100,10 @@ def register(commands: Commands) -> None:
 
 def _backup(args: argparse.Namespace, settings: Settings) -> int:
     store = _store(args.to, settings)
-    manifest = asyncio.run(back_up(settings.database, store, SystemClock(), progress=note))
+    models = model_store(settings)
+    manifest = asyncio.run(
+        back_up(settings.database, store, SystemClock(), progress=note, models=models)
+    )
     print(manifest.backup_id)
     return EXIT_OK
 
@@ -102,7 +115,7 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
     report = asyncio.run(verify(store, backup_id, settings.database, jobs=jobs, progress=note))
     print(
         f"backup {report.manifest.backup_id} verified: {report.tables} tables, "
-        f"{report.rows} rows match its manifest"
+        f"{report.rows} rows and {report.artifacts} model artifact(s) match its manifest"
     )
     return EXIT_OK
 
@@ -111,12 +124,26 @@ def _restore(args: argparse.Namespace, settings: Settings) -> int:
     jobs = _jobs(args.jobs)
     target = _target(args.database_url)
     store = _store(args.source, settings)
+    models = (
+        model_store(settings) if args.model_store is None else _store(args.model_store, settings)
+    )
     report = asyncio.run(
-        restore(store, args.backup_id, target, force=args.force, jobs=jobs, progress=note)
+        restore(
+            store,
+            args.backup_id,
+            target,
+            models=models,
+            force=args.force,
+            jobs=jobs,
+            progress=note,
+        )
     )
     created = " (created)" if report.created_database else ""
+    put_back = report.artifacts
     print(
         f"restored backup {report.manifest.backup_id} into {report.target}{created}; "
+        f"{put_back.written} model artifact(s) written to {models.uri} "
+        f"({put_back.present} already there); "
         f"applied {len(report.migrations)} newer migration(s)"
     )
     return EXIT_OK

@@ -7,7 +7,7 @@ import asyncio
 
 from adapters.memory.blobs import InMemoryBlobStore
 from domain.model import ModelStatus, ModelVersion, Severity
-from domain.services.artifacts import artifact_uri_for, model_artifact_key, store_artifact
+from domain.services.artifacts import artifact_uri_for, store_artifact
 from domain.services.scoring import Scorer
 from entrypoints.bootstrap import services_over
 from ports import AnomalyFilter, UnitOfWorkFactory
@@ -26,9 +26,7 @@ async def _version(
     factor: float = 1.0,
 ) -> ModelVersion:
     model = a_model(algorithm="linear")
-    key, digest = store_artifact(
-        blobs, model_artifact_key(model.name, 1), f'{{"factor": {factor}}}'.encode()
-    )
+    key, digest = store_artifact(blobs, f'{{"factor": {factor}}}'.encode())
     version = a_model_version(
         model,
         1,

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from adapters.memory import InMemoryBlobStore
 from adapters.piccolo import DatabaseConfig, PiccoloDatabase
+from domain.model import ModelStatus, ModelVersion
+from domain.services.artifacts import artifact_uri_for, store_artifact
+from ports.blobs import BlobStore
 from tests.builders import (
     a_metric,
+    a_model,
+    a_model_version,
     a_transaction,
     an_anomaly,
     an_api_key,
@@ -18,6 +24,9 @@ from tests.builders import (
 
 TRANSACTIONS = 120
 ANOMALIES = 15
+# ``fill`` records no artifact sha256, so its databases reference no model artifact: their
+# backups and restores need a model store that holds nothing.
+NO_MODELS = InMemoryBlobStore()
 
 
 async def fill(database: PiccoloDatabase) -> None:
@@ -46,5 +55,40 @@ async def migrated_and_filled(config: DatabaseConfig) -> None:
     try:
         await database.migrate()
         await fill(database)
+    finally:
+        await database.stop()
+
+
+async def add_active_model(
+    database: PiccoloDatabase, models: BlobStore, artifact: bytes, name: str = "served"
+) -> ModelVersion:
+    """A model with an active version whose ``artifact`` is stored (by content) in
+    ``models``: a backup of ``database`` must copy it."""
+    model = a_model(name=name)
+    key, digest = store_artifact(models, artifact)
+    version = a_model_version(
+        model,
+        status=ModelStatus.ACTIVE,
+        traffic_weight=100,
+        artifact_uri=artifact_uri_for(models, key),
+        artifact_sha256=digest,
+    )
+    async with database.uow() as uow:
+        await uow.models.add_model(model)
+        await uow.models.add_version(version)
+        await uow.commit()
+    return version
+
+
+async def migrated_filled_and_served(
+    config: DatabaseConfig, models: BlobStore, artifact: bytes
+) -> None:
+    """``migrated_and_filled`` plus ``add_active_model``."""
+    database = PiccoloDatabase(config)
+    await database.start()
+    try:
+        await database.migrate()
+        await fill(database)
+        await add_active_model(database, models, artifact)
     finally:
         await database.stop()

@@ -30,6 +30,7 @@ from tests.backends import (
     scratch_postgres,
 )
 from tests.integration import backup_data
+from tests.integration.backup_data import NO_MODELS
 from tests.s3 import new_s3_store
 
 pytestmark = pytest.mark.postgres
@@ -76,13 +77,13 @@ def folder(tmp_path: Path) -> LocalFolderBlobStore:
 async def test_backup_verify_restore_gives_identical_per_table_checksums(
     source: PostgresConfig, store: BlobStore
 ) -> None:
-    manifest = await back_up(source, store, SystemClock())
+    manifest = await back_up(source, store, SystemClock(), models=NO_MODELS)
     report = await verify(store, manifest.backup_id, source)
     assert report.manifest == manifest
 
     target = replace(source, database=f"chainwatch_test_restored_{manifest.backup_id[-8:]}")
     try:
-        restored = await restore(store, manifest.backup_id, target, jobs=2)
+        restored = await restore(store, manifest.backup_id, target, jobs=2, models=NO_MODELS)
         assert restored.created_database
         assert restored.migrations == []
         assert await _summaries(target) == manifest.tables == await _summaries(source)
@@ -93,7 +94,7 @@ async def test_backup_verify_restore_gives_identical_per_table_checksums(
 async def test_the_manifest_describes_the_dump_beside_it(
     source: PostgresConfig, folder: LocalFolderBlobStore
 ) -> None:
-    manifest = await back_up(source, folder, SystemClock())
+    manifest = await back_up(source, folder, SystemClock(), models=NO_MODELS)
 
     stored = Manifest.from_json(folder.get(manifest_key(manifest.backup_id)), manifest.backup_id)
     assert stored == manifest
@@ -126,7 +127,7 @@ def _one_line(error: pytest.ExceptionInfo[Exception]) -> str:
 async def test_a_corrupted_dump_fails_verify_on_its_sha256(
     source: PostgresConfig, store: BlobStore
 ) -> None:
-    manifest = await back_up(source, store, SystemClock())
+    manifest = await back_up(source, store, SystemClock(), models=NO_MODELS)
     data = bytearray(store.get(manifest.data_key))
     data[len(data) // 2] ^= 0xFF
     store.put(manifest.data_key, bytes(data))
@@ -140,7 +141,7 @@ async def test_a_corrupted_dump_fails_verify_on_its_sha256(
 async def test_a_truncated_dump_fails_verify_on_its_size(
     source: PostgresConfig, folder: LocalFolderBlobStore
 ) -> None:
-    manifest = await back_up(source, folder, SystemClock())
+    manifest = await back_up(source, folder, SystemClock(), models=NO_MODELS)
     folder.put(manifest.data_key, folder.get(manifest.data_key)[:-1000])
 
     with pytest.raises(BackupCorrupt, match="truncated") as failure:
@@ -152,7 +153,7 @@ async def test_a_dump_pg_restore_cannot_read_fails_verify_in_one_line(
     source: PostgresConfig, folder: LocalFolderBlobStore
 ) -> None:
     # The manifest matches the bytes, so only pg_restore can tell they are not a dump.
-    manifest = await back_up(source, folder, SystemClock())
+    manifest = await back_up(source, folder, SystemClock(), models=NO_MODELS)
     info = folder.put(manifest.data_key, b"PGDMP" + b"\x00" * 4096)
     assert info.sha256 is not None
     forged = replace(manifest, size=info.size, sha256=info.sha256)
@@ -167,7 +168,7 @@ async def test_a_dump_pg_restore_cannot_read_fails_verify_in_one_line(
 async def test_a_restore_that_differs_from_the_manifest_fails_verify(
     source: PostgresConfig, folder: LocalFolderBlobStore
 ) -> None:
-    manifest = await back_up(source, folder, SystemClock())
+    manifest = await back_up(source, folder, SystemClock(), models=NO_MODELS)
     tables = dict(manifest.tables)
     tables["predictions"] = replace(tables["predictions"], checksum="0" * 16)
     tables["users"] = replace(tables["users"], rows=tables["users"].rows + 1)
@@ -201,7 +202,7 @@ async def _scratch_databases_left(server: PostgresConfig) -> list[str]:
 async def test_restore_refuses_a_non_empty_database_unless_forced(
     source: PostgresConfig, folder: LocalFolderBlobStore
 ) -> None:
-    manifest = await back_up(source, folder, SystemClock())
+    manifest = await back_up(source, folder, SystemClock(), models=NO_MODELS)
     async with scratch_postgres("chainwatch_test_occupied") as url:
         occupied = postgres_config(url)
         connection = await postgres.connect(occupied)
@@ -209,10 +210,10 @@ async def test_restore_refuses_a_non_empty_database_unless_forced(
         await connection.close()
 
         with pytest.raises(RestoreRefused, match=r"not empty.*--force"):
-            await restore(folder, manifest.backup_id, occupied)
+            await restore(folder, manifest.backup_id, occupied, models=NO_MODELS)
         assert "keepsake" in {name for _, name, _ in await postgres.user_relations(occupied)}
 
-        await restore(folder, manifest.backup_id, occupied, force=True)
+        await restore(folder, manifest.backup_id, occupied, force=True, models=NO_MODELS)
         assert await _summaries(occupied) == manifest.tables
 
 
@@ -225,32 +226,36 @@ async def test_restore_applies_migrations_newer_than_the_backup(
         await database.start()
         rolled_back = await database.migrate_backwards("1")
         await database.stop()
-        manifest = await back_up(older, folder, SystemClock())
+        manifest = await back_up(older, folder, SystemClock(), models=NO_MODELS)
         assert manifest.migration != LATEST_MIGRATION
 
         async with scratch_postgres("chainwatch_test_upgraded") as target_url:
-            report = await restore(folder, manifest.backup_id, postgres_config(target_url))
+            report = await restore(
+                folder, manifest.backup_id, postgres_config(target_url), models=NO_MODELS
+            )
     assert report.migrations == rolled_back == [LATEST_MIGRATION]
 
 
 async def test_restore_checks_the_sha256_before_touching_the_target(
     source: PostgresConfig, folder: LocalFolderBlobStore
 ) -> None:
-    manifest = await back_up(source, folder, SystemClock())
+    manifest = await back_up(source, folder, SystemClock(), models=NO_MODELS)
     folder.put(manifest.data_key, folder.get(manifest.data_key)[:100])
     target = replace(source, database="chainwatch_test_never_created")
 
     with pytest.raises(BackupCorrupt):
-        await restore(folder, manifest.backup_id, target)
+        await restore(folder, manifest.backup_id, target, models=NO_MODELS)
     assert await _databases_like(source, target.database) == []
 
 
 async def test_restoring_a_postgres_backup_into_sqlite_is_refused(
     source: PostgresConfig, folder: LocalFolderBlobStore, tmp_path: Path
 ) -> None:
-    manifest = await back_up(source, folder, SystemClock())
+    manifest = await back_up(source, folder, SystemClock(), models=NO_MODELS)
     with pytest.raises(RestoreRefused, match="postgresql://"):
-        await restore(folder, manifest.backup_id, SQLiteConfig(tmp_path / "x.sqlite3"))
+        await restore(
+            folder, manifest.backup_id, SQLiteConfig(tmp_path / "x.sqlite3"), models=NO_MODELS
+        )
 
 
 async def test_a_dump_that_fails_midway_leaves_nothing_in_the_store(
@@ -270,6 +275,6 @@ async def test_backing_up_an_unreachable_database_fails_in_one_line(
 ) -> None:
     missing = replace(source, database="chainwatch_test_no_such_database")
     with pytest.raises(ToolFailed, match="cannot connect to PostgreSQL") as failure:
-        await back_up(missing, folder, SystemClock())
+        await back_up(missing, folder, SystemClock(), models=NO_MODELS)
     _one_line(failure)
     assert stored_backups(folder) == []

@@ -20,6 +20,7 @@ from ops.manifest import TableSummary
 from ops.restore import restore
 from ops.verify import verify
 from tests.integration import backup_data
+from tests.integration.backup_data import NO_MODELS
 
 LATEST_MIGRATION = max(migration_modules())
 
@@ -49,7 +50,7 @@ def folder(tmp_path: Path) -> LocalFolderBlobStore:
 async def test_sqlite_backup_verify_and_restore_round_trip(
     source: SQLiteConfig, folder: LocalFolderBlobStore, tmp_path: Path
 ) -> None:
-    manifest = await back_up(source, folder, SystemClock())
+    manifest = await back_up(source, folder, SystemClock(), models=NO_MODELS)
     assert (manifest.engine, manifest.format) == ("sqlite", "sqlite3-database")
     assert manifest.migration == LATEST_MIGRATION
     assert manifest.tables["transactions"].rows == backup_data.TRANSACTIONS + 1
@@ -59,7 +60,7 @@ async def test_sqlite_backup_verify_and_restore_round_trip(
     await verify(folder, manifest.backup_id, source)
 
     target = SQLiteConfig(tmp_path / "restored" / "chainwatch.sqlite3")
-    report = await restore(folder, manifest.backup_id, target)
+    report = await restore(folder, manifest.backup_id, target, models=NO_MODELS)
     assert report.migrations == []
     assert _summaries(target.path) == manifest.tables
     restored = PiccoloDatabase(target)
@@ -74,7 +75,7 @@ async def test_sqlite_backup_verify_and_restore_round_trip(
 async def test_the_backup_file_is_a_self_contained_database(
     source: SQLiteConfig, folder: LocalFolderBlobStore
 ) -> None:
-    manifest = await back_up(source, folder, SystemClock())
+    manifest = await back_up(source, folder, SystemClock(), models=NO_MODELS)
     path = folder.root / manifest.data_key
     with closing(sqlite3.connect(path)) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone() == ("delete",)
@@ -87,7 +88,7 @@ async def test_the_backup_file_is_a_self_contained_database(
 async def test_a_corrupted_sqlite_backup_fails_verify(
     source: SQLiteConfig, folder: LocalFolderBlobStore
 ) -> None:
-    manifest = await back_up(source, folder, SystemClock())
+    manifest = await back_up(source, folder, SystemClock(), models=NO_MODELS)
     data = bytearray(folder.get(manifest.data_key))
     data[-10] ^= 0x01
     folder.put(manifest.data_key, bytes(data))
@@ -99,10 +100,10 @@ async def test_a_corrupted_sqlite_backup_fails_verify(
 async def test_sqlite_restore_refuses_a_database_with_tables_unless_forced(
     source: SQLiteConfig, folder: LocalFolderBlobStore
 ) -> None:
-    manifest = await back_up(source, folder, SystemClock())
+    manifest = await back_up(source, folder, SystemClock(), models=NO_MODELS)
     with pytest.raises(RestoreRefused, match="--force"):
-        await restore(folder, manifest.backup_id, source)
-    await restore(folder, manifest.backup_id, source, force=True)
+        await restore(folder, manifest.backup_id, source, models=NO_MODELS)
+    await restore(folder, manifest.backup_id, source, force=True, models=NO_MODELS)
     assert _summaries(source.path) == manifest.tables
 
 
@@ -110,5 +111,7 @@ async def test_backing_up_a_missing_sqlite_file_fails_clearly(
     folder: LocalFolderBlobStore, tmp_path: Path
 ) -> None:
     with pytest.raises(ToolFailed, match="no SQLite database at"):
-        await back_up(SQLiteConfig(tmp_path / "nothing.sqlite3"), folder, SystemClock())
+        await back_up(
+            SQLiteConfig(tmp_path / "nothing.sqlite3"), folder, SystemClock(), models=NO_MODELS
+        )
     assert folder.list() == []

@@ -3,6 +3,7 @@ subprocess each, against PostgreSQL with a folder store and SQLite with S3 (moto
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.blobs import LocalFolderBlobStore
 from adapters.piccolo import SQLiteConfig
 from entrypoints.cli import main
 from tests.backends import (
@@ -26,6 +28,7 @@ from tests.s3 import TEST_BUCKET, TEST_CREDENTIALS, new_s3_store, s3_client
 CHAINWATCH = str(Path(sys.executable).parent / "chainwatch")
 BACKUP_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}")
 KMS_KEY = "alias/chainwatch-backups"
+ARTIFACT = b"a served model's artifact" * 1000
 
 
 def run(tmp_path: Path, *args: str, **variables: str) -> subprocess.CompletedProcess[str]:
@@ -91,8 +94,10 @@ def test_backup_verify_prune_of_sqlite_to_s3_then_restore(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     run_in_thread(
-        lambda: backup_data.migrated_and_filled(
-            SQLiteConfig(tmp_path / "data" / "chainwatch.sqlite3")
+        lambda: backup_data.migrated_filled_and_served(
+            SQLiteConfig(tmp_path / "data" / "chainwatch.sqlite3"),
+            LocalFolderBlobStore(tmp_path / "data" / "models"),
+            ARTIFACT,
         )
     )
     new_s3_store(s3_server)  # an empty bucket
@@ -108,9 +113,13 @@ def test_backup_verify_prune_of_sqlite_to_s3_then_restore(
     head = s3_client(s3_server).head_object(Bucket=TEST_BUCKET, Key=f"sqlite/{backup_id}.sqlite3")
     assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", KMS_KEY)
 
-    assert f"backup {backup_id} verified" in succeeded(
-        run(tmp_path, "verify", "--from", url, backup_id, **s3)
+    assert f"backup {backup_id} verified: " in (
+        verified := succeeded(run(tmp_path, "verify", "--from", url, backup_id, **s3))
     )
+    assert "and 1 model artifact(s) match its manifest" in verified
+    artifact = f"sqlite/{backup_id}.artifacts/{hashlib.sha256(ARTIFACT).hexdigest()}.pyod"
+    head = s3_client(s3_server).head_object(Bucket=TEST_BUCKET, Key=artifact)
+    assert (head["ContentLength"], head["ServerSideEncryption"]) == (len(ARTIFACT), "aws:kms")
     dry_run = run(tmp_path, "prune", "--from", url, "--keep-days", "30", "--dry-run", **s3)
     assert succeeded(dry_run) == ""
     assert "would remove 0 backup(s), kept 1" in dry_run.stderr
@@ -119,9 +128,19 @@ def test_backup_verify_prune_of_sqlite_to_s3_then_restore(
     for name, value in {**s3, "CHAINWATCH_DATA_DIR": str(tmp_path / "data")}.items():
         monkeypatch.setenv(name, value)
     target = tmp_path / "restored.sqlite3"
-    code = main(["restore", "--from", url, backup_id, "--database-url", f"sqlite:///{target}"])
+    elsewhere = tmp_path / "other-models"
+    code = main(
+        [
+            *("restore", "--from", url, backup_id, "--database-url", f"sqlite:///{target}"),
+            *("--model-store", elsewhere.as_uri()),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
-    assert f"restored backup {backup_id} into {target}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"restored backup {backup_id} into {target}" in out
+    assert f"1 model artifact(s) written to {elsewhere.as_uri()} (0 already there)" in out
+    stored = elsewhere / "models" / "sha256" / f"{hashlib.sha256(ARTIFACT).hexdigest()}.pyod"
+    assert stored.read_bytes() == ARTIFACT
 
 
 def _main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str]]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from adapters.blobs import LocalFolderBlobStore
+from ops.catalogue import stored_backups
 from ops.manifest import new_backup_id
 from ops.prune import prune
 from ports.blobs import BlobStore
@@ -77,3 +78,27 @@ def test_the_newest_complete_backup_is_kept_however_old(store: BlobStore) -> Non
 
     assert sorted(b.backup_id for b in report.removed) == sorted([oldest, unfinished])
     assert keys(store) == {f"{newest}.pgdump", f"{newest}.manifest.json"}
+
+
+def test_artifact_copies_belong_to_their_backup_and_do_not_make_it_complete(
+    store: BlobStore,
+) -> None:
+    old = a_backup(store, 40)
+    store.put(f"{old}.artifacts/{'ab' * 32}.pyod", b"model")
+    # An interrupted backup: artifacts and a manifest, but its data file never arrived.
+    broken = new_backup_id(NOW - timedelta(days=1))
+    store.put(f"{broken}.artifacts/{'cd' * 32}.pyod", b"model")
+    store.put(f"{broken}.manifest.json", b"{}")
+    unrelated = {f"notes.artifacts/{'ab' * 32}.pyod", f"{old}.artifacts/deeper/x.pyod"}
+    for key in unrelated:
+        store.put(key, b"keep me")
+
+    assert [b.backup_id for b in stored_backups(store) if b.complete] == [old]
+    report = prune(store, 30, NOW)
+
+    assert report.removed == []  # the old one is the newest complete backup: kept
+    newer = a_backup(store, 0)
+    report = prune(store, 0, NOW + timedelta(seconds=1))
+
+    assert {b.backup_id for b in report.removed} == {old, broken}
+    assert keys(store) == unrelated | {f"{newer}.pgdump", f"{newer}.manifest.json"}

@@ -9,7 +9,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ops.errors import BackupCorrupt
-from ops.manifest import Manifest, TableSummary, backup_time, is_backup_id, new_backup_id
+from ops.manifest import (
+    ArtifactEntry,
+    Manifest,
+    MissingArtifact,
+    TableSummary,
+    VersionRef,
+    artifact_key,
+    backup_time,
+    is_backup_id,
+    new_backup_id,
+)
 
 STARTED = datetime(2026, 11, 29, 2, 0, 7, 123456, tzinfo=UTC)
 
@@ -85,3 +95,51 @@ def test_a_damaged_manifest_is_reported_in_one_line(damage: object, reason: str)
 def test_a_manifest_that_is_not_json_is_corrupt() -> None:
     with pytest.raises(BackupCorrupt, match="invalid"):
         Manifest.from_json(b"\x00garbage", new_backup_id(STARTED))
+
+
+def test_a_manifest_with_artifacts_round_trips_through_json() -> None:
+    backup_id = new_backup_id(STARTED)
+    active = VersionRef("fraud", 3, "active")
+    manifest = a_manifest(
+        backup_id=backup_id,
+        data_key=f"{backup_id}.pgdump",
+        artifacts=(ArtifactEntry("cd" * 32, 4096, artifact_key(backup_id, "cd" * 32), (active,)),),
+        missing_artifacts=(
+            MissingArtifact("ef" * 32, (VersionRef("fraud", 1, "retired"),), "blob x not found"),
+        ),
+    )
+    document = json.loads(manifest.to_json())
+
+    assert Manifest.from_json(manifest.to_json(), backup_id) == manifest
+    assert document["artifacts"] == [
+        {
+            "sha256": "cd" * 32,
+            "size": 4096,
+            "key": f"{backup_id}.artifacts/{'cd' * 32}.pyod",
+            "versions": [{"model": "fraud", "version": 3, "status": "active"}],
+        }
+    ]
+    assert active.serving
+    assert str(active) == "fraud v3 (active)"
+
+
+def test_a_version_1_manifest_still_loads_and_records_no_artifacts() -> None:
+    manifest = a_manifest()
+    document = json.loads(manifest.to_json())
+    document["manifest_version"] = 1
+    del document["artifacts"], document["missing_artifacts"]
+
+    old = Manifest.from_json(json.dumps(document).encode(), manifest.backup_id)
+    assert not old.records_artifacts
+    assert old.artifacts == ()
+    assert "artifacts" not in json.loads(old.to_json())
+
+
+def test_an_artifact_stored_outside_its_backup_is_refused() -> None:
+    manifest = a_manifest()
+    document = json.loads(manifest.to_json())
+    document["artifacts"] = [
+        {"sha256": "cd" * 32, "size": 1, "key": "models/sha256/x.pyod", "versions": []}
+    ]
+    with pytest.raises(BackupCorrupt, match=r"<id>\.artifacts/<sha256>\.pyod"):
+        Manifest.from_json(json.dumps(document).encode(), manifest.backup_id)

@@ -43,7 +43,9 @@ async def test_with_nothing_active_the_bootstrap_model_is_trained_and_serves_eve
     assert overview.model.name == BOOTSTRAP_MODEL == "bootstrap-tails"
     assert overview.model.algorithm == "tails"
     assert "synthetic" in overview.model.description
-    assert blobs.list("models/bootstrap-tails/")
+    assert [info.key for info in blobs.list("models/")] == [
+        f"models/sha256/{version.artifact_sha256}.pyod"
+    ]
 
 
 async def test_with_a_version_active_nothing_is_trained() -> None:

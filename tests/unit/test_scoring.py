@@ -37,7 +37,7 @@ from domain.model import (
 )
 from domain.pagination import Page, PageRequest
 from domain.policies import AlertBudget, assign_version, severity_thresholds
-from domain.services.artifacts import artifact_uri_for, model_artifact_key, store_artifact
+from domain.services.artifacts import artifact_key_of, artifact_uri_for, store_artifact
 from domain.services.scoring import ScoredTransaction, Scorer
 from ports import AnomalyFilter, AuditFilter, TimeRange, UnitOfWork
 from ports.detector import DetectorFactory, ExplainedScores, FeatureRows, TrainingSet
@@ -82,7 +82,7 @@ class World:
         self.model_number += 1
         model = a_model(name=f"linear-{self.model_number}", algorithm="linear")
         data = artifact if artifact is not None else json.dumps({"factor": factor}).encode()
-        key, digest = store_artifact(self.blobs, model_artifact_key(model.name, 1), data)
+        key, digest = store_artifact(self.blobs, data)
         fields: dict[str, Any] = {
             "status": status,
             "traffic_weight": weight if status is ModelStatus.ACTIVE else 0,
@@ -319,8 +319,8 @@ async def test_a_tampered_artifact_keeps_the_previous_serving_set(world: World) 
     first = await world.version()
     scorer = world.scorer()
     await scorer.refresh()
-    second = await world.version()
-    world.blobs.put(model_artifact_key(f"linear-{world.model_number}", 1), b'{"factor": 99}')
+    second = await world.version(factor=2.0)
+    world.blobs.put(artifact_key_of(world.blobs, second.artifact_uri), b'{"factor": 99}')
 
     with pytest.raises(ArtifactIntegrityError, match="refusing to load"):
         await scorer.refresh()

@@ -17,7 +17,7 @@ from domain.features import feature_names, feature_rows
 from domain.history import HistoryPoint, SenderActivity
 from domain.model import ModelStatus, Transaction
 from domain.services import lifecycle
-from domain.services.artifacts import artifact_uri_for, model_artifact_key, store_artifact
+from domain.services.artifacts import artifact_uri_for, store_artifact
 from domain.services.imports import import_transactions
 from domain.services.registry import create_model, train_version
 from domain.services.scoring import Scorer
@@ -38,7 +38,7 @@ async def _scorer(database: InMemoryDatabase, feature_version: int, column: int)
     blobs = InMemoryBlobStore()
     model = a_model(algorithm="linear")
     artifact = json.dumps({"factor": 1.0, "column": column}).encode()
-    key, digest = store_artifact(blobs, model_artifact_key(model.name, 1), artifact)
+    key, digest = store_artifact(blobs, artifact)
     version = a_model_version(
         model,
         status=ModelStatus.ACTIVE,

@@ -75,8 +75,10 @@ async def test_a_version_trained_on_stored_transactions_is_staged_with_its_artif
     assert version.feature_version == FEATURE_VERSION
     assert version.params["n_estimators"] == 20
     assert set(version.thresholds) == {*THRESHOLD_KEYS, REFERENCE_KEY}
-    assert version.artifact_uri == f"{blobs.uri}/models/detector/1.pyod"
-    artifact = blobs.get("models/detector/1.pyod")
+    assert version.artifact_sha256 is not None
+    key = f"models/sha256/{version.artifact_sha256}.pyod"
+    assert version.artifact_uri == f"{blobs.uri}/{key}"
+    artifact = blobs.get(key)
     assert version.artifact_sha256 == hashlib.sha256(artifact).hexdigest()
     assert load_version_artifact(blobs, version) == artifact
     metrics = version.metrics
@@ -180,12 +182,15 @@ async def test_versions_are_numbered_one_after_another(stream: SyntheticStream) 
     uow, blobs = InMemoryDatabase().uow, InMemoryBlobStore()
     await _model(uow)
     source = GivenTransactions(stream.transactions[:300])
+    versions = []
     for expected in (1, 2):
         version = await train_version(_on(uow, blobs), "detector", source, FAST, actor=None)
         assert version.version == expected
+        versions.append(version)
+    # Trained alike on the same rows, both versions have the same bytes: stored once.
+    assert versions[0].artifact_uri == versions[1].artifact_uri
     assert [info.key for info in blobs.list("models/")] == [
-        "models/detector/1.pyod",
-        "models/detector/2.pyod",
+        f"models/sha256/{versions[0].artifact_sha256}.pyod"
     ]
     (overview,) = await list_models(services_for(uow))
     assert [v.version for v in overview.versions] == [1, 2]
