@@ -16,7 +16,9 @@ LATER = CounterKey("auth:203.0.113.7", at(60))
 EXPIRES = at(60)
 
 
-async def _add(uow_factory: UnitOfWorkFactory, hits: dict[CounterKey, int]) -> dict[CounterKey, int]:
+async def _add(
+    uow_factory: UnitOfWorkFactory, hits: dict[CounterKey, int]
+) -> dict[CounterKey, int]:
     async with uow_factory() as uow:
         totals = await uow.rate_counters.add(hits, EXPIRES)
         await uow.commit()
