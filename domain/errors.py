@@ -115,3 +115,12 @@ class BlobNotFound(NotFound):
 
 class ArtifactIntegrityError(DomainError):
     """A stored artifact's bytes do not match the sha256 recorded for it: refuse to load."""
+
+
+class RateLimited(DomainError):
+    """Too many requests (or failed authentications) in the current window; the caller may
+    try again in ``retry_after_s`` seconds."""
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = max(1, retry_after_s)

@@ -16,6 +16,7 @@ Database selection, first match wins:
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -27,6 +28,7 @@ from urllib.parse import parse_qsl, urlsplit
 from adapters.piccolo import DatabaseConfig, PostgresConfig, SQLiteConfig, config_from_url
 from domain.errors import InvalidInput
 from domain.policies import BAND_FRACTIONS, MAX_ALERT_SHARE, AlertBudget
+from domain.rate_limits import Rate, parse_rate
 
 SQLITE_FILENAME = "chainwatch.sqlite3"
 SECRET_KEY_FILENAME = "secret_key"  # noqa: S105 - a file name, not a secret
@@ -83,6 +85,27 @@ class PredictLimits:
     queue_size: int = 4_096
 
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+DEFAULT_PER_KEY = Rate(300_000, 60)
+"""5,000 a second on average: far above one client's honest use (and the benchmarks)."""
+DEFAULT_AUTH_FAILURES = Rate(120, 60)
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitSettings:
+    """Request limits (``domain.services.rate_limits``). ``per_key``: requests per API key
+    (None: unlimited); ``auth_failures_per_address``: failed authentications per client
+    address before it is refused with 429 until the window ends (None: unlimited, still
+    audited per address and minute). The counts are shared by every process through the
+    database; per-key hits are sent every ``sync_s`` seconds. ``trusted_proxies``: peers
+    whose ``X-Forwarded-For`` is believed (empty: the TCP peer is the client)."""
+
+    per_key: Rate | None = DEFAULT_PER_KEY
+    auth_failures_per_address: Rate | None = DEFAULT_AUTH_FAILURES
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+    sync_s: float = 1.0
+
+
 @dataclass(frozen=True, slots=True)
 class DriftSettings:
     """How the serving versions' drift is measured (``domain.drift``): over their
@@ -119,6 +142,7 @@ class Settings:
     alerts: AlertBudget = dataclasses.field(default_factory=AlertBudget)
     """Shares of traffic flagged as anomalies and at each severity (calibrated versions)."""
     drift: DriftSettings = DriftSettings()
+    rate_limits: RateLimitSettings = RateLimitSettings()
     secret_key: str | None = dataclasses.field(default=None, repr=False)
     """Keys the digests of API key secrets. ``load_settings`` always sets it (from
     ``CHAINWATCH_SECRET_KEY`` or the data folder's ``secret_key`` file); ``None`` makes
@@ -158,6 +182,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         predict=_predict(env),
         alerts=_alerts(env),
         drift=_drift(env),
+        rate_limits=_rate_limits(env),
         secret_key=_secret_key(env, data_dir),
     )
 
@@ -168,6 +193,19 @@ def _predict(env: _Environment) -> PredictLimits:
         micro_batch=env.integer("CHAINWATCH_MICRO_BATCH", 256, minimum=1, maximum=10_000),
         flush_ms=float(env.integer("CHAINWATCH_MICRO_BATCH_WAIT_MS", 2, minimum=0, maximum=1000)),
         queue_size=env.integer("CHAINWATCH_PREDICT_QUEUE", 4_096, minimum=1, maximum=1_000_000),
+    )
+
+
+def _rate_limits(env: _Environment) -> RateLimitSettings:
+    defaults = RateLimitSettings()
+    return RateLimitSettings(
+        per_key=env.rate("CHAINWATCH_RATE_LIMIT_PER_KEY", defaults.per_key),
+        auth_failures_per_address=env.rate(
+            "CHAINWATCH_AUTH_FAILURES_PER_ADDRESS", defaults.auth_failures_per_address
+        ),
+        trusted_proxies=env.networks("CHAINWATCH_TRUSTED_PROXIES"),
+        sync_s=env.integer("CHAINWATCH_RATE_LIMIT_SYNC_MS", 1000, minimum=50, maximum=60_000)
+        / 1000,
     )
 
 
@@ -242,6 +280,32 @@ class _Environment:
         if not 0.0 < value <= MAX_ALERT_SHARE:  # NaN fails this too
             raise ConfigError(f"{expected} (0.01 is 1%), got {raw!r}")
         return value
+
+    def rate(self, name: str, default: Rate | None) -> Rate | None:
+        """``<count>/second|minute|hour`` or ``off`` (None)."""
+        raw = self.get(name)
+        if raw is None:
+            return default
+        try:
+            return parse_rate(raw)
+        except InvalidInput as error:
+            raise ConfigError(f"{name}: {error.message}, got {raw!r}") from None
+
+    def networks(self, name: str) -> tuple[IPNetwork, ...]:
+        """Comma-separated IP addresses or CIDR networks (``10.0.0.0/8, 127.0.0.1``)."""
+        raw = self.get(name)
+        if raw is None:
+            return ()
+        found: list[IPNetwork] = []
+        for item in (part.strip() for part in raw.split(",")):
+            try:
+                found.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                raise ConfigError(
+                    f"{name} must be comma-separated IP addresses or CIDR networks "
+                    f"(e.g. 10.0.0.0/8,127.0.0.1), got {item!r}"
+                ) from None
+        return tuple(found)
 
     def boolean(self, name: str, default: bool) -> bool:
         raw = self.get(name)

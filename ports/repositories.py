@@ -313,8 +313,46 @@ class ApiKeyRepository(Protocol):
 class AuditLogRepository(Protocol):
     async def append(self, entry: AuditLog) -> None: ...
 
+    async def find(self, entry_id: uuid.UUID) -> AuditLog | None:
+        """The entry with that id, or None."""
+        ...
+
+    async def put(self, entry: AuditLog) -> None:
+        """Insert ``entry``, or replace every field of the stored entry with its id: for
+        aggregate rows (one per source and minute) that are kept up to date. Callers
+        serialise the updates of one id themselves (``RateCounterRepository.add`` holds a
+        lock on its counters until the unit of work ends)."""
+        ...
+
     async def query(self, criteria: AuditFilter, page: PageRequest) -> Page[AuditLog]:
         """Ordered by ``(timestamp, id)`` descending."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class CounterKey:
+    """One counter: what is counted (``bucket``, e.g. ``"auth:203.0.113.7"``) in the
+    window starting at ``window_start``."""
+
+    bucket: str
+    window_start: datetime
+
+
+class RateCounterRepository(Protocol):
+    """Fixed-window counters shared by every process of one database."""
+
+    async def add(
+        self, hits: Mapping[CounterKey, int], expires_at: datetime
+    ) -> dict[CounterKey, int]:
+        """Add each count (0 is allowed) to its counter, creating it (kept at least until
+        ``expires_at``) if missing; return every counter's new total, committed hits of
+        other units of work included. Each counter touched stays locked against other
+        units of work until this one ends, so read-modify-write work done after it in the
+        same unit of work is serialised (counters are locked in key order: no deadlock)."""
+        ...
+
+    async def prune(self, before: datetime) -> int:
+        """Delete the counters that expire before ``before``; return how many."""
         ...
 
 
@@ -344,6 +382,7 @@ class UnitOfWork(Protocol):
     audit: AuditLogRepository
     metrics: SystemMetricRepository
     labels: LabelRepository
+    rate_counters: RateCounterRepository
 
     async def __aenter__(self) -> Self: ...
 

@@ -12,6 +12,7 @@ from adapters.memory.database import InMemoryDatabase
 from adapters.memory.labels import InMemoryLabelRepository
 from adapters.memory.models import InMemoryModelRepository
 from adapters.memory.predictions import InMemoryPredictionRepository
+from adapters.memory.rate_counters import InMemoryRateCounterRepository
 from adapters.memory.system_metrics import InMemorySystemMetricRepository
 from adapters.memory.transactions import InMemoryTransactionRepository
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
@@ -26,6 +27,7 @@ __all__ = [
     "InMemoryLabelRepository",
     "InMemoryModelRepository",
     "InMemoryPredictionRepository",
+    "InMemoryRateCounterRepository",
     "InMemorySystemMetricRepository",
     "InMemoryTransactionRepository",
     "InMemoryUnitOfWork",

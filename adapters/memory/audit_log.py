@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 
@@ -21,6 +22,16 @@ class InMemoryAuditLogRepository:
 
     async def append(self, entry: AuditLog) -> None:
         self._workspace().audit.insert(entry.id, entry)
+
+    async def find(self, entry_id: uuid.UUID) -> AuditLog | None:
+        return self._workspace().audit.get(entry_id)
+
+    async def put(self, entry: AuditLog) -> None:
+        view = self._workspace().audit
+        if entry.id in view:
+            view.replace(entry.id, entry)
+        else:
+            view.insert(entry.id, entry)
 
     async def query(self, criteria: AuditFilter, page: PageRequest) -> Page[AuditLog]:
         rows = [e for e in self._workspace().audit.scan() if criteria.matches(e)]

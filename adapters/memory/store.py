@@ -14,6 +14,7 @@ import copy
 import uuid
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from domain.errors import (
@@ -38,6 +39,7 @@ from domain.model import (
     User,
 )
 from domain.pagination import Page
+from ports.repositories import CounterKey
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -49,6 +51,14 @@ class Unique(Generic[V]):
 
     key: Callable[[V], Hashable]
     error: Callable[[V], DomainError]
+
+
+@dataclass(slots=True)
+class RateCounter:
+    """A stored ``RateCounterRepository`` counter."""
+
+    total: int
+    expires_at: datetime
 
 
 class Table(Generic[K, V]):
@@ -67,12 +77,17 @@ class TableView(Generic[K, V]):
         self._table = table
         self._written: dict[K, V] = {}
         self._inserted: set[K] = set()
+        self._deleted: set[K] = set()
 
     def __contains__(self, key: object) -> bool:
+        if key in self._deleted:
+            return False
         return key in self._written or key in self._table.rows
 
     def get(self, key: K) -> V | None:
         """A private copy of the row, or None."""
+        if key in self._deleted:
+            return None
         row = self._written.get(key, self._table.rows.get(key))
         return None if row is None else copy.deepcopy(row)
 
@@ -80,7 +95,11 @@ class TableView(Generic[K, V]):
         """Every visible row, *not* copied: filter and sort them, then copy what leaves."""
         merged = dict(self._table.rows)
         merged.update(self._written)
-        return list(merged.values())
+        return [row for key, row in merged.items() if key not in self._deleted]
+
+    def items(self) -> list[tuple[K, V]]:
+        """Every visible row with its key, *not* copied (as ``scan``)."""
+        return [(key, row) for key, row in self._merged_items() if key not in self._deleted]
 
     def insert(self, key: K, row: V) -> None:
         """Add a new row; raises ``DuplicateRecord`` or the clashing unique key's error."""
@@ -89,6 +108,13 @@ class TableView(Generic[K, V]):
         self._check_unique(key, row)
         self._written[key] = copy.deepcopy(row)
         self._inserted.add(key)
+        self._deleted.discard(key)
+
+    def delete(self, key: K) -> None:
+        """Remove a row, if there is one."""
+        self._written.pop(key, None)
+        self._inserted.discard(key)
+        self._deleted.add(key)
 
     def replace(self, key: K, row: V) -> None:
         """Overwrite an existing row (the caller has checked that it exists)."""
@@ -106,6 +132,8 @@ class TableView(Generic[K, V]):
             self._check_unique(key, row)
 
     def apply_commit(self) -> None:
+        for key in self._deleted:
+            self._table.rows.pop(key, None)
         self._table.rows.update(self._written)
 
     def _check_unique(self, key: K, row: V) -> None:
@@ -141,6 +169,10 @@ class Store:
         self.audit: Table[uuid.UUID, AuditLog] = Table("audit log entry")
         self.metrics: Table[uuid.UUID, SystemMetric] = Table("system metric")
         self.labels: Table[uuid.UUID, Label] = Table("label")
+        self.rate_counters: Table[CounterKey, RateCounter] = Table("rate counter")
+        # Counters are locked like rows of a database (``RateCounterRepository.add``): a
+        # workspace that touched one holds this lock until its unit of work ends.
+        self.rate_counters_lock = asyncio.Lock()
         # The serving-set lock (``ModelRepository.lock_serving``); like a database's
         # transaction-scoped lock, a workspace holds it until its unit of work ends.
         self.serving_lock = asyncio.Lock()
@@ -160,6 +192,7 @@ class Workspace:
         self.audit = TableView(store.audit)
         self.metrics = TableView(store.metrics)
         self.labels = TableView(store.labels)
+        self.rate_counters = TableView(store.rate_counters)
         self.store = store
         self.held_locks: list[asyncio.Lock] = []
 
@@ -186,6 +219,7 @@ class Workspace:
             self.audit,
             self.metrics,
             self.labels,
+            self.rate_counters,
         )
         # Validate everything before touching the store, so a clash leaves it unchanged.
         for view in views:

@@ -12,6 +12,7 @@ from adapters.memory.audit_log import InMemoryAuditLogRepository
 from adapters.memory.labels import InMemoryLabelRepository
 from adapters.memory.models import InMemoryModelRepository
 from adapters.memory.predictions import InMemoryPredictionRepository
+from adapters.memory.rate_counters import InMemoryRateCounterRepository
 from adapters.memory.store import Store, Workspace
 from adapters.memory.system_metrics import InMemorySystemMetricRepository
 from adapters.memory.transactions import InMemoryTransactionRepository
@@ -23,6 +24,7 @@ from ports.repositories import (
     LabelRepository,
     ModelRepository,
     PredictionRepository,
+    RateCounterRepository,
     SystemMetricRepository,
     TransactionRepository,
     UserRepository,
@@ -53,6 +55,7 @@ class InMemoryUnitOfWork:
         self.audit: AuditLogRepository = InMemoryAuditLogRepository(self._current)
         self.metrics: SystemMetricRepository = InMemorySystemMetricRepository(self._current)
         self.labels: LabelRepository = InMemoryLabelRepository(self._current)
+        self.rate_counters: RateCounterRepository = InMemoryRateCounterRepository(self._current)
 
     async def __aenter__(self) -> Self:
         if self._work is not None:

@@ -36,10 +36,16 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     configure_json_logging(settings.log_level)
     uvicorn.run(
         create_app(
-            container, migrate_on_start=False, predict=settings.predict, drift=settings.drift
+            container,
+            migrate_on_start=False,
+            predict=settings.predict,
+            drift=settings.drift,
+            rate_limits=settings.rate_limits,
         ),
         host=args.host or settings.host,
         port=port,
+        # The app decides which X-Forwarded-For to believe (CHAINWATCH_TRUSTED_PROXIES).
+        proxy_headers=False,
         log_level=settings.log_level,
         log_config=None,
         access_log=False,

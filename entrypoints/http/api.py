@@ -14,7 +14,9 @@ from litestar.routes import HTTPRoute
 from litestar.types import ControllerRouterHandler
 
 from domain.services import Services
+from entrypoints.http.context import API_PREFIX
 from entrypoints.http.controllers import API_CONTROLLERS
+from entrypoints.http.rate_limits import RateLimits
 from entrypoints.http.security import (
     SECURITY_SCHEME,
     LastUsedBuffer,
@@ -23,19 +25,19 @@ from entrypoints.http.security import (
     current_principal,
 )
 
-API_PREFIX = "/api/v1"
-
 
 def api_router(
     services: Services,
     last_used: LastUsedBuffer,
+    limits: RateLimits,
     extra: list[ControllerRouterHandler] | None = None,
 ) -> Router:
-    """The API router over ``services``; ``extra`` adds controllers (e.g. in tests)."""
+    """The API router over ``services``, within ``limits``; ``extra`` adds controllers
+    (e.g. in tests)."""
     router = Router(
         path=API_PREFIX,
         route_handlers=[*API_CONTROLLERS, *(extra or [])],
-        guards=[api_key_guard(services, last_used)],
+        guards=[api_key_guard(services, last_used, limits)],
         dependencies={"principal": Provide(current_principal, sync_to_thread=False)},
         security=[{SECURITY_SCHEME: []}],
     )

@@ -16,6 +16,7 @@ from domain.errors import Unavailable
 from entrypoints.bootstrap import Container
 from entrypoints.http.api import api_router, close_request_bodies
 from entrypoints.http.audit import audit_failures
+from entrypoints.http.client_address import resolve_client_addresses
 from entrypoints.http.drift import DriftMonitor
 from entrypoints.http.health import HealthController
 from entrypoints.http.jobs import TrainingJobs
@@ -30,9 +31,10 @@ from entrypoints.http.observability import (
 )
 from entrypoints.http.predicting import Predictor
 from entrypoints.http.problems import problem_handlers
+from entrypoints.http.rate_limits import RateLimits
 from entrypoints.http.security import LastUsedBuffer, security_components
 from entrypoints.serving import ModelServing
-from entrypoints.settings import DriftSettings, PredictLimits
+from entrypoints.settings import DriftSettings, PredictLimits, RateLimitSettings
 
 _logger = logging.getLogger("chainwatch.http")
 API_VERSION = "1.0.0"
@@ -47,6 +49,7 @@ def create_app(
     key_use_flush_s: float = KEY_USE_FLUSH_S,
     predict: PredictLimits | None = None,
     drift: DriftSettings | None = None,
+    rate_limits: RateLimitSettings | None = None,
     extra_api_handlers: list[ControllerRouterHandler] | None = None,
 ) -> Litestar:
     """The HTTP app over ``container``.
@@ -61,7 +64,10 @@ def create_app(
     jobs run in this process and are cancelled at shutdown. The serving versions' drift
     (window and gauge refresh from ``drift``, default ``DriftSettings()``) is measured at
     start-up and then periodically for ``/metrics`` (``app.state.drift`` is the
-    ``DriftMonitor``). ``extra_api_handlers`` adds controllers under ``/api/v1``.
+    ``DriftMonitor``). Requests per API key and failed authentications per client address
+    are limited as ``rate_limits`` says (default ``RateLimitSettings()``), counted with
+    the other processes through the database (``app.state.rate_limits`` is the
+    ``RateLimits``). ``extra_api_handlers`` adds controllers under ``/api/v1``.
     """
     migrate = container.auto_migrate if migrate_on_start is None else migrate_on_start
     serving = ModelServing(container)
@@ -74,6 +80,8 @@ def create_app(
     drift_settings = drift or DriftSettings()
     drift_monitor = DriftMonitor(services, drift_settings)
     queue_depth = scoring_queue_depth or (lambda: predictor.batcher.depth)
+    limit_settings = rate_limits or RateLimitSettings()
+    limits = RateLimits(services, limit_settings)
 
     @asynccontextmanager
     async def run_database(_: Litestar) -> AsyncIterator[None]:
@@ -102,14 +110,14 @@ def create_app(
 
     @asynccontextmanager
     async def record_key_use(_: Litestar) -> AsyncIterator[None]:
-        async with last_used.flushing(services.uow, key_use_flush_s):
+        async with last_used.flushing(services.uow, key_use_flush_s), limits.syncing():
             yield
 
     app = Litestar(
         route_handlers=[
             HealthController,
             MetricsController,
-            api_router(services, last_used, extra_api_handlers),
+            api_router(services, last_used, limits, extra_api_handlers),
         ],
         dependencies={
             "services": Provide(lambda: services, use_cache=True, sync_to_thread=False),
@@ -118,8 +126,8 @@ def create_app(
             "jobs": Provide(lambda: jobs, use_cache=True, sync_to_thread=False),
             "drift_settings": Provide(lambda: drift_settings, use_cache=True, sync_to_thread=False),
         },
-        # Exited in reverse: jobs and queued predictions end, and key uses are flushed,
-        # before the database stops.
+        # Exited in reverse: jobs and queued predictions end, and key uses and rate-limit
+        # counts are flushed, before the database stops.
         lifespan=[
             run_database,
             serving.lifespan(lambda: lifecycle.started),
@@ -131,7 +139,11 @@ def create_app(
         exception_handlers=problem_handlers(),
         after_exception=[audit_failures(services)],
         before_send=[echo_request_id],
-        middleware=[metrics.middleware, log_requests],
+        middleware=[
+            resolve_client_addresses(limit_settings.trusted_proxies),
+            metrics.middleware,
+            log_requests,
+        ],
         openapi_config=OpenAPIConfig(
             title="chainwatch",
             version=API_VERSION,
@@ -146,5 +158,6 @@ def create_app(
         logging_config=None,
     )
     app.state.drift = drift_monitor
+    app.state.rate_limits = limits
     close_request_bodies(app)
     return app

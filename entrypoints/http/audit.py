@@ -1,11 +1,14 @@
 """Audit rows for API requests that changed nothing: refusals and failed changes.
 
 Successful changes are audited by their use case, in the same unit of work as the change.
-This hook covers the rest, for routes under the API router: every failed authentication
-or authorisation (``DENIED``, also for reads) and every mutating request that failed
+This hook covers the rest, for routes under the API router: every failed authorisation
+(``DENIED``, also for reads) and every mutating request that failed
 (``FAILURE``: invalid input, not found, conflict, unavailable, bugs). It runs once per
 exception, before the error response is sent; if the audit write itself fails (the
-database is down), that is logged and the client still gets its answer.
+database is down), that is logged and the client still gets its answer. Failed
+authentications are audited by the API key guard instead, one row per client address and
+minute with a count (``domain.services.rate_limits``), and 429 answers not at all (a
+flood of either must not grow the table row by row).
 """
 
 from __future__ import annotations
@@ -17,13 +20,12 @@ from typing import Any
 from litestar.enums import ScopeType
 from litestar.types import Scope
 
-from domain.errors import Forbidden, Unauthorized
+from domain.errors import Forbidden, RateLimited, Unauthorized
 from domain.model import Outcome
 from domain.services import Services
 from domain.services.audit import origin, record_outcome
 from domain.services.auth import AuthenticationFailed, PermissionDenied
-from entrypoints.http.api import API_PREFIX
-from entrypoints.http.context import request_context
+from entrypoints.http.context import api_resource, request_context
 from entrypoints.http.problems import classify
 from entrypoints.http.security import ACTION_OPT, PERMISSION_OPT
 
@@ -37,6 +39,9 @@ def audit_failures(services: Services) -> Callable[[Exception, Scope], Awaitable
     async def hook(error: Exception, scope: Scope) -> None:
         handler = scope.get("route_handler")
         if handler is None or PERMISSION_OPT not in handler.opt or scope["type"] != ScopeType.HTTP:
+            return
+        if isinstance(error, AuthenticationFailed | RateLimited):
+            # Counted by the API key guard: one row per source and minute, not per request.
             return
         context = request_context(scope)
         method = scope.get("method", "")
@@ -62,13 +67,13 @@ def audit_failures(services: Services) -> Callable[[Exception, Scope], Awaitable
                 details["field"] = problem.field[:100]
         else:
             return
-        resource = str(scope.get("path", "")).removeprefix(API_PREFIX).strip("/")
+        resource = api_resource(scope)
         try:
             with origin(context.origin):
                 await record_outcome(
                     services,
                     action,
-                    resource[:500],
+                    resource,
                     outcome,
                     actor=actor,
                     details=details,

@@ -17,6 +17,7 @@ from typing import Any
 from domain.services.audit import Origin
 from domain.services.auth import Principal
 
+API_PREFIX = "/api/v1"
 REQUEST_ID_HEADER = "X-Request-ID"
 _STATE_KEY = "chainwatch.request"
 _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -66,3 +67,10 @@ def _client_ip(scope: Any) -> str | None:
         return None
     host: str = str(client[0])[:64]
     return host
+
+
+def api_resource(scope: Any) -> str:
+    """The resource an API request is about, for audit rows: its path below the API
+    prefix (``transactions/0x...``), at most 500 characters."""
+    path = str(scope.get("path", "")).removeprefix(API_PREFIX).strip("/")
+    return path[:500]

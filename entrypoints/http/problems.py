@@ -32,6 +32,7 @@ from domain.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
+    RateLimited,
     Unauthorized,
     Unavailable,
 )
@@ -67,6 +68,7 @@ DOMAIN_PROBLEMS: Mapping[type[DomainError], tuple[int, str, str]] = {
     Conflict: (409, "Conflict", "conflict"),
     Unauthorized: (401, "Unauthorized", "unauthorized"),
     Forbidden: (403, "Forbidden", "forbidden"),
+    RateLimited: (429, "Too many requests", "rate-limited"),
     Unavailable: (503, "Service unavailable", "unavailable"),
 }
 _TYPE_BASE = "urn:chainwatch:problem:"
@@ -87,6 +89,8 @@ def problem_response(request: Request[Any, Any, Any], error: Exception) -> Respo
     headers = _headers_for(problem.status)
     if isinstance(error, HTTPException) and error.headers:
         headers.update(error.headers)
+    if isinstance(error, RateLimited):
+        headers["Retry-After"] = str(error.retry_after_s)
     return Response(
         problem,
         status_code=problem.status,
@@ -212,6 +216,8 @@ _DESCRIPTIONS: Mapping[int, str] = {
     409: "The change conflicts with what is stored",
     413: "The body is too large",
     422: "The request is well-formed but its content is invalid; `field` names the culprit",
+    429: "Too many requests with this API key, or too many failed authentications from "
+    "this address; retry after Retry-After seconds",
     500: "A bug: the body holds a request id to quote",
     503: "The database (or a model) cannot answer now; retry after Retry-After seconds",
 }

@@ -24,9 +24,18 @@ from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 from litestar.openapi.spec import Components, SecurityScheme
 
+from domain.errors import RateLimited
 from domain.services import Services
-from domain.services.auth import Permission, Principal, authenticate, authorise
-from entrypoints.http.context import request_context
+from domain.services.auth import (
+    AuthenticationFailed,
+    Permission,
+    Principal,
+    authenticate,
+    authorise,
+)
+from domain.services.rate_limits import FailedAuthentication
+from entrypoints.http.context import api_resource, request_context
+from entrypoints.http.rate_limits import RateLimits
 from ports import UnitOfWorkFactory
 
 API_KEY_HEADER = "X-API-Key"
@@ -60,22 +69,57 @@ def security_components() -> Components:
 
 
 def api_key_guard(
-    services: Services, last_used: LastUsedBuffer
+    services: Services, last_used: LastUsedBuffer, limits: RateLimits
 ) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]:
-    """The guard: authenticate the ``X-API-Key``, then check the handler's permission."""
+    """The guard: refuse an address over its failed-authentication limit (429) before
+    looking at its key, authenticate the ``X-API-Key`` (counting a failure against the
+    address, and in its audit row for the minute), count the request against the key's
+    limit (429), then check the handler's permission."""
 
     async def guard(
         connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
     ) -> None:
         if _is_automatic_options(handler):
             return
-        context = request_context(connection.scope)
-        principal = await authenticate(services, connection.headers.get(API_KEY_HEADER))
+        scope = connection.scope
+        context = request_context(scope)
+        limits.failures.check(context.ip, api_resource(scope))
+        try:
+            principal = await authenticate(services, connection.headers.get(API_KEY_HEADER))
+        except AuthenticationFailed as failure:
+            await _count_failure(limits, context.ip, failure, scope)
+            raise
         context.principal = principal
         last_used.note(principal.key_id, services.clock.now())
+        if limits.per_key is not None:
+            limits.per_key.hit(principal.key_id)
         authorise(principal, handler.opt[PERMISSION_OPT])
 
     return guard
+
+
+async def _count_failure(
+    limits: RateLimits, ip: str | None, failure: AuthenticationFailed, scope: Any
+) -> None:
+    """Count the failure (raises ``RateLimited`` past the limit); a database that cannot
+    count it is logged, and the caller still gets its 401."""
+    route = f"{scope.get('method', '')} {scope.get('path_template', '')}"
+    counted = FailedAuthentication(
+        reason=failure.message,
+        resource=api_resource(scope),
+        key_prefix=failure.key_prefix,
+        route=route,
+    )
+    try:
+        await limits.failures.failed(ip, counted)
+    except RateLimited:
+        raise
+    except Exception as error:
+        _logger.warning(
+            "could not count a failed authentication: %s",
+            type(error).__name__,
+            extra={"request_id": request_context(scope).request_id},
+        )
 
 
 def check_permissions_declared(handlers: Iterable[BaseRouteHandler]) -> None:

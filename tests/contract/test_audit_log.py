@@ -82,3 +82,24 @@ async def test_entries_page_through_shared_instants_exactly_once(
             lambda request: uow.audit.query(AuditFilter(user_id=user), request), 3
         )
     assert [e.id for page in pages for e in page] == _newest_first(entries)
+
+
+async def test_put_inserts_then_replaces_the_entry_with_its_id(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    entry = an_audit_entry(outcome=Outcome.DENIED, details={"count": 1}, timestamp=at(0))
+    async with uow_factory() as uow:
+        assert await uow.audit.find(entry.id) is None
+        await uow.audit.put(entry)
+        await uow.commit()
+
+    entry.details = {"count": 2, "reasons": {"the API key is not valid": 2}}
+    entry.resource = "users"
+    async with uow_factory() as uow:
+        await uow.audit.put(entry)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.audit.find(entry.id) == entry
+        page = await uow.audit.query(AuditFilter(), PageRequest(10))
+    assert [e.id for e in page.items] == [entry.id]

@@ -112,6 +112,12 @@ class _LostConnectionAudit:
     async def query(self, criteria: AuditFilter, page: PageRequest) -> Page[AuditLog]:
         raise RuntimeError("connection lost")
 
+    async def find(self, entry_id: uuid.UUID) -> AuditLog | None:
+        raise RuntimeError("connection lost")
+
+    async def put(self, entry: AuditLog) -> None:
+        raise RuntimeError("connection lost")
+
 
 def _failing_audit(database: InMemoryDatabase) -> UnitOfWorkFactory:
     def uow() -> InMemoryUnitOfWork:

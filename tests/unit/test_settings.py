@@ -8,10 +8,12 @@ import pytest
 
 from adapters.piccolo import PostgresConfig, SQLiteConfig
 from domain.policies import AlertBudget
+from domain.rate_limits import Rate
 from entrypoints.settings import (
     ConfigError,
     DriftSettings,
     PredictLimits,
+    RateLimitSettings,
     S3Settings,
     Settings,
     load_settings,
@@ -550,3 +552,65 @@ class TestDrift:
         message = config_error(data_dir, **{name: value})
         assert message.startswith(name)
         assert repr(value) in message
+
+
+def test_rate_limits_default_to_a_high_per_key_limit_and_120_failures_a_minute(
+    data_dir: Path,
+) -> None:
+    limits = load(data_dir).rate_limits
+
+    assert limits == RateLimitSettings()
+    assert limits.per_key == Rate(300_000, 60)
+    assert limits.auth_failures_per_address == Rate(120, 60)
+    assert limits.trusted_proxies == ()
+    assert limits.sync_s == 1.0
+
+
+def test_rate_limits_come_from_their_variables(data_dir: Path) -> None:
+    limits = load(
+        data_dir,
+        CHAINWATCH_RATE_LIMIT_PER_KEY="50/second",
+        CHAINWATCH_AUTH_FAILURES_PER_ADDRESS="10 / hour",
+        CHAINWATCH_TRUSTED_PROXIES="10.0.0.0/8, 127.0.0.1,::1",
+        CHAINWATCH_RATE_LIMIT_SYNC_MS="250",
+    ).rate_limits
+
+    assert limits.per_key == Rate(50, 1)
+    assert limits.auth_failures_per_address == Rate(10, 3600)
+    assert [str(network) for network in limits.trusted_proxies] == [
+        "10.0.0.0/8",
+        "127.0.0.1/32",
+        "::1/128",
+    ]
+    assert limits.sync_s == 0.25
+
+
+def test_either_rate_limit_can_be_turned_off(data_dir: Path) -> None:
+    limits = load(
+        data_dir,
+        CHAINWATCH_RATE_LIMIT_PER_KEY="off",
+        CHAINWATCH_AUTH_FAILURES_PER_ADDRESS="OFF",
+    ).rate_limits
+
+    assert limits.per_key is None
+    assert limits.auth_failures_per_address is None
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("CHAINWATCH_RATE_LIMIT_PER_KEY", "lots"),
+        ("CHAINWATCH_RATE_LIMIT_PER_KEY", "0/minute"),
+        ("CHAINWATCH_RATE_LIMIT_PER_KEY", "100/day"),
+        ("CHAINWATCH_AUTH_FAILURES_PER_ADDRESS", "-5/minute"),
+        ("CHAINWATCH_AUTH_FAILURES_PER_ADDRESS", "20"),
+        ("CHAINWATCH_TRUSTED_PROXIES", "10.0.0.0/8,proxy.internal"),
+        ("CHAINWATCH_RATE_LIMIT_SYNC_MS", "10"),
+    ],
+)
+def test_an_unusable_rate_limit_setting_names_its_variable(
+    data_dir: Path, variable: str, value: str
+) -> None:
+    message = config_error(data_dir, **{variable: value})
+
+    assert message.startswith(variable)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from adapters.piccolo.schema.codecs import AUDIT_LOGS
 from adapters.piccolo.sql.errors import UniqueViolation
 from adapters.piccolo.sql.session import SessionProvider
@@ -12,6 +14,9 @@ from domain.pagination import Page, PageRequest
 from ports.repositories import AuditFilter
 
 _SELECT = AUDIT_LOGS.select()
+_REPLACE = "ON CONFLICT (id) DO UPDATE SET " + ", ".join(
+    f'"{column}" = EXCLUDED."{column}"' for column in AUDIT_LOGS.columns if column != "id"
+)
 
 
 class PiccoloAuditLogRepository:
@@ -25,6 +30,21 @@ class PiccoloAuditLogRepository:
                 await insert(session, AUDIT_LOGS, [entry])
         except UniqueViolation:
             raise DuplicateRecord("audit log entry", entry.id) from None
+
+    async def find(self, entry_id: uuid.UUID) -> AuditLog | None:
+        session = await self._session()
+        row = await session.fetchrow(
+            sql(
+                f"SELECT {_SELECT} FROM audit_logs WHERE id = {{}}",
+                AUDIT_LOGS.encode("id", entry_id, session.dialect),
+            )
+        )
+        return None if row is None else AUDIT_LOGS.from_row(row)
+
+    async def put(self, entry: AuditLog) -> None:
+        session = await self._session()
+        async with session.write(savepoint=False):
+            await insert(session, AUDIT_LOGS, [entry], tail=_REPLACE)
 
     async def query(self, criteria: AuditFilter, page: PageRequest) -> Page[AuditLog]:
         session = await self._session()

@@ -16,6 +16,7 @@ from adapters.piccolo.repositories.audit_log import PiccoloAuditLogRepository
 from adapters.piccolo.repositories.labels import PiccoloLabelRepository
 from adapters.piccolo.repositories.models import PiccoloModelRepository
 from adapters.piccolo.repositories.predictions import PiccoloPredictionRepository
+from adapters.piccolo.repositories.rate_counters import PiccoloRateCounterRepository
 from adapters.piccolo.repositories.system_metrics import PiccoloSystemMetricRepository
 from adapters.piccolo.repositories.transactions import PiccoloTransactionRepository
 from adapters.piccolo.repositories.users import PiccoloUserRepository
@@ -27,6 +28,7 @@ from ports.repositories import (
     LabelRepository,
     ModelRepository,
     PredictionRepository,
+    RateCounterRepository,
     SystemMetricRepository,
     TransactionRepository,
     UserRepository,
@@ -56,6 +58,7 @@ class PiccoloUnitOfWork:
         self.audit: AuditLogRepository = PiccoloAuditLogRepository(self._current)
         self.metrics: SystemMetricRepository = PiccoloSystemMetricRepository(self._current)
         self.labels: LabelRepository = PiccoloLabelRepository(self._current)
+        self.rate_counters: RateCounterRepository = PiccoloRateCounterRepository(self._current)
 
     async def __aenter__(self) -> Self:
         if self._entered:

@@ -174,6 +174,16 @@ class Labels(Table, tablename="labels"):
     created_at = Timestamptz(default=None, index=True)
 
 
+class RateCounters(Table, tablename="rate_counters"):
+    """Fixed-window rate counters shared by every process (``RateCounterRepository``):
+    ``key`` is ``<bucket>@<window start in Unix seconds>``; rows past ``expires_at`` are
+    pruned."""
+
+    key = Varchar(length=300, primary_key=True)
+    hits = BigInt()
+    expires_at = Timestamptz(default=None, index=True)
+
+
 TABLES: tuple[type[Table], ...] = (
     Transactions,
     Models,
@@ -185,6 +195,7 @@ TABLES: tuple[type[Table], ...] = (
     AuditLogs,
     SystemMetrics,
     Labels,
+    RateCounters,
 )
 """Every chainwatch table, parents before children (the order to create them in)."""
 

@@ -6,9 +6,9 @@ from litestar.openapi.datastructures import ResponseSpec
 
 from entrypoints.http.problems import error_responses
 
-# Any API route: a bad Host header (400), authentication (401), role (403), a bug (500),
-# the database down (503).
-_ANY = (400, 401, 403, 500, 503)
+# Any API route: a bad Host header (400), authentication (401), role (403), rate limits
+# (429), a bug (500), the database down (503).
+_ANY = (400, 401, 403, 429, 500, 503)
 
 
 def read_errors(*extra: int) -> dict[int, ResponseSpec]:

@@ -11,7 +11,7 @@ from typing import Any
 from domain.model import Outcome, Role
 from domain.pagination import PageRequest
 from ports.repositories import AuditFilter, TimeRange
-from tests.integration.api.conftest import Api
+from tests.integration.api.conftest import CLIENT_IP, Api
 
 HASH = "0x" + "ab" * 32
 SOME_ID = str(uuid.uuid4())
@@ -103,17 +103,19 @@ async def test_refusals_are_audited_as_denied_with_the_callers_address(api: Api)
     async with api.container.services.uow() as uow:
         page = await uow.audit.query(AuditFilter(period=TimeRange()), PageRequest(100))
     denied = [entry for entry in page.items if entry.outcome is Outcome.DENIED]
-    assert sorted(entry.action for entry in denied) == [
-        "auth.authenticate",
-        "auth.authenticate",
-        "auth.authorise",
-    ]
-    assert all(entry.resource == "users" and entry.ip for entry in denied)
+    # Failed authentications: one row per address and minute, with their count.
+    assert sorted(entry.action for entry in denied) == ["auth.authenticate", "auth.authorise"]
+    assert all(entry.resource == "users" and entry.ip == CLIENT_IP for entry in denied)
     forbidden = next(entry for entry in denied if entry.action == "auth.authorise")
     assert forbidden.user_id == api.users[Role.VIEWER].id
     assert forbidden.details["permission"] == "manage-users"
-    wrong_key = next(entry for entry in denied if "key_prefix" in entry.details)
-    assert wrong_key.details["key_prefix"] == "cw_0123456789ab"
+    failed = next(entry for entry in denied if entry.action == "auth.authenticate")
+    assert failed.details["count"] == 2
+    assert failed.details["key_prefixes"] == ["cw_0123456789ab"]
+    assert failed.details["reasons"] == {
+        "an API key is required in the X-API-Key header": 1,
+        "the API key is not valid": 1,
+    }
     assert all("x" * 43 not in str(entry.details) for entry in page.items)
 
 

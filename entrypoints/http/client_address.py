@@ -1,0 +1,80 @@
+"""Which address a request comes from: the TCP peer, or - only when that peer is a
+trusted proxy (``CHAINWATCH_TRUSTED_PROXIES``) - the client its ``X-Forwarded-For`` names.
+
+``X-Forwarded-For`` is a list each proxy appends its peer to, so only its right end can be
+believed: walking from the right, every hop that is itself a trusted proxy is skipped and
+the first one that is not is the client. Whatever a client wrote further left is never
+used, so a client cannot choose its address (and escape its failed-authentication limit)
+by sending the header itself. Uvicorn's own proxy-header handling is turned off
+(``chainwatch serve``) so this is the one place that decides.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from entrypoints.http.context import request_context
+from entrypoints.settings import IPNetwork
+
+FORWARDED_FOR = b"x-forwarded-for"
+MAX_ADDRESS = 64
+
+
+def client_address(scope: Scope, trusted: tuple[IPNetwork, ...]) -> str | None:
+    """The client's address for ``scope`` (see the module docstring)."""
+    client = scope.get("client")
+    peer = None if not client else str(client[0])
+    if peer is None or not trusted or not _is_trusted(peer, trusted):
+        return None if peer is None else peer[:MAX_ADDRESS]
+    address = peer
+    for hop in reversed(list(_forwarded_hops(scope.get("headers", ())))):
+        try:
+            parsed = ipaddress.ip_address(hop)
+        except ValueError:
+            break  # not an address a proxy wrote: keep the last trusted hop's view
+        address = str(parsed)
+        if not any(parsed in network for network in trusted):
+            break
+    return address[:MAX_ADDRESS]
+
+
+def resolve_client_addresses(trusted: tuple[IPNetwork, ...]) -> type[_ClientAddresses]:
+    """Route middleware (the outermost): set the request context's client address."""
+
+    class Middleware(_ClientAddresses):
+        networks = trusted
+
+    return Middleware
+
+
+class _ClientAddresses:
+    networks: tuple[IPNetwork, ...] = ()
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP:
+            request_context(scope).ip = client_address(scope, self.networks)
+        await self.app(scope, receive, send)
+
+
+def _is_trusted(peer: str, trusted: tuple[IPNetwork, ...]) -> bool:
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    return any(address in network for network in trusted)
+
+
+def _forwarded_hops(headers: Iterable[tuple[bytes, bytes]]) -> list[str]:
+    hops: list[str] = []
+    for name, value in headers:
+        if name.lower() == FORWARDED_FOR:
+            text = bytes(value).decode("latin-1")
+            hops += [hop.strip() for hop in text.split(",") if hop.strip()]
+    return hops
