@@ -1,6 +1,7 @@
 # make run   set up .venv from requirements.lock, then `chainwatch serve` (embedded SQLite)
 # make test  set up .venv from requirements-dev.lock; ruff check + format --check, mypy, lint-imports, pytest
 # make lock  recompile the hashed locks from pyproject.toml (UPGRADE=1 to take newer releases)
+# make audit pip-audit every lock, strictly (fails if a package cannot be audited; SERVICE=osv)
 #
 # Set-up is skipped when nothing changed: a stamp in .venv is named after a digest of the
 # lock and pyproject.toml, so editing either (or switching locks) re-syncs, and nothing else.
@@ -28,7 +29,7 @@ define sync
 	touch $@
 endef
 
-.PHONY: help run test lint typecheck imports pytest lock clean
+.PHONY: help run test lint typecheck imports pytest lock audit clean
 
 help:
 	@sed -n 's/^# \(make .*\)/\1/p' Makefile
@@ -65,6 +66,14 @@ lock: | $(UV)
 		--python-version 3.11 -o requirements-dev.lock
 	echo "uv==$(UV_VERSION)" | $(UV) pip compile - --generate-hashes --python-version 3.11 \
 		-o requirements-uv.lock
+
+# Needs a vulnerability service (PyPI's per-release JSON, or OSV with SERVICE=osv); where
+# none answers, --strict makes this fail instead of reporting "no known vulnerabilities".
+SERVICE ?= pypi
+audit: $(DEV_STAMP)
+	$(BIN)/pip-audit --strict --require-hashes --disable-pip --progress-spinner off \
+		--vulnerability-service $(SERVICE) \
+		-r requirements.lock -r requirements-dev.lock -r requirements-uv.lock
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache

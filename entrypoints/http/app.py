@@ -21,6 +21,7 @@ from entrypoints.http.drift import DriftMonitor
 from entrypoints.http.health import HealthController
 from entrypoints.http.jobs import TrainingJobs
 from entrypoints.http.lifecycle import DatabaseLifecycle
+from entrypoints.http.links import declare_links
 from entrypoints.http.observability import (
     MetricsController,
     RuntimeSource,
@@ -160,4 +161,5 @@ def create_app(
     app.state.drift = drift_monitor
     app.state.rate_limits = limits
     close_request_bodies(app)
+    declare_links(app)
     return app

@@ -1,22 +1,38 @@
-"""Schemathesis against the app on PostgreSQL, in process: generated requests for every
-operation of the OpenAPI document, with an admin's API key. No response may be a 5xx, and
-every response must match what the document declares (status, content type, body).
+"""Schemathesis against the app on PostgreSQL, in process, once per role (admin, analyst,
+viewer, service), each with its own API key:
 
-Bounded to 15 examples per operation so the run takes seconds, not minutes.
+- every operation of the OpenAPI document with generated requests, valid and invalid
+  (schemathesis's positive and negative modes, plus its coverage phase's boundary
+  values and wrong types);
+- linked sequences through the operations (schemathesis's state machine over the links it
+  infers from the document: create a user, then change it; issue a key, then revoke it;
+  create a model, then train a version and poll its job; list anomalies, then review one).
+
+No response may be a 5xx; every response must match what the document declares (status,
+content type, headers, body); every 4xx must be an RFC 9457 problem document.
+
+Bounded (``FUZZ_EXAMPLES`` per operation and role, ``STATEFUL_SCENARIOS`` sequences of up
+to ``STATEFUL_STEPS`` calls per role) so the file runs in about a minute on two cores.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from litestar import Litestar
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import CheckContext, not_a_server_error
+from schemathesis.core.transport import Response
+from schemathesis.generation import GenerationMode
+from schemathesis.generation.stateful.state_machine import StepInput, StepOutput
 from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -27,23 +43,54 @@ from schemathesis.specs.openapi.checks import (
 
 from adapters.clock import SystemClock
 from adapters.memory import InMemoryBlobStore
-from adapters.piccolo import PiccoloDatabase
+from adapters.piccolo import PiccoloDatabase, PostgresConfig
+from adapters.piccolo.schema.tables import TABLES
 from adapters.security import Argon2PasswordHasher, HmacSecretDigester
 from domain.model import Role
 from domain.services.users import create_user, issue_api_key
 from entrypoints.bootstrap import Container, bootstrap_in_memory, wire
 from entrypoints.http import create_app
+from entrypoints.http.problems import PROBLEM_MEDIA_TYPE
+from entrypoints.http.security import API_KEY_HEADER
 from tests.backends import empty_tables, run_in_thread
 from tests.integration.api.serving import serving_model
 
 pytestmark = pytest.mark.postgres
+FUZZ_EXAMPLES = 10
+STATEFUL_SCENARIOS = 16
+STATEFUL_STEPS = 8
+ROLES = list(Role)
+STATEFUL_ORDER = [Role.SERVICE, Role.VIEWER, Role.ANALYST, Role.ADMIN]
+# Requests sent, by test kind and role (printed at the end of the module with ``-s``).
+SENT: Counter[str] = Counter()
+
+
+def is_a_problem_document(
+    ctx: CheckContext, response: Response, case: schemathesis.Case[Any]
+) -> None:
+    """Every 4xx is ``application/problem+json`` with the status it was sent with."""
+    if not 400 <= response.status_code < 500:
+        return
+    media = (response.headers.get("content-type") or [""])[0]
+    assert media.startswith(PROBLEM_MEDIA_TYPE), f"{response.status_code} answered as {media!r}"
+    body = json.loads(response.content)
+    assert body.get("status") == response.status_code, f"problem status {body.get('status')!r}"
+    assert body.get("title"), "a problem document needs a title"
+
+
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
     content_type_conformance,
     response_headers_conformance,
     response_schema_conformance,
+    is_a_problem_document,
 ]
+FUZZ_SETTINGS = settings(
+    max_examples=FUZZ_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 
 
 def _container(
@@ -62,17 +109,62 @@ def _container(
 @dataclass(frozen=True)
 class Target:
     app: Litestar
-    admin_key: str
+    keys: dict[Role, str]
+    seed: SeedSnapshot
+
+    def headers(self, role: Role) -> dict[str, str]:
+        return {API_KEY_HEADER: self.keys[role]}
+
+
+class SeedSnapshot:
+    """The seeded rows, copied into a schema of their own, and put back before each linked
+    sequence: Hypothesis replays sequences while it explores, and a replay must meet the
+    same state (a user created once answers 409 the second time, which leaves the links
+    after it nothing to follow, and Hypothesis reports the sequence as flaky)."""
+
+    SCHEMA = "fuzz_seed"
+
+    def __init__(self, config: PostgresConfig) -> None:
+        self.config = config
+        self.tables = [table._meta.tablename for table in TABLES]  # parents first
+
+    async def _run(self, statements: list[str]) -> None:
+        connection = await asyncpg.connect(
+            host=self.config.host,
+            port=self.config.port,
+            user=self.config.user,
+            password=self.config.password,
+            database=self.config.database,
+        )
+        try:
+            async with connection.transaction():
+                for statement in statements:
+                    await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    def take(self) -> None:
+        copies = [f"CREATE TABLE {self.SCHEMA}.{t} AS TABLE public.{t}" for t in self.tables]
+        drop = f"DROP SCHEMA IF EXISTS {self.SCHEMA} CASCADE"
+        run_in_thread(lambda: self._run([drop, f"CREATE SCHEMA {self.SCHEMA}", *copies]))
+
+    def restore(self) -> None:
+        truncate = f"TRUNCATE {', '.join(f'public.{t}' for t in self.tables)}"
+        inserts = [f"INSERT INTO public.{t} SELECT * FROM {self.SCHEMA}.{t}" for t in self.tables]
+        run_in_thread(lambda: self._run([truncate, *inserts]))
+
+    def drop(self) -> None:
+        run_in_thread(lambda: self._run([f"DROP SCHEMA IF EXISTS {self.SCHEMA} CASCADE"]))
 
 
 @pytest.fixture(scope="module")
 def target(postgres_database: PiccoloDatabase) -> Iterator[Target]:
-    """The app over its own pool on the session's scratch database, with a fresh admin
-    and a small active model (so ``/predict`` can answer 200)."""
+    """The app over its own pool on the session's scratch database, with one fresh user
+    and API key per role and a small active model (so ``/predict`` can answer 200)."""
     digester = HmacSecretDigester(secrets.token_urlsafe(32))
     blobs = InMemoryBlobStore()
 
-    async def seed() -> str:
+    async def seed() -> dict[Role, str]:
         database = PiccoloDatabase(postgres_database.config)
         container = _container(database, digester, blobs)
         await database.start()
@@ -80,23 +172,30 @@ def target(postgres_database: PiccoloDatabase) -> Iterator[Target]:
             # Rows other modules left behind (active model versions whose artifacts live
             # in their own blob stores) would make this app's scorer refuse to serve.
             await empty_tables(database)
-            admin = await create_user(
-                container.services,
-                username=f"fuzz-admin-{secrets.token_hex(4)}",
-                role=Role.ADMIN,
-                actor=None,
-            )
-            issued = await issue_api_key(container.services, owner_id=admin.id, actor=None)
+            keys = {}
+            for role in ROLES:
+                user = await create_user(
+                    container.services,
+                    username=f"fuzz-{role.value}-{secrets.token_hex(4)}",
+                    role=role,
+                    actor=None,
+                )
+                issued = await issue_api_key(container.services, owner_id=user.id, actor=None)
+                keys[role] = issued.token
             await serving_model(container, f"fuzz-forest-{secrets.token_hex(4)}")
-            return issued.token
+            return keys
         finally:
             await database.stop()
 
-    token = run_in_thread(seed)
-    yield Target(
-        create_app(_container(PiccoloDatabase(postgres_database.config), digester, blobs)), token
-    )
+    keys = run_in_thread(seed)
+    config = postgres_database.config
+    assert isinstance(config, PostgresConfig)
+    snapshot = SeedSnapshot(config)
+    snapshot.take()
+    yield Target(create_app(_container(PiccoloDatabase(config), digester, blobs)), keys, snapshot)
     asgi.shutdown_lifespans()  # stops the app (and its pool) before the database is dropped
+    snapshot.drop()
+    print(f"\nschemathesis requests sent: {dict(sorted(SENT.items()))}")
 
 
 # The document does not depend on the backend: read it from an app that needs nothing.
@@ -105,13 +204,59 @@ def target(postgres_database: PiccoloDatabase) -> Iterator[Target]:
 schema = schemathesis.openapi.from_dict(
     create_app(bootstrap_in_memory(bootstrap_model=False)).openapi_schema.to_schema()
 ).exclude(path_regex=r"^/(ready|health/ready)$")
+schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 
 
+@pytest.mark.parametrize("role", ROLES, ids=[role.value for role in ROLES])
 @schema.parametrize()
-@settings(
-    max_examples=15,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
-def test_the_api_answers_as_its_schema_says(case: schemathesis.Case[Any], target: Target) -> None:
-    case.call_and_validate(app=target.app, headers={"X-API-Key": target.admin_key}, checks=CHECKS)
+@FUZZ_SETTINGS
+def test_the_api_answers_as_its_schema_says(
+    case: schemathesis.Case[Any], target: Target, role: Role
+) -> None:
+    SENT[f"fuzz {role.value}"] += 1
+    case.call_and_validate(app=target.app, headers=target.headers(role), checks=CHECKS)
+
+
+def test_the_state_machine_has_links_to_follow() -> None:
+    """Stateful testing is only as deep as the links between operations (schemathesis
+    infers them from the document when it builds the state machine)."""
+    schema.as_state_machine()
+    transitions = schema.statistic.transitions
+    assert transitions.total >= 20, transitions
+
+
+# The admin last: its sequences may change or deactivate the other roles' users.
+@pytest.mark.parametrize("role", STATEFUL_ORDER, ids=[role.value for role in STATEFUL_ORDER])
+def test_linked_calls_answer_as_the_schema_says(target: Target, role: Role) -> None:
+    linked: Counter[Role] = Counter()
+
+    class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+        def setup(self) -> None:
+            target.seed.restore()
+
+        def get_call_kwargs(self, case: schemathesis.Case[Any]) -> dict[str, Any]:
+            return {"app": target.app, "headers": target.headers(role)}
+
+        def step(self, input: StepInput) -> StepOutput:
+            if input.transition is not None and input.is_applied:
+                linked[role] += 1
+            output: StepOutput = super().step(input)
+            return output
+
+        def validate_response(
+            self, response: Response, case: schemathesis.Case[Any], *args: Any, **kwargs: Any
+        ) -> None:
+            SENT[f"stateful {role.value}"] += 1
+            case.validate_response(response, checks=CHECKS)
+
+    Workflow.run(
+        settings=settings(
+            max_examples=STATEFUL_SCENARIOS,
+            stateful_step_count=STATEFUL_STEPS,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    SENT[f"stateful {role.value}, linked"] += linked[role]
+    if role is not Role.SERVICE:  # /predict links nowhere; the rest is refused to it
+        assert linked[role], "no step followed a link: the sequences were not stateful"
