@@ -10,10 +10,10 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter
 
 from domain.errors import NotFound
+from domain.features import FEATURE_VERSION, feature_names
 from domain.model import ModelVersion
 from domain.services import Services, drift_queries, lifecycle, model_queries
 from domain.services.auth import Permission, Principal
-from domain.features import FEATURE_VERSION, feature_names
 from domain.services.registry import check_algorithm, create_model, list_models, train_version
 from domain.services.training_data import StoredTransactions
 from domain.values import normalize_name
