@@ -1,0 +1,75 @@
+"""Graceful drain of a real ``chainwatch serve`` on PostgreSQL under ``/predict`` load:
+SIGTERM answers every request already received and loses no acknowledged transaction, and
+a rolling restart (a second server takes over) gives clients no error at all."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.faults.conftest import Deployment
+from tests.integration.faults.servers import Load, serving
+from tests.integration.faults.stored import stored_in_postgres
+
+pytestmark = [pytest.mark.postgres, pytest.mark.fault]
+CLIENTS = 8
+
+
+def test_sigterm_under_load_answers_what_was_received_and_loses_nothing(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    environment = deployment.environment(CHAINWATCH_DRAIN_DELAY_S="2")
+    with serving(environment, tmp_path / "serve.log") as server:
+        with Load(lambda: [server.url], deployment.key, clients=CLIENTS) as load:
+            load.wait_for_acknowledgements(200)
+            server.terminate()
+            acknowledged_at_signal = len(load.outcomes.acknowledged)
+            readiness = []
+            while (status := server.ready_status()) is not None:
+                readiness.append(status)
+                time.sleep(0.1)
+            exit_code = server.wait(timeout_s=40)
+            outcomes = load.stop()
+        output = server.output()
+    stored = stored_in_postgres(deployment.database_url, outcomes.sent, outcomes.acknowledged)
+    print(f"\nSIGTERM under load: {outcomes.summary()}; {stored.summary()}")
+
+    assert exit_code in (0, -signal.SIGTERM), output
+    assert "Application shutdown complete" in output
+    assert readiness, "the server stopped answering /ready at once"
+    assert set(readiness) == {503}, readiness  # draining from the signal on
+    assert len(outcomes.acknowledged) > acknowledged_at_signal  # served while draining
+    assert outcomes.non_2xx == 0, (outcomes.summary(), outcomes.examples)
+    assert stored.lost == []
+    assert stored.transactions_without_prediction == 0
+    assert stored.predictions_without_transaction == 0
+
+
+def test_a_rolling_restart_under_load_gives_clients_no_error(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    environment = deployment.environment()
+    with (
+        serving(environment, tmp_path / "old.log") as old,
+        serving(environment, tmp_path / "new.log") as new,
+    ):
+        live = [old.url, new.url]
+        with Load(lambda: live, deployment.key, clients=CLIENTS, retry_elsewhere=True) as load:
+            load.wait_for_acknowledgements(200)
+            old.terminate()
+            exit_code = old.wait(timeout_s=40)
+            live.remove(old.url)  # the load balancer notices too, eventually
+            after_exit = len(load.outcomes.acknowledged)
+            load.wait_for_acknowledgements(after_exit + 200)
+            outcomes = load.stop()
+        output = old.output()
+    stored = stored_in_postgres(deployment.database_url, outcomes.sent, outcomes.acknowledged)
+    print(f"\nrolling restart: {outcomes.summary()}; {stored.summary()}")
+
+    assert exit_code in (0, -signal.SIGTERM), output
+    assert outcomes.non_2xx == 0, (outcomes.summary(), outcomes.examples)
+    assert stored.lost == []
+    assert stored.transactions_without_prediction == 0
