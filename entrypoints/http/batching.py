@@ -153,6 +153,16 @@ class MicroBatcher:
 
     async def _gather(self) -> list[_Waiting]:
         batch = [await self._queue.get()]
+        try:
+            await self._fill(batch)
+        except asyncio.CancelledError:  # stopped while gathering: nobody may be left waiting
+            _fail_all(batch, Unavailable("the server is stopping; retry"))
+            for _ in batch:
+                self._queue.task_done()
+            raise
+        return batch
+
+    async def _fill(self, batch: list[_Waiting]) -> None:
         deadline = time.monotonic() + self._flush_s
         while len(batch) < self._micro_batch:
             try:
@@ -167,7 +177,6 @@ class MicroBatcher:
                 batch.append(await asyncio.wait_for(self._queue.get(), left))
             except TimeoutError:
                 break
-        return batch
 
     async def _run(self, batch: list[_Waiting]) -> None:
         wanted = [waiting for waiting in batch if not waiting.future.done()]  # not given up

@@ -143,6 +143,17 @@ async def test_callers_still_waiting_when_the_drain_time_is_up_get_unavailable()
     assert all(isinstance(outcome, Unavailable) for outcome in outcomes)
 
 
+async def test_callers_in_a_batch_still_gathering_at_shutdown_get_unavailable() -> None:
+    scorer = FakeScorer()
+    batcher = MicroBatcher(scorer, micro_batch=10, flush_ms=60_000, workers=1)
+    async with batcher.running_workers(drain_s=0.01):
+        calls = [asyncio.create_task(batcher.submit(a_transaction())) for _ in range(2)]
+        await asyncio.sleep(0.01)  # the worker holds both, waiting for more
+    outcomes = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 5)
+    assert all(isinstance(outcome, Unavailable) for outcome in outcomes)
+    assert scorer.batches == []
+
+
 async def test_each_callers_audit_row_is_handed_to_the_batch_noting_replay_and_prediction() -> None:
     scorer = FakeScorer()
     batcher = MicroBatcher(scorer, micro_batch=8, flush_ms=20, workers=1)
