@@ -1,6 +1,6 @@
 """Fixtures of the fault tests: a scratch PostgreSQL database with a model already trained
 and activated (the first server start bootstraps it; later servers just load it), shared by
-the tests of a module, each counting only the transactions it sent itself."""
+the tests of this package, each counting only the transactions it sent itself."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class Deployment:
         return server_environment(self.database_url, self.data_dir, **extra)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     url = run_in_thread(lambda: create_scratch_postgres("chainwatch_fault"))
     try:

@@ -26,16 +26,22 @@ def test_sigterm_under_load_answers_what_was_received_and_loses_nothing(
         with Load(lambda: [server.url], deployment.key, clients=CLIENTS) as load:
             load.wait_for_acknowledgements(200)
             server.terminate()
+            signalled_at = time.monotonic()
             acknowledged_at_signal = len(load.outcomes.acknowledged)
             readiness = []
             while (status := server.ready_status()) is not None:
                 readiness.append(status)
                 time.sleep(0.1)
             exit_code = server.wait(timeout_s=40)
+            exit_s = time.monotonic() - signalled_at
             outcomes = load.stop()
         output = server.output()
     stored = stored_in_postgres(deployment.database_url, outcomes.sent, outcomes.acknowledged)
-    print(f"\nSIGTERM under load: {outcomes.summary()}; {stored.summary()}")
+    print(
+        f"\nSIGTERM under load: {outcomes.summary()}; "
+        f"{len(outcomes.acknowledged) - acknowledged_at_signal} acknowledged after the signal; "
+        f"exit {exit_s:.1f} s after it; {stored.summary()}"
+    )
 
     assert exit_code in (0, -signal.SIGTERM), output
     assert "Application shutdown complete" in output
@@ -44,6 +50,7 @@ def test_sigterm_under_load_answers_what_was_received_and_loses_nothing(
     assert len(outcomes.acknowledged) > acknowledged_at_signal  # served while draining
     assert outcomes.non_2xx == 0, (outcomes.summary(), outcomes.examples)
     assert stored.lost == []
+    assert stored.unacknowledged_stored == 0  # nothing received went unanswered
     assert stored.transactions_without_prediction == 0
     assert stored.predictions_without_transaction == 0
 
@@ -73,3 +80,4 @@ def test_a_rolling_restart_under_load_gives_clients_no_error(
     assert outcomes.non_2xx == 0, (outcomes.summary(), outcomes.examples)
     assert stored.lost == []
     assert stored.transactions_without_prediction == 0
+    assert stored.unacknowledged_stored == 0
