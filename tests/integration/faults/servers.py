@@ -135,14 +135,22 @@ class Server:
 
 
 @contextmanager
-def serving(environment: dict[str, str], log: Path) -> Iterator[Server]:
-    """A ready server for the block; killed afterwards if it still runs."""
+def started(environment: dict[str, str], log: Path) -> Iterator[Server]:
+    """A server starting up (``wait_until_ready()`` before use); killed afterwards if it
+    still runs. Starting several at once saves a start-up each."""
     server = Server(environment, log)
     try:
-        server.wait_until_ready()
         yield server
     finally:
         server.close()
+
+
+@contextmanager
+def serving(environment: dict[str, str], log: Path) -> Iterator[Server]:
+    """A ready server for the block; killed afterwards if it still runs."""
+    with started(environment, log) as server:
+        server.wait_until_ready()
+        yield server
 
 
 def a_transaction() -> dict[str, Any]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.faults.conftest import Deployment
-from tests.integration.faults.servers import Load, serving
+from tests.integration.faults.servers import Load, serving, started
 from tests.integration.faults.stored import stored_in_postgres
 
 pytestmark = [pytest.mark.postgres, pytest.mark.fault]
@@ -24,7 +24,7 @@ def test_sigterm_under_load_answers_what_was_received_and_loses_nothing(
     environment = deployment.environment(CHAINWATCH_DRAIN_DELAY_S="2")
     with serving(environment, tmp_path / "serve.log") as server:
         with Load(lambda: [server.url], deployment.key, clients=CLIENTS) as load:
-            load.wait_for_acknowledgements(200)
+            load.wait_for_acknowledgements(100)
             server.terminate()
             signalled_at = time.monotonic()
             acknowledged_at_signal = len(load.outcomes.acknowledged)
@@ -45,8 +45,10 @@ def test_sigterm_under_load_answers_what_was_received_and_loses_nothing(
 
     assert exit_code in (0, -signal.SIGTERM), output
     assert "Application shutdown complete" in output
-    assert readiness, "the server stopped answering /ready at once"
-    assert set(readiness) == {503}, readiness  # draining from the signal on
+    # Draining from the signal on (a probe that raced the signal handler may still see 200).
+    draining = readiness[readiness.index(503) :] if 503 in readiness else []
+    assert draining, f"/ready never answered 503 before the listener closed: {readiness}"
+    assert set(draining) == {503}, readiness
     assert len(outcomes.acknowledged) > acknowledged_at_signal  # served while draining
     assert outcomes.non_2xx == 0, (outcomes.summary(), outcomes.examples)
     assert stored.lost == []
@@ -60,17 +62,19 @@ def test_a_rolling_restart_under_load_gives_clients_no_error(
 ) -> None:
     environment = deployment.environment()
     with (
-        serving(environment, tmp_path / "old.log") as old,
-        serving(environment, tmp_path / "new.log") as new,
+        started(environment, tmp_path / "old.log") as old,
+        started(environment, tmp_path / "new.log") as new,
     ):
+        old.wait_until_ready()
+        new.wait_until_ready()
         live = [old.url, new.url]
         with Load(lambda: live, deployment.key, clients=CLIENTS, retry_elsewhere=True) as load:
-            load.wait_for_acknowledgements(200)
+            load.wait_for_acknowledgements(100)
             old.terminate()
             exit_code = old.wait(timeout_s=40)
             live.remove(old.url)  # the load balancer notices too, eventually
             after_exit = len(load.outcomes.acknowledged)
-            load.wait_for_acknowledgements(after_exit + 200)
+            load.wait_for_acknowledgements(after_exit + 100)
             outcomes = load.stop()
         output = old.output()
     stored = stored_in_postgres(deployment.database_url, outcomes.sent, outcomes.acknowledged)

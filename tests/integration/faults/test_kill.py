@@ -23,7 +23,7 @@ def test_kill_9_under_load_loses_no_acknowledged_transaction(
         serving(deployment.environment(), tmp_path / "serve.log") as server,
         Load(lambda: [server.url], deployment.key, clients=8) as load,
     ):
-        load.wait_for_acknowledgements(300)
+        load.wait_for_acknowledgements(200)
         server.kill()
         exit_code = server.wait()
         outcomes = load.stop()
