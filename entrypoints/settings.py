@@ -121,6 +121,28 @@ class DriftSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ShutdownSettings:
+    """How ``chainwatch serve`` stops on SIGTERM (see ``entrypoints.http.draining``): for
+    ``drain_delay_s`` seconds ``/ready`` answers 503 while requests are still served (so a
+    load balancer stops routing here), then the listener closes, requests already received
+    are answered and the process exits - all within ``grace_s`` seconds of the signal."""
+
+    grace_s: int = 25
+    drain_delay_s: int = 0
+
+    @property
+    def requests_timeout_s(self) -> int:
+        """How long requests in flight get once the listener is closed: what is left of the
+        grace period after the drain delay and ``SHUTDOWN_RESERVE_S`` for the rest of the
+        shutdown (micro-batches, key uses, the database pool)."""
+        return self.grace_s - self.drain_delay_s - SHUTDOWN_RESERVE_S
+
+
+SHUTDOWN_RESERVE_S = 5
+"""Seconds of the grace period kept for the app's own shutdown after the last request."""
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the process is configured with; build it with ``load_settings()``.
 
@@ -143,6 +165,7 @@ class Settings:
     """Shares of traffic flagged as anomalies and at each severity (calibrated versions)."""
     drift: DriftSettings = DriftSettings()
     rate_limits: RateLimitSettings = RateLimitSettings()
+    shutdown: ShutdownSettings = ShutdownSettings()
     secret_key: str | None = dataclasses.field(default=None, repr=False)
     """Keys the digests of API key secrets. ``load_settings`` always sets it (from
     ``CHAINWATCH_SECRET_KEY`` or the data folder's ``secret_key`` file); ``None`` makes
@@ -183,6 +206,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         alerts=_alerts(env),
         drift=_drift(env),
         rate_limits=_rate_limits(env),
+        shutdown=_shutdown(env),
         secret_key=_secret_key(env, data_dir),
     )
 
@@ -214,6 +238,20 @@ def _drift(env: _Environment) -> DriftSettings:
         window_hours=env.integer("CHAINWATCH_DRIFT_WINDOW_HOURS", 24, minimum=1, maximum=8_760),
         refresh_s=float(env.integer("CHAINWATCH_DRIFT_REFRESH_S", 60, minimum=1, maximum=86_400)),
     )
+
+
+def _shutdown(env: _Environment) -> ShutdownSettings:
+    grace = env.integer(
+        "CHAINWATCH_SHUTDOWN_GRACE_S", 25, minimum=SHUTDOWN_RESERVE_S + 1, maximum=3_600
+    )
+    delay = env.integer("CHAINWATCH_DRAIN_DELAY_S", 0, minimum=0, maximum=3_600)
+    if delay > grace - SHUTDOWN_RESERVE_S - 1:
+        raise ConfigError(
+            f"CHAINWATCH_DRAIN_DELAY_S ({delay}) must be at most CHAINWATCH_SHUTDOWN_GRACE_S "
+            f"({grace}) minus {SHUTDOWN_RESERVE_S + 1}: requests in flight need time to finish "
+            "within the grace period"
+        )
+    return ShutdownSettings(grace_s=grace, drain_delay_s=delay)
 
 
 def _alerts(env: _Environment) -> AlertBudget:

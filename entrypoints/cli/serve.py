@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 
 from entrypoints.bootstrap import bootstrap
-from entrypoints.cli.common import EXIT_OK, Commands, UsageError, note, run_database
+from entrypoints.cli.common import (
+    EXIT_OK,
+    EXIT_SERVER_FAILED,
+    Commands,
+    UsageError,
+    note,
+    run_database,
+)
 from entrypoints.settings import Settings
 
 
@@ -24,6 +31,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from entrypoints.http import create_app
+    from entrypoints.http.draining import Drain, DrainingServer
     from entrypoints.logs import configure_json_logging
 
     port: int = settings.port if args.port is None else args.port
@@ -34,13 +42,15 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     # Migrations ran above, where a failure gives a clean exit code; the app need not repeat.
     # The server logs JSON lines (uvicorn's own loggers included); the app logs each request.
     configure_json_logging(settings.log_level)
-    uvicorn.run(
+    drain = Drain()
+    config = uvicorn.Config(
         create_app(
             container,
             migrate_on_start=False,
             predict=settings.predict,
             drift=settings.drift,
             rate_limits=settings.rate_limits,
+            drain=drain,
         ),
         host=args.host or settings.host,
         port=port,
@@ -49,7 +59,19 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         log_level=settings.log_level,
         log_config=None,
         access_log=False,
+        timeout_graceful_shutdown=settings.shutdown.requests_timeout_s,
     )
+    # SIGTERM: /ready 503 for the drain delay, then uvicorn's graceful shutdown, all within
+    # the grace period (entrypoints/http/draining.py).
+    server = DrainingServer(config, drain, settings.shutdown)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.cancel_watchdog()
+    if not server.started:
+        return EXIT_SERVER_FAILED  # uvicorn.run's own exit code when the server cannot start
     return EXIT_OK
 
 

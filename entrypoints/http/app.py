@@ -17,6 +17,7 @@ from entrypoints.bootstrap import Container
 from entrypoints.http.api import api_router, close_request_bodies
 from entrypoints.http.audit import audit_failures
 from entrypoints.http.client_address import resolve_client_addresses
+from entrypoints.http.draining import Drain
 from entrypoints.http.drift import DriftMonitor
 from entrypoints.http.health import HealthController
 from entrypoints.http.jobs import TrainingJobs
@@ -52,6 +53,7 @@ def create_app(
     drift: DriftSettings | None = None,
     rate_limits: RateLimitSettings | None = None,
     extra_api_handlers: list[ControllerRouterHandler] | None = None,
+    drain: Drain | None = None,
 ) -> Litestar:
     """The HTTP app over ``container``.
 
@@ -69,6 +71,9 @@ def create_app(
     are limited as ``rate_limits`` says (default ``RateLimitSettings()``), counted with
     the other processes through the database (``app.state.rate_limits`` is the
     ``RateLimits``). ``extra_api_handlers`` adds controllers under ``/api/v1``.
+    ``/ready`` answers 503 once ``drain`` (``chainwatch serve`` begins it on SIGTERM) or
+    the app's shutdown has begun; at shutdown the scoring queue finishes the micro-batches
+    it holds before the database stops (``entrypoints/http/draining.py``).
     """
     migrate = container.auto_migrate if migrate_on_start is None else migrate_on_start
     serving = ModelServing(container)
@@ -83,6 +88,7 @@ def create_app(
     queue_depth = scoring_queue_depth or (lambda: predictor.batcher.depth)
     limit_settings = rate_limits or RateLimitSettings()
     limits = RateLimits(services, limit_settings)
+    draining = drain or Drain()
 
     @asynccontextmanager
     async def run_database(_: Litestar) -> AsyncIterator[None]:
@@ -110,6 +116,13 @@ def create_app(
             yield
 
     @asynccontextmanager
+    async def mark_draining(_: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            draining.begin()
+
+    @asynccontextmanager
     async def record_key_use(_: Litestar) -> AsyncIterator[None]:
         async with last_used.flushing(services.uow, key_use_flush_s), limits.syncing():
             yield
@@ -126,9 +139,10 @@ def create_app(
             "predictor": Provide(lambda: predictor, use_cache=True, sync_to_thread=False),
             "jobs": Provide(lambda: jobs, use_cache=True, sync_to_thread=False),
             "drift_settings": Provide(lambda: drift_settings, use_cache=True, sync_to_thread=False),
+            "drain": Provide(lambda: draining, use_cache=True, sync_to_thread=False),
         },
-        # Exited in reverse: jobs and queued predictions end, and key uses and rate-limit
-        # counts are flushed, before the database stops.
+        # Exited in reverse: readiness fails first; jobs and queued predictions end, and
+        # key uses and rate-limit counts are flushed, before the database stops.
         lifespan=[
             run_database,
             serving.lifespan(lambda: lifecycle.started),
@@ -136,6 +150,7 @@ def create_app(
             record_key_use,
             run_scoring_queue,
             run_training_jobs,
+            mark_draining,
         ],
         exception_handlers=problem_handlers(),
         after_exception=[audit_failures(services)],

@@ -13,6 +13,10 @@ Back-pressure, never an unbounded backlog: when ``queue_size`` transactions are 
 waiting, ``submit`` raises ``Unavailable`` at once (503 with Retry-After). When a whole
 batch fails (the database is down, no model is active), each of its callers gets that
 error (a lost connection as ``Unavailable``), so nobody hangs.
+
+At shutdown (the end of ``running_workers``) the batcher first stops taking work
+(``submit`` answers ``Unavailable``), then lets the workers score and commit every
+transaction already queued, for at most ``drain_s`` seconds, and only then stops them.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ class ScoreBatch(Protocol):
 
 WORKERS = 2
 """Batches in flight at once: one scores or commits while the next one gathers."""
+DRAIN_S = 5.0
+"""At shutdown, how long the queued transactions get to be scored and committed."""
 _logger = logging.getLogger("chainwatch.http.batching")
 
 
@@ -70,6 +76,7 @@ class MicroBatcher:
         self._workers = workers
         self._queue: asyncio.Queue[_Waiting] = asyncio.Queue(maxsize=queue_size)
         self._tasks: list[asyncio.Task[None]] = []
+        self._accepting = False
 
     @property
     def depth(self) -> int:
@@ -86,7 +93,7 @@ class MicroBatcher:
 
         Raises ``Unavailable`` when the queue is full or the batcher is not running, and
         whatever the batch's scoring raised."""
-        if not self._tasks:
+        if not self._accepting:
             raise Unavailable(
                 "the scoring queue is not running (the server is starting or stopping)"
             )
@@ -100,16 +107,28 @@ class MicroBatcher:
         return await future
 
     @asynccontextmanager
-    async def running_workers(self) -> AsyncIterator[None]:
-        """Run the workers while the block runs (an app lifespan hook); at exit, callers
-        still waiting get ``Unavailable``."""
+    async def running_workers(self, drain_s: float = DRAIN_S) -> AsyncIterator[None]:
+        """Run the workers while the block runs (an app lifespan hook). At exit, new
+        transactions are refused, the queued ones are scored and committed (for at most
+        ``drain_s`` seconds), and callers still waiting after that get ``Unavailable``."""
         self._tasks = [
             asyncio.create_task(self._work(), name=f"chainwatch-scoring-{index}")
             for index in range(self._workers)
         ]
+        self._accepting = True
         try:
             yield
         finally:
+            self._accepting = False
+            try:
+                await asyncio.wait_for(self._queue.join(), drain_s)
+            except TimeoutError:
+                _logger.warning(
+                    "the scoring queue did not drain within %.0f s; %d transaction(s) "
+                    "refused with 503",
+                    drain_s,
+                    self._queue.qsize(),
+                )
             tasks, self._tasks = self._tasks, []
             for task in tasks:
                 task.cancel()
@@ -128,9 +147,22 @@ class MicroBatcher:
             except asyncio.CancelledError:
                 _fail_all(batch, Unavailable("the server is stopping; retry"))
                 raise
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
 
     async def _gather(self) -> list[_Waiting]:
         batch = [await self._queue.get()]
+        try:
+            await self._fill(batch)
+        except asyncio.CancelledError:  # stopped while gathering: nobody may be left waiting
+            _fail_all(batch, Unavailable("the server is stopping; retry"))
+            for _ in batch:
+                self._queue.task_done()
+            raise
+        return batch
+
+    async def _fill(self, batch: list[_Waiting]) -> None:
         deadline = time.monotonic() + self._flush_s
         while len(batch) < self._micro_batch:
             try:
@@ -145,7 +177,6 @@ class MicroBatcher:
                 batch.append(await asyncio.wait_for(self._queue.get(), left))
             except TimeoutError:
                 break
-        return batch
 
     async def _run(self, batch: list[_Waiting]) -> None:
         wanted = [waiting for waiting in batch if not waiting.future.done()]  # not given up

@@ -7,6 +7,8 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 
+from domain.errors import Unavailable
+from entrypoints.http.draining import Drain
 from entrypoints.http.lifecycle import DatabaseLifecycle
 from entrypoints.http.problems import PROBLEM_MEDIA_TYPE, Problem
 
@@ -24,16 +26,21 @@ class HealthController(Controller):
 
     @get(
         ["/ready", "/health/ready"],
-        summary="Readiness: the database answers a round-trip",
+        summary="Readiness: the database answers a round-trip and the server is not stopping",
         responses={
             503: ResponseSpec(
                 data_container=Problem,
-                description="The database is unreachable",
+                description="The database is unreachable, no model can serve yet, or the "
+                "server is shutting down",
                 media_type=PROBLEM_MEDIA_TYPE,
                 generate_examples=False,
             )
         },
     )
-    async def ready(self, database: NamedDependency[DatabaseLifecycle]) -> Status:
+    async def ready(
+        self, database: NamedDependency[DatabaseLifecycle], drain: NamedDependency[Drain]
+    ) -> Status:
+        if drain.draining:
+            raise Unavailable("the server is shutting down; send requests to another replica")
         await database.check_ready()
         return Status(status="ready")

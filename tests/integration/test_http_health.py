@@ -16,6 +16,7 @@ from adapters.piccolo import PostgresConfig
 from domain.errors import Unavailable
 from entrypoints.bootstrap import bootstrap, bootstrap_in_memory, wire
 from entrypoints.http import create_app
+from entrypoints.http.draining import Drain
 from entrypoints.settings import Settings, load_settings
 
 PROBLEM = "application/problem+json"
@@ -59,6 +60,18 @@ def test_readiness_answers_503_problem_when_the_database_is_down(
     assert memory_client.get("/health").status_code == 200
     memory.available = True
     assert memory_client.get("/ready").status_code == 200
+
+
+def test_once_draining_readiness_answers_503_while_requests_are_still_served() -> None:
+    drain = Drain()
+    with TestClient(create_app(bootstrap_in_memory(), drain=drain)) as client:
+        assert client.get("/ready").status_code == 200
+        drain.begin()
+        response = client.get("/ready")
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "5"
+        assert "shutting down" in response.json()["detail"]
+        assert client.get("/health").status_code == 200
 
 
 def test_an_unknown_path_is_a_404_problem(memory_client: TestClient[Litestar]) -> None:

@@ -13,6 +13,8 @@ from kubernetes_validate.utils import resources_from_file
 from yamllint import linter
 from yamllint.config import YamlLintConfig
 
+from entrypoints.settings import load_settings
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = sorted((REPO_ROOT / "ops" / "k8s").rglob("*.yaml"))
 KUBERNETES_VERSION = "1.35.0"
@@ -109,6 +111,21 @@ def test_the_api_is_probed_on_health_and_ready_behind_a_service() -> None:
     assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
     service = the("Service", "chainwatch-api")
     assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+
+
+def test_the_api_drains_and_exits_within_its_termination_grace_period(tmp_path: Path) -> None:
+    config = the("ConfigMap", "chainwatch-config")["data"]
+    shutdown = load_settings(
+        {
+            "CHAINWATCH_DATA_DIR": str(tmp_path),
+            "CHAINWATCH_SECRET_KEY": "k" * 40,
+            "CHAINWATCH_DRAIN_DELAY_S": config["CHAINWATCH_DRAIN_DELAY_S"],
+            "CHAINWATCH_SHUTDOWN_GRACE_S": config["CHAINWATCH_SHUTDOWN_GRACE_S"],
+        }
+    ).shutdown
+    grace_period = pod_spec(the("Deployment", "chainwatch-api"))["terminationGracePeriodSeconds"]
+    assert shutdown.drain_delay_s > 0  # endpoints are updated while it still serves
+    assert shutdown.grace_s < grace_period  # exits by itself before the SIGKILL
 
 
 @pytest.mark.parametrize(

@@ -112,15 +112,46 @@ async def test_a_failed_batch_fails_every_caller_instead_of_hanging(
     assert all(isinstance(outcome, expected) for outcome in outcomes)
 
 
-async def test_callers_still_waiting_at_shutdown_get_unavailable() -> None:
+async def test_at_shutdown_the_queued_transactions_are_still_scored_and_answered() -> None:
+    scorer = FakeScorer()
+    scorer.release.clear()
+    batcher = MicroBatcher(scorer, micro_batch=2, flush_ms=0, workers=1)
+    txs = [a_transaction() for _ in range(5)]
+    running = batcher.running_workers()
+    await running.__aenter__()
+    calls = [asyncio.create_task(batcher.submit(tx)) for tx in txs]
+    await scorer.called.wait()  # one batch in the scorer, the rest queued
+    stopping = asyncio.create_task(running.__aexit__(None, None, None))
+    await asyncio.sleep(0)
+    with pytest.raises(Unavailable, match="not running"):
+        await batcher.submit(a_transaction())  # refused once the shutdown has begun
+    scorer.release.set()
+    await stopping
+    results = await asyncio.gather(*calls)
+    assert [r.transaction.hash for r in results] == [tx.hash for tx in txs]
+    assert [h for batch in scorer.batches for h in batch] == [tx.hash for tx in txs]
+
+
+async def test_callers_still_waiting_when_the_drain_time_is_up_get_unavailable() -> None:
     scorer = FakeScorer()
     scorer.release.clear()
     batcher = MicroBatcher(scorer, micro_batch=1, flush_ms=0, workers=1)
-    async with batcher.running_workers():
+    async with batcher.running_workers(drain_s=0.01):
         calls = [asyncio.create_task(batcher.submit(a_transaction())) for _ in range(3)]
         await scorer.called.wait()
     outcomes = await asyncio.gather(*calls, return_exceptions=True)
     assert all(isinstance(outcome, Unavailable) for outcome in outcomes)
+
+
+async def test_callers_in_a_batch_still_gathering_at_shutdown_get_unavailable() -> None:
+    scorer = FakeScorer()
+    batcher = MicroBatcher(scorer, micro_batch=10, flush_ms=60_000, workers=1)
+    async with batcher.running_workers(drain_s=0.01):
+        calls = [asyncio.create_task(batcher.submit(a_transaction())) for _ in range(2)]
+        await asyncio.sleep(0.01)  # the worker holds both, waiting for more
+    outcomes = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 5)
+    assert all(isinstance(outcome, Unavailable) for outcome in outcomes)
+    assert scorer.batches == []
 
 
 async def test_each_callers_audit_row_is_handed_to_the_batch_noting_replay_and_prediction() -> None:

@@ -16,6 +16,7 @@ from entrypoints.settings import (
     RateLimitSettings,
     S3Settings,
     Settings,
+    ShutdownSettings,
     load_settings,
 )
 
@@ -614,3 +615,43 @@ def test_an_unusable_rate_limit_setting_names_its_variable(
     message = config_error(data_dir, **{variable: value})
 
     assert message.startswith(variable)
+
+
+class TestShutdown:
+    def test_defaults_stop_within_25_seconds_without_a_drain_delay(self, data_dir: Path) -> None:
+        shutdown = load(data_dir).shutdown
+        assert shutdown == ShutdownSettings(grace_s=25, drain_delay_s=0)
+        assert shutdown.requests_timeout_s == 20
+
+    def test_grace_and_delay_can_be_set_and_the_delay_comes_out_of_the_grace(
+        self, data_dir: Path
+    ) -> None:
+        settings = load(data_dir, CHAINWATCH_SHUTDOWN_GRACE_S="55", CHAINWATCH_DRAIN_DELAY_S="10")
+        assert settings.shutdown == ShutdownSettings(grace_s=55, drain_delay_s=10)
+        assert settings.shutdown.requests_timeout_s == 40
+
+    @pytest.mark.parametrize(
+        ("name", "value"),
+        [
+            ("CHAINWATCH_SHUTDOWN_GRACE_S", "5"),
+            ("CHAINWATCH_SHUTDOWN_GRACE_S", "2.5"),
+            ("CHAINWATCH_SHUTDOWN_GRACE_S", "3601"),
+            ("CHAINWATCH_DRAIN_DELAY_S", "-1"),
+            ("CHAINWATCH_DRAIN_DELAY_S", "soon"),
+        ],
+    )
+    def test_a_bad_value_is_refused_naming_the_variable(
+        self, data_dir: Path, name: str, value: str
+    ) -> None:
+        message = config_error(data_dir, **{name: value})
+        assert message.startswith(name)
+        assert repr(value) in message
+
+    def test_a_delay_that_leaves_requests_no_time_is_refused_naming_both(
+        self, data_dir: Path
+    ) -> None:
+        message = config_error(
+            data_dir, CHAINWATCH_SHUTDOWN_GRACE_S="30", CHAINWATCH_DRAIN_DELAY_S="25"
+        )
+        assert "CHAINWATCH_DRAIN_DELAY_S" in message
+        assert "CHAINWATCH_SHUTDOWN_GRACE_S" in message

@@ -1,7 +1,8 @@
 """Driver errors -> errors the repositories can act on.
 
-Connection trouble (refused, dropped, timed out, pool closed, SQLite file locked or
-unreadable) becomes the domain's ``Unavailable``. Constraint violations become
+Connection trouble (refused, dropped, timed out, pool closed, a connection lost while
+in use or while the pool held it, SQLite file locked or unreadable) becomes the domain's
+``Unavailable``. Constraint violations become
 ``UniqueViolation``/``ForeignKeyViolation`` naming the constraint where the driver says
 (PostgreSQL always does; SQLite names the columns of a unique constraint but never the
 foreign key), for the repositories to turn into the precise domain error. A database without
@@ -45,6 +46,15 @@ _PG_UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.InvalidAuthorizationSpecificationError,
     asyncpg.exceptions.InvalidPasswordError,
 )
+# asyncpg says "the connection (or pool) is gone" with plain InterfaceErrors: a statement on a
+# connection that was lost (the pool has already taken it back), or on a closing pool. Its
+# other InterfaceErrors are misuse - bugs - and stay unchanged.
+_PG_GONE = (
+    "connection is closed",
+    "released back to the pool",
+    "pool is closed",
+    "pool is closing",
+)
 _SQLITE_UNAVAILABLE = ("database is locked", "unable to open database", "disk i/o error")
 _NOT_MIGRATED = "the database has no chainwatch schema yet: run `chainwatch migrate`"
 
@@ -61,6 +71,15 @@ def translate_errors() -> Iterator[None]:
         raise Unavailable(_NOT_MIGRATED) from error
     except _PG_UNAVAILABLE as error:
         raise Unavailable(f"the database is unavailable: {type(error).__name__}") from error
+    except asyncpg.exceptions.InterfaceError as error:
+        if any(gone in str(error) for gone in _PG_GONE):
+            raise Unavailable("the database connection was lost; retry") from error
+        raise
+    except asyncpg.exceptions.InternalClientError as error:
+        # The protocol is still taking in the server's parting FATAL message (a PostgreSQL
+        # shutting down) when the pool hands the connection out: "cannot switch to state
+        # 12; another operation (2) is in progress". The connection is finished with.
+        raise Unavailable("the database connection was lost; retry") from error
     except sqlite3.IntegrityError as error:
         message = str(error)
         if message.startswith("UNIQUE constraint failed:"):
