@@ -9,6 +9,7 @@ from ports.detector import (
     TrainedDetector,
     TrainingSet,
 )
+from ports.locks import Locks
 from ports.repositories import (
     AddManyResult,
     AnomalyFilter,
@@ -16,6 +17,7 @@ from ports.repositories import (
     ApiKeyRepository,
     AuditFilter,
     AuditLogRepository,
+    JobRepository,
     LabelRepository,
     ModelRepository,
     PredictionRepository,
@@ -42,7 +44,9 @@ __all__ = [
     "Detector",
     "DetectorFactory",
     "FeatureRows",
+    "JobRepository",
     "LabelRepository",
+    "Locks",
     "ModelRepository",
     "PasswordHasher",
     "PredictionRepository",

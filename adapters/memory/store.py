@@ -25,6 +25,7 @@ from domain.errors import (
     DuplicateRecord,
     DuplicateUser,
 )
+from domain.jobs import Job
 from domain.model import (
     Anomaly,
     APIKey,
@@ -67,20 +68,29 @@ class TableView(Generic[K, V]):
         self._table = table
         self._written: dict[K, V] = {}
         self._inserted: set[K] = set()
+        self._deleted: set[K] = set()
 
     def __contains__(self, key: object) -> bool:
+        if key in self._deleted:
+            return False
         return key in self._written or key in self._table.rows
 
     def get(self, key: K) -> V | None:
         """A private copy of the row, or None."""
+        if key in self._deleted:
+            return None
         row = self._written.get(key, self._table.rows.get(key))
         return None if row is None else copy.deepcopy(row)
 
     def scan(self) -> list[V]:
         """Every visible row, *not* copied: filter and sort them, then copy what leaves."""
-        merged = dict(self._table.rows)
-        merged.update(self._written)
-        return list(merged.values())
+        return [row for _, row in self._merged_items()]
+
+    def delete(self, key: K) -> None:
+        """Remove a row (the caller has checked that it exists)."""
+        self._written.pop(key, None)
+        self._inserted.discard(key)
+        self._deleted.add(key)
 
     def insert(self, key: K, row: V) -> None:
         """Add a new row; raises ``DuplicateRecord`` or the clashing unique key's error."""
@@ -107,6 +117,8 @@ class TableView(Generic[K, V]):
 
     def apply_commit(self) -> None:
         self._table.rows.update(self._written)
+        for key in self._deleted:
+            self._table.rows.pop(key, None)
 
     def _check_unique(self, key: K, row: V) -> None:
         for unique in self._table.unique:
@@ -118,7 +130,7 @@ class TableView(Generic[K, V]):
     def _merged_items(self) -> list[tuple[K, V]]:
         merged = dict(self._table.rows)
         merged.update(self._written)
-        return list(merged.items())
+        return [(key, row) for key, row in merged.items() if key not in self._deleted]
 
 
 class Store:
@@ -141,6 +153,10 @@ class Store:
         self.audit: Table[uuid.UUID, AuditLog] = Table("audit log entry")
         self.metrics: Table[uuid.UUID, SystemMetric] = Table("system metric")
         self.labels: Table[uuid.UUID, Label] = Table("label")
+        self.jobs: Table[uuid.UUID, Job] = Table("job")
+        # Jobs a unit of work has locked to claim (``JobRepository.next_claimable``):
+        # others skip them until it ends, as PostgreSQL's FOR UPDATE SKIP LOCKED does.
+        self.claimed_jobs: set[uuid.UUID] = set()
         # The serving-set lock (``ModelRepository.lock_serving``); like a database's
         # transaction-scoped lock, a workspace holds it until its unit of work ends.
         self.serving_lock = asyncio.Lock()
@@ -160,8 +176,10 @@ class Workspace:
         self.audit = TableView(store.audit)
         self.metrics = TableView(store.metrics)
         self.labels = TableView(store.labels)
+        self.jobs = TableView(store.jobs)
         self.store = store
         self.held_locks: list[asyncio.Lock] = []
+        self.claimed_jobs: set[uuid.UUID] = set()
 
     async def hold(self, lock: asyncio.Lock) -> None:
         """Acquire ``lock`` for the rest of this workspace's life (re-entrant)."""
@@ -169,9 +187,16 @@ class Workspace:
             await lock.acquire()
             self.held_locks.append(lock)
 
+    def claim_job(self, job_id: uuid.UUID) -> None:
+        """Lock the job for the rest of this workspace's life (see ``Store.claimed_jobs``)."""
+        self.store.claimed_jobs.add(job_id)
+        self.claimed_jobs.add(job_id)
+
     def release_locks(self) -> None:
         while self.held_locks:
             self.held_locks.pop().release()
+        self.store.claimed_jobs -= self.claimed_jobs
+        self.claimed_jobs.clear()
 
     def commit(self) -> None:
         """Merge every write into the store, all or nothing."""
@@ -186,6 +211,7 @@ class Workspace:
             self.audit,
             self.metrics,
             self.labels,
+            self.jobs,
         )
         # Validate everything before touching the store, so a clash leaves it unchanged.
         for view in views:

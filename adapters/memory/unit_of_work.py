@@ -9,6 +9,7 @@ from typing import Self
 from adapters.memory.anomalies import InMemoryAnomalyRepository
 from adapters.memory.api_keys import InMemoryApiKeyRepository
 from adapters.memory.audit_log import InMemoryAuditLogRepository
+from adapters.memory.jobs import InMemoryJobRepository
 from adapters.memory.labels import InMemoryLabelRepository
 from adapters.memory.models import InMemoryModelRepository
 from adapters.memory.predictions import InMemoryPredictionRepository
@@ -20,6 +21,7 @@ from ports.repositories import (
     AnomalyRepository,
     ApiKeyRepository,
     AuditLogRepository,
+    JobRepository,
     LabelRepository,
     ModelRepository,
     PredictionRepository,
@@ -53,6 +55,7 @@ class InMemoryUnitOfWork:
         self.audit: AuditLogRepository = InMemoryAuditLogRepository(self._current)
         self.metrics: SystemMetricRepository = InMemorySystemMetricRepository(self._current)
         self.labels: LabelRepository = InMemoryLabelRepository(self._current)
+        self.jobs: JobRepository = InMemoryJobRepository(self._current)
 
     async def __aenter__(self) -> Self:
         if self._work is not None:

@@ -36,7 +36,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     configure_json_logging(settings.log_level)
     uvicorn.run(
         create_app(
-            container, migrate_on_start=False, predict=settings.predict, drift=settings.drift
+            container,
+            migrate_on_start=False,
+            predict=settings.predict,
+            drift=settings.drift,
+            jobs=settings.jobs,
         ),
         host=args.host or settings.host,
         port=port,

@@ -18,7 +18,6 @@ from entrypoints.http.api import api_router, close_request_bodies
 from entrypoints.http.audit import audit_failures
 from entrypoints.http.drift import DriftMonitor
 from entrypoints.http.health import HealthController
-from entrypoints.http.jobs import TrainingJobs
 from entrypoints.http.lifecycle import DatabaseLifecycle
 from entrypoints.http.observability import (
     MetricsController,
@@ -31,8 +30,9 @@ from entrypoints.http.observability import (
 from entrypoints.http.predicting import Predictor
 from entrypoints.http.problems import problem_handlers
 from entrypoints.http.security import LastUsedBuffer, security_components
+from entrypoints.jobs import JobWorker
 from entrypoints.serving import ModelServing
-from entrypoints.settings import DriftSettings, PredictLimits
+from entrypoints.settings import DriftSettings, JobSettings, PredictLimits
 
 _logger = logging.getLogger("chainwatch.http")
 API_VERSION = "1.0.0"
@@ -47,6 +47,7 @@ def create_app(
     key_use_flush_s: float = KEY_USE_FLUSH_S,
     predict: PredictLimits | None = None,
     drift: DriftSettings | None = None,
+    jobs: JobSettings | None = None,
     extra_api_handlers: list[ControllerRouterHandler] | None = None,
 ) -> Litestar:
     """The HTTP app over ``container``.
@@ -57,8 +58,10 @@ def create_app(
     keeps trying until it is reachable. API key uses are written every ``key_use_flush_s``
     seconds and at shutdown. ``/predict`` gathers single transactions into micro-batches
     within ``predict`` limits (defaults: ``PredictLimits()``); the depth of that queue, or
-    ``scoring_queue_depth`` when given, feeds the Prometheus gauge of that name. Training
-    jobs run in this process and are cancelled at shutdown. The serving versions' drift
+    ``scoring_queue_depth`` when given, feeds the Prometheus gauge of that name. Background
+    jobs (training) are rows in the database; this process runs them as ``jobs`` says
+    (default ``JobSettings()``, see ``entrypoints.jobs``) once the database has started,
+    and gives a job it is running back to the queue at shutdown. The serving versions' drift
     (window and gauge refresh from ``drift``, default ``DriftSettings()``) is measured at
     start-up and then periodically for ``/metrics`` (``app.state.drift`` is the
     ``DriftMonitor``). ``extra_api_handlers`` adds controllers under ``/api/v1``.
@@ -70,7 +73,7 @@ def create_app(
     metrics = prometheus_config()
     services = container.services
     predictor = Predictor(container.scorer, services, predict or PredictLimits())
-    jobs = TrainingJobs(services.clock)
+    worker = JobWorker(services, jobs or JobSettings(), ready=lambda: lifecycle.started)
     drift_settings = drift or DriftSettings()
     drift_monitor = DriftMonitor(services, drift_settings)
     queue_depth = scoring_queue_depth or (lambda: predictor.batcher.depth)
@@ -96,8 +99,8 @@ def create_app(
             yield
 
     @asynccontextmanager
-    async def run_training_jobs(_: Litestar) -> AsyncIterator[None]:
-        async with jobs.accepting():
+    async def run_jobs(_: Litestar) -> AsyncIterator[None]:
+        async with worker.running():
             yield
 
     @asynccontextmanager
@@ -115,18 +118,18 @@ def create_app(
             "services": Provide(lambda: services, use_cache=True, sync_to_thread=False),
             "database": Provide(lambda: lifecycle, use_cache=True, sync_to_thread=False),
             "predictor": Provide(lambda: predictor, use_cache=True, sync_to_thread=False),
-            "jobs": Provide(lambda: jobs, use_cache=True, sync_to_thread=False),
+            "jobs": Provide(lambda: worker, use_cache=True, sync_to_thread=False),
             "drift_settings": Provide(lambda: drift_settings, use_cache=True, sync_to_thread=False),
         },
-        # Exited in reverse: jobs and queued predictions end, and key uses are flushed,
-        # before the database stops.
+        # Exited in reverse: running jobs are given back, queued predictions end, and key
+        # uses are flushed, before the database stops.
         lifespan=[
             run_database,
             serving.lifespan(lambda: lifecycle.started),
             drift_monitor.lifespan(lambda: lifecycle.started),
             record_key_use,
             run_scoring_queue,
-            run_training_jobs,
+            run_jobs,
         ],
         exception_handlers=problem_handlers(),
         after_exception=[audit_failures(services)],
