@@ -48,20 +48,26 @@ class PiccoloJobRepository:
 
     async def next_claimable(self, now: datetime) -> Job | None:
         session = await self._session()
-        # Inside the write transaction: on PostgreSQL the row lock lasts until it ends;
-        # on SQLite BEGIN IMMEDIATE already keeps every other claimer out until then.
-        lock = " FOR UPDATE SKIP LOCKED" if session.dialect == "postgres" else ""
+        claimable = sql(
+            f"SELECT {_SELECT} FROM jobs WHERE status = {{}} "
+            f"OR (status = {{}} AND lease_expires_at <= {{}}) ORDER BY created_at, id LIMIT 1",
+            _QUEUED,
+            _RUNNING,
+            db_instant(now, session.dialect),
+        )
+        if session.dialect == "postgres":
+            # The row lock lasts until this unit of work ends; rows other claimers hold
+            # are skipped rather than waited for.
+            async with session.write(savepoint=False):
+                row = await session.fetchrow(sql("{} FOR UPDATE SKIP LOCKED", claimable))
+            return None if row is None else JOBS.from_row(row)
+        # SQLite: an idle worker's look must not take the database's one write lock, so
+        # read first; then BEGIN IMMEDIATE (every other claimer waits until this unit of
+        # work ends) and read again - someone may have claimed it in between.
+        if await session.fetchrow(claimable) is None:
+            return None
         async with session.write(savepoint=False):
-            row = await session.fetchrow(
-                sql(
-                    f"SELECT {_SELECT} FROM jobs WHERE status = {{}} "
-                    f"OR (status = {{}} AND lease_expires_at <= {{}}) "
-                    f"ORDER BY created_at, id LIMIT 1{lock}",
-                    _QUEUED,
-                    _RUNNING,
-                    db_instant(now, session.dialect),
-                )
-            )
+            row = await session.fetchrow(claimable)
         return None if row is None else JOBS.from_row(row)
 
     async def save(self, job: Job, *, leased_by: str | None = None) -> bool:
