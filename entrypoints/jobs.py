@@ -38,8 +38,10 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
+from prometheus_client import Counter, Gauge
+
 from domain.errors import DomainError, Unavailable
-from domain.jobs import Job, JSONDict
+from domain.jobs import Job, JobStatus, JSONDict
 from domain.services import Services
 from domain.services.jobs import (
     claim_job,
@@ -55,6 +57,13 @@ from entrypoints.settings import JobSettings
 
 CLEANUP_EVERY_S = 3_600.0
 _logger = logging.getLogger("chainwatch.jobs")
+JOBS_RUNNING = Gauge("chainwatch_jobs_running", "Jobs this process is running now")
+JOB_ATTEMPTS_ENDED = Counter(
+    "chainwatch_job_attempts_ended",
+    "Job attempts this process ended: succeeded, failed, retry (queued again), released "
+    "(given back at shutdown) or lost (the lease went to another worker)",
+    ["kind", "outcome"],
+)
 
 
 class JobProgress:
@@ -130,8 +139,10 @@ class JobWorker:
         if job is None:
             return False
         _logger.info("job %s (%s) started, attempt %d", job.id, job.kind, job.attempts)
-        await self._run(job)
-        _logger.info("job %s (%s) ended %s", job.id, job.kind, job.status)
+        with JOBS_RUNNING.track_inprogress():
+            outcome = await self._run(job)
+        JOB_ATTEMPTS_ENDED.labels(job.kind, outcome).inc()
+        _logger.info("job %s (%s) attempt %d: %s", job.id, job.kind, job.attempts, outcome)
         return True
 
     async def _loop(self, index: int) -> None:
@@ -162,12 +173,13 @@ class JobWorker:
                 "deleted %d jobs finished over %d days ago", deleted, self.settings.keep_days
             )
 
-    async def _run(self, job: Job) -> None:
+    async def _run(self, job: Job) -> str:
+        """Run ``job`` to the end of this attempt; return the outcome (see the counter)."""
         services = self.services
         handler = self._handlers.get(job.kind)
         if handler is None:
             await fail_job(services, job, f"this chainwatch cannot run jobs of kind {job.kind!r}")
-            return
+            return "failed"
         progress = JobProgress()
         work = asyncio.create_task(handler(services, job, progress), name=f"job-{job.id}")
         try:
@@ -176,15 +188,17 @@ class JobWorker:
             await _cancelled(work)
             with contextlib.suppress(Exception):
                 await release_job(services, job)
+            JOB_ATTEMPTS_ENDED.labels(job.kind, "released").inc()
             raise
         if lost:
             await _cancelled(work)
             _logger.warning("job %s: lease lost to another worker; stopped", job.id)
-            return
+            return "lost"
         try:
             result = work.result()
         except Unavailable as error:
             await retry_job_later(services, job, error.message)
+            return "retry" if job.status is JobStatus.QUEUED else "failed"
         except DomainError as error:
             await fail_job(services, job, error.message, getattr(error, "field", None))
         except Exception as error:
@@ -192,6 +206,8 @@ class JobWorker:
             await fail_job(services, job, f"failed unexpectedly ({type(error).__name__})")
         else:
             await finish_job(services, job, result)
+            return "succeeded"
+        return "failed"
 
     async def _watch(self, job: Job, work: asyncio.Task[JSONDict], progress: JobProgress) -> bool:
         """Renew the lease with ``progress`` until ``work`` ends; True when it was lost."""

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from adapters.memory import InMemoryDatabase
 from domain.errors import Conflict, InvalidInput, JobNotFound, Unavailable
@@ -24,6 +25,7 @@ from tests.clocks import ManualClock
 from tests.services import services_for
 
 LEASE = timedelta(seconds=60)
+ATTEMPTS = "chainwatch_job_attempts_ended_total"
 QUICK = JobSettings(workers=1, lease_s=60.0, max_attempts=2, poll_s=0.05, report_s=0.01)
 Body = Callable[[Services, Job, JobProgress], Coroutine[Any, Any, dict[str, Any]]]
 
@@ -179,11 +181,15 @@ async def test_the_worker_ends_a_failed_job_by_the_kind_of_failure(
         raise error
 
     job = await enqueue_job(ports, "test", {})
+    outcome = "retry" if status is JobStatus.QUEUED else "failed"
+    before = REGISTRY.get_sample_value(ATTEMPTS, {"kind": "test", "outcome": outcome}) or 0.0
     await worker(ports, body).run_next()
 
     ended = await get_job(ports, job.id)
     assert (ended.status, ended.error, ended.error_field) == (status, message, field)
     assert ended.attempts == 1
+    after = REGISTRY.get_sample_value(ATTEMPTS, {"kind": "test", "outcome": outcome})
+    assert after == before + 1
 
 
 async def test_a_job_of_an_unknown_kind_fails_saying_so() -> None:
