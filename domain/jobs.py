@@ -57,6 +57,8 @@ class Job:
     result: JSONDict | None = None
     lease_owner: str | None = None
     lease_expires_at: datetime | None = None
+    not_before: datetime | None = None
+    """A QUEUED job is not claimed before this instant (a retry's back-off)."""
     created_at: datetime = field(default_factory=utcnow)
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -70,7 +72,7 @@ class Job:
         if isinstance(self.max_attempts, bool) or self.max_attempts < 1:
             raise InvalidInput("max_attempts must be 1 or more", field="max_attempts")
         self.created_at = check_utc(self.created_at, "created_at")
-        for name in ("lease_expires_at", "started_at", "finished_at"):
+        for name in ("lease_expires_at", "not_before", "started_at", "finished_at"):
             value = getattr(self, name)
             if value is not None:
                 setattr(self, name, check_utc(value, name))
@@ -88,8 +90,11 @@ class Job:
         )
 
     def claimable(self, now: datetime) -> bool:
-        """Whether a worker may claim the job at ``now``: QUEUED, or its worker lost."""
-        return self.status is JobStatus.QUEUED or self.lease_expired(now)
+        """Whether a worker may claim the job at ``now``: QUEUED (and not held back until
+        later), or its worker lost."""
+        if self.status is JobStatus.QUEUED:
+            return self.not_before is None or self.not_before <= now
+        return self.lease_expired(now)
 
     def start(self, owner: str, now: datetime, lease: timedelta) -> None:
         """Begin a new attempt under ``owner``'s lease. Raises ``Conflict`` unless the job
@@ -103,6 +108,7 @@ class Job:
         self.lease_owner = check_text(owner, "owner", max_length=200)
         self.lease_expires_at = now + lease
         self.started_at = now
+        self.not_before = None
         self.error = self.error_field = None
 
     def give_up_if_exhausted(self, now: datetime) -> bool:
@@ -135,9 +141,10 @@ class Job:
         self._require_running()
         self._end(JobStatus.FAILED, now, error=error, error_field=error_field)
 
-    def retry_later(self, now: datetime, error: str) -> None:
+    def retry_later(self, now: datetime, error: str, delay: timedelta) -> None:
         """The attempt failed for a reason that may pass (a dependency unavailable): QUEUED
-        again with ``error`` noted, this attempt counted - or FAILED when none is left."""
+        again with ``error`` noted, not to be claimed for ``delay``, this attempt counted -
+        or FAILED when none is left."""
         self._require_running()
         if self.attempts >= self.max_attempts:
             self._end(
@@ -148,6 +155,7 @@ class Job:
             return
         self.status = JobStatus.QUEUED
         self.error = error[:MAX_ERROR_LENGTH]
+        self.not_before = now + delay
         self.lease_owner = self.lease_expires_at = None
 
     def release(self) -> None:

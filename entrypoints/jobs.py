@@ -8,8 +8,9 @@ handler's reports are kept in memory and written to the row at most every
 one ``UPDATE`` per interval). The outcome:
 
 * the handler returns its result: SUCCEEDED;
-* it raises ``Unavailable`` (the database or the model store is down): QUEUED again,
-  this attempt counted; FAILED when no attempt is left;
+* it raises ``Unavailable`` (the database or the model store is down): QUEUED again to
+  run after a back-off (``retry_delay``: 10 s, doubling), this attempt counted; FAILED
+  when no attempt is left;
 * it raises another ``DomainError`` (bad input): FAILED with that message and field;
 * anything else: FAILED as "failed unexpectedly (<type>)", logged with its traceback;
 * the lease was lost (this worker stalled past ``lease_s`` and another one took the job
@@ -56,6 +57,7 @@ from domain.services.training_jobs import TRAIN_VERSION, run_training
 from entrypoints.settings import JobSettings
 
 CLEANUP_EVERY_S = 3_600.0
+MAX_RETRY_DELAY = timedelta(minutes=10)
 _logger = logging.getLogger("chainwatch.jobs")
 JOBS_RUNNING = Gauge("chainwatch_jobs_running", "Jobs this process is running now")
 JOB_ATTEMPTS_ENDED = Counter(
@@ -83,6 +85,13 @@ class JobProgress:
 Handler = Callable[[Services, Job, JobProgress], Coroutine[Any, Any, JSONDict]]
 HANDLERS: Mapping[str, Handler] = {TRAIN_VERSION: run_training}
 """What runs each job kind."""
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long a job waits after its ``attempts``-th attempt met an unavailable
+    dependency: 10 s, doubling with each attempt, at most ``MAX_RETRY_DELAY``."""
+    doublings = min(max(0, attempts - 1), 10)  # 10 s * 2**10 is past the cap already
+    return min(MAX_RETRY_DELAY, timedelta(seconds=10 * 2**doublings))
 
 
 def worker_name() -> str:
@@ -197,7 +206,7 @@ class JobWorker:
         try:
             result = work.result()
         except Unavailable as error:
-            await retry_job_later(services, job, error.message)
+            await retry_job_later(services, job, error.message, retry_delay(job.attempts))
             return "retry" if job.status is JobStatus.QUEUED else "failed"
         except DomainError as error:
             await fail_job(services, job, error.message, getattr(error, "field", None))

@@ -307,6 +307,27 @@ async def forwards():
     manager.add_column(
         table_class_name="Jobs",
         tablename="jobs",
+        column_name="not_before",
+        db_column_name="not_before",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Jobs",
+        tablename="jobs",
         column_name="created_at",
         db_column_name="created_at",
         column_class_name="Timestamptz",

@@ -85,11 +85,12 @@ async def fail_job(
     return await _save(services, job, owner)
 
 
-async def retry_job_later(services: Services, job: Job, error: str) -> bool:
-    """Queue the job again after a passing failure (this attempt counts), or fail it when
-    no attempt is left; False when the lease was lost meanwhile."""
+async def retry_job_later(services: Services, job: Job, error: str, delay: timedelta) -> bool:
+    """Queue the job again after a passing failure, to run ``delay`` from now at the
+    earliest (this attempt counts), or fail it when no attempt is left; False when the
+    lease was lost meanwhile."""
     owner = job.lease_owner
-    job.retry_later(services.clock.now(), error)
+    job.retry_later(services.clock.now(), error, delay)
     return await _save(services, job, owner)
 
 

@@ -125,6 +125,18 @@ async def test_a_running_job_is_claimable_again_only_once_its_lease_has_expired(
     assert (again.attempts, again.lease_owner) == (2, "new-worker")
 
 
+async def test_a_queued_job_held_back_is_not_claimed_before_its_time(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    (held,) = await stored(uow_factory, a_job(not_before=at(10)))
+    async with uow_factory() as uow:
+        assert await uow.jobs.next_claimable(at(9.999)) is None
+    claimed = await claim(uow_factory, "worker-a", now=10)
+    assert claimed is not None
+    assert claimed.id == held.id
+    assert claimed.not_before is None
+
+
 async def test_a_lease_guards_every_write_of_its_worker(uow_factory: UnitOfWorkFactory) -> None:
     (job,) = await stored(uow_factory, a_job())
     mine = await claim(uow_factory, "worker-a", now=1.0)

@@ -18,7 +18,7 @@ from domain.errors import Conflict, InvalidInput, JobNotFound, Unavailable
 from domain.jobs import Job, JobStatus
 from domain.services import Services
 from domain.services.jobs import claim_job, enqueue_job, get_job
-from entrypoints.jobs import JobProgress, JobWorker
+from entrypoints.jobs import JobProgress, JobWorker, retry_delay
 from entrypoints.settings import JobSettings
 from ports import JobRepository
 from tests.clocks import ManualClock
@@ -115,14 +115,17 @@ def test_a_job_cannot_start_twice_or_report_when_not_running() -> None:
         Job(kind="test", max_attempts=0)
 
 
-def test_a_passing_failure_queues_the_job_again_until_no_attempt_is_left() -> None:
+def test_a_passing_failure_queues_the_job_again_after_a_delay_until_no_attempt_is_left() -> None:
     job = Job(kind="test", max_attempts=2)
     now = ManualClock().now()
+    delay = timedelta(seconds=10)
     job.start("a", now, LEASE)
-    job.retry_later(now, "the database is down")
+    job.retry_later(now, "the database is down", delay)
     assert (job.status, job.attempts, job.error) == (JobStatus.QUEUED, 1, "the database is down")
-    job.start("a", now, LEASE)
-    job.retry_later(now, "the database is down")
+    assert not job.claimable(now + delay - timedelta(microseconds=1))
+    assert job.claimable(now + delay)
+    job.start("a", now + delay, LEASE)
+    job.retry_later(now, "the database is down", delay)
     assert job.status is JobStatus.FAILED
     assert job.error == "the database is down (attempt 2 of 2; none left)"
 
@@ -188,6 +191,10 @@ async def test_the_worker_ends_a_failed_job_by_the_kind_of_failure(
     ended = await get_job(ports, job.id)
     assert (ended.status, ended.error, ended.error_field) == (status, message, field)
     assert ended.attempts == 1
+    if status is JobStatus.QUEUED:  # not again at once: after the back-off
+        assert await claim_job(ports, "worker-b", LEASE) is None
+        clock_of(ports).advance(retry_delay(1))
+        assert await claim_job(ports, "worker-b", LEASE) is not None
     after = REGISTRY.get_sample_value(ATTEMPTS, {"kind": "test", "outcome": outcome})
     assert after == before + 1
 
@@ -306,3 +313,13 @@ async def _all(jobs: JobRepository, candidates: list[Job]) -> list[Job]:
 def test_job_settings_default_to_one_worker_three_attempts_and_a_minute_lease() -> None:
     defaults = JobSettings()
     assert dataclasses.astuple(defaults)[:3] == (1, 60.0, 3)
+
+
+def test_retries_back_off_from_ten_seconds_doubling_up_to_ten_minutes() -> None:
+    assert [retry_delay(n).total_seconds() for n in (1, 2, 3, 7, 50)] == [
+        10.0,
+        20.0,
+        40.0,
+        600.0,
+        600.0,
+    ]

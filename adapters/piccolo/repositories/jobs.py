@@ -48,12 +48,15 @@ class PiccoloJobRepository:
 
     async def next_claimable(self, now: datetime) -> Job | None:
         session = await self._session()
+        at = db_instant(now, session.dialect)
         claimable = sql(
-            f"SELECT {_SELECT} FROM jobs WHERE status = {{}} "
-            f"OR (status = {{}} AND lease_expires_at <= {{}}) ORDER BY created_at, id LIMIT 1",
+            f"SELECT {_SELECT} FROM jobs "
+            "WHERE (status = {} AND (not_before IS NULL OR not_before <= {})) "
+            "OR (status = {} AND lease_expires_at <= {}) ORDER BY created_at, id LIMIT 1",
             _QUEUED,
+            at,
             _RUNNING,
-            db_instant(now, session.dialect),
+            at,
         )
         if session.dialect == "postgres":
             # The row lock lasts until this unit of work ends; rows other claimers hold

@@ -192,6 +192,7 @@ class Jobs(Table, tablename="jobs"):
     result = JSON(null=True, default=None)
     lease_owner = Varchar(length=200, null=True, default=None)
     lease_expires_at = Timestamptz(null=True, default=None)
+    not_before = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=None)
     started_at = Timestamptz(null=True, default=None)
     finished_at = Timestamptz(null=True, default=None, index=True)
