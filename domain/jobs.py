@@ -134,7 +134,7 @@ class Job:
 
     def succeed(self, now: datetime, result: JSONDict) -> None:
         self._require_running()
-        self.progress = 1.0
+        self.progress, self.message = 1.0, "done"
         self._end(JobStatus.SUCCEEDED, now, result=result)
 
     def fail(self, now: datetime, error: str, error_field: str | None = None) -> None:
