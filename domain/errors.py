@@ -108,6 +108,11 @@ class DuplicateRecord(Conflict):
         super().__init__(f"{kind} {key!s} already exists")
 
 
+class JobNotFound(NotFound):
+    def __init__(self, job_id: object) -> None:
+        super().__init__("job", job_id)
+
+
 class BlobNotFound(NotFound):
     def __init__(self, key: str) -> None:
         super().__init__("blob", key)

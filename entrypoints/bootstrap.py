@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from adapters.clock import SystemClock
-from adapters.memory import InMemoryBlobStore, InMemoryDatabase
+from adapters.memory import InMemoryBlobStore, InMemoryDatabase, InMemoryLocks
 from adapters.piccolo import PiccoloDatabase
 from adapters.security import Argon2PasswordHasher, HmacSecretDigester
 from domain.policies import AlertBudget
@@ -28,6 +28,7 @@ from ports import (
     Clock,
     Detector,
     DetectorFactory,
+    Locks,
     TrainedDetector,
     TrainingSet,
     UnitOfWork,
@@ -37,7 +38,11 @@ from ports.security import PasswordHasher, SecretDigester
 
 
 class Database(Protocol):
-    """What the entrypoints need from a database: its lifecycle, health and units of work."""
+    """What the entrypoints need from a database: its lifecycle, health, units of work and
+    the named locks its processes share."""
+
+    @property
+    def locks(self) -> Locks: ...
 
     async def start(self) -> None: ...
 
@@ -114,11 +119,13 @@ def services_over(
     blobs: BlobStore | None = None,
     detectors: DetectorFactory | None = None,
     alerts: AlertBudget | None = None,
+    locks: Locks | None = None,
 ) -> Services:
     """The use cases' ``Services`` over ``uow``, serving nothing (``wire`` adds the
     scorer). Defaults: the system clock, API key secrets digested with a random key (it
     lives and dies with the process), argon2 passwords, artifacts in memory, the pyod
-    detectors (imported on first use), the default alert budget."""
+    detectors (imported on first use), the default alert budget, locks of this process
+    only."""
     return Services(
         uow=uow,
         clock=SystemClock() if clock is None else clock,
@@ -126,6 +133,7 @@ def services_over(
         detectors=LazyPyodDetectors() if detectors is None else detectors,
         passwords=Argon2PasswordHasher() if passwords is None else passwords,
         digester=_digester(None) if digester is None else digester,
+        locks=InMemoryLocks() if locks is None else locks,
         alerts=AlertBudget() if alerts is None else alerts,
     )
 
@@ -142,10 +150,11 @@ def wire(
     auto_migrate: bool = False,
     bootstrap_model: bool = True,
 ) -> Container:
-    """The application over ``database``: ``services_over`` its units of work (same
-    defaults), with the scorer as what serves."""
+    """The application over ``database``: ``services_over`` its units of work and locks
+    (same defaults), with the scorer as what serves."""
     ports = services_over(
         database.uow,
+        locks=database.locks,
         clock=clock,
         digester=digester,
         passwords=passwords,

@@ -143,6 +143,24 @@ SHUTDOWN_RESERVE_S = 5
 
 
 @dataclass(frozen=True, slots=True)
+class JobSettings:
+    """How background jobs (``domain.jobs``) run in this process. ``workers``: jobs run at
+    once here (0: this replica only enqueues; others run them). A worker's lease lasts
+    ``lease_s`` seconds and is renewed with each progress report (every ``lease_s / 3``
+    seconds at most, and at least every ``report_s``); a job whose worker is lost is tried
+    again up to ``max_attempts`` attempts in all. Idle workers look for jobs every
+    ``poll_s`` seconds (at once for jobs enqueued in this process). Finished jobs are
+    deleted after ``keep_days``."""
+
+    workers: int = 1
+    lease_s: float = 60.0
+    max_attempts: int = 3
+    poll_s: float = 2.0
+    report_s: float = 2.0
+    keep_days: int = 30
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the process is configured with; build it with ``load_settings()``.
 
@@ -166,6 +184,7 @@ class Settings:
     drift: DriftSettings = DriftSettings()
     rate_limits: RateLimitSettings = RateLimitSettings()
     shutdown: ShutdownSettings = ShutdownSettings()
+    jobs: JobSettings = JobSettings()
     secret_key: str | None = dataclasses.field(default=None, repr=False)
     """Keys the digests of API key secrets. ``load_settings`` always sets it (from
     ``CHAINWATCH_SECRET_KEY`` or the data folder's ``secret_key`` file); ``None`` makes
@@ -207,6 +226,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         drift=_drift(env),
         rate_limits=_rate_limits(env),
         shutdown=_shutdown(env),
+        jobs=_jobs(env),
         secret_key=_secret_key(env, data_dir),
     )
 
@@ -252,6 +272,16 @@ def _shutdown(env: _Environment) -> ShutdownSettings:
             "within the grace period"
         )
     return ShutdownSettings(grace_s=grace, drain_delay_s=delay)
+
+
+def _jobs(env: _Environment) -> JobSettings:
+    return JobSettings(
+        workers=env.integer("CHAINWATCH_JOB_WORKERS", 1, minimum=0, maximum=64),
+        lease_s=float(env.integer("CHAINWATCH_JOB_LEASE_S", 60, minimum=3, maximum=86_400)),
+        max_attempts=env.integer("CHAINWATCH_JOB_MAX_ATTEMPTS", 3, minimum=1, maximum=100),
+        poll_s=float(env.integer("CHAINWATCH_JOB_POLL_S", 2, minimum=1, maximum=3_600)),
+        keep_days=env.integer("CHAINWATCH_JOB_KEEP_DAYS", 30, minimum=1, maximum=36_500),
+    )
 
 
 def _alerts(env: _Environment) -> AlertBudget:

@@ -9,6 +9,7 @@ from ports.detector import (
     TrainedDetector,
     TrainingSet,
 )
+from ports.locks import Locks
 from ports.repositories import (
     AddManyResult,
     AnomalyFilter,
@@ -17,6 +18,7 @@ from ports.repositories import (
     AuditFilter,
     AuditLogRepository,
     CounterKey,
+    JobRepository,
     LabelRepository,
     ModelRepository,
     PredictionRepository,
@@ -45,7 +47,9 @@ __all__ = [
     "Detector",
     "DetectorFactory",
     "FeatureRows",
+    "JobRepository",
     "LabelRepository",
+    "Locks",
     "ModelRepository",
     "PasswordHasher",
     "PredictionRepository",

@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from domain.history import HistoryPoint, SenderActivity
+from domain.jobs import Job
 from domain.model import (
     Anomaly,
     APIKey,
@@ -366,6 +367,37 @@ class SystemMetricRepository(Protocol):
         ...
 
 
+class JobRepository(Protocol):
+    """Background jobs (``domain.jobs``): the queue every worker of every replica shares."""
+
+    async def add(self, job: Job) -> None:
+        """Raises ``DuplicateRecord`` if the id exists."""
+        ...
+
+    async def get(self, job_id: uuid.UUID) -> Job:
+        """Raises ``JobNotFound``."""
+        ...
+
+    async def next_claimable(self, now: datetime) -> Job | None:
+        """The oldest job (by ``(created_at, id)``) a worker may claim at ``now`` - QUEUED,
+        or RUNNING with its lease expired - locked for this unit of work until it ends.
+        Jobs locked by other units of work are skipped, not waited for (PostgreSQL:
+        ``FOR UPDATE SKIP LOCKED``; SQLite: the write transaction excludes other writers,
+        so a concurrent claimer waits and then sees the job taken)."""
+        ...
+
+    async def save(self, job: Job, *, leased_by: str | None = None) -> bool:
+        """Persist the mutable fields (everything but id, kind, payload, max_attempts and
+        created_at). With ``leased_by``, only if the stored job is still RUNNING under that
+        owner's lease: returns False (and writes nothing) when the lease was lost to
+        another worker or the job has ended. Raises ``JobNotFound``."""
+        ...
+
+    async def delete_finished_before(self, instant: datetime) -> int:
+        """Delete SUCCEEDED and FAILED jobs that finished before ``instant``; return how many."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction around a use case.
 
@@ -383,6 +415,7 @@ class UnitOfWork(Protocol):
     metrics: SystemMetricRepository
     labels: LabelRepository
     rate_counters: RateCounterRepository
+    jobs: JobRepository
 
     async def __aenter__(self) -> Self: ...
 

@@ -9,7 +9,9 @@ from adapters.memory.api_keys import InMemoryApiKeyRepository
 from adapters.memory.audit_log import InMemoryAuditLogRepository
 from adapters.memory.blobs import InMemoryBlobStore
 from adapters.memory.database import InMemoryDatabase
+from adapters.memory.jobs import InMemoryJobRepository
 from adapters.memory.labels import InMemoryLabelRepository
+from adapters.memory.locks import InMemoryLocks
 from adapters.memory.models import InMemoryModelRepository
 from adapters.memory.predictions import InMemoryPredictionRepository
 from adapters.memory.rate_counters import InMemoryRateCounterRepository
@@ -24,7 +26,9 @@ __all__ = [
     "InMemoryAuditLogRepository",
     "InMemoryBlobStore",
     "InMemoryDatabase",
+    "InMemoryJobRepository",
     "InMemoryLabelRepository",
+    "InMemoryLocks",
     "InMemoryModelRepository",
     "InMemoryPredictionRepository",
     "InMemoryRateCounterRepository",

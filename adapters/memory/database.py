@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from adapters.memory.locks import InMemoryLocks
 from adapters.memory.store import Store
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
 from domain.errors import Unavailable
@@ -17,6 +18,7 @@ class InMemoryDatabase:
     def __init__(self) -> None:
         self._store = Store()
         self.available = True
+        self.locks = InMemoryLocks()
 
     def uow(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self._store, self._check_available)

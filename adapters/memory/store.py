@@ -26,6 +26,7 @@ from domain.errors import (
     DuplicateRecord,
     DuplicateUser,
 )
+from domain.jobs import Job
 from domain.model import (
     Anomaly,
     APIKey,
@@ -99,7 +100,7 @@ class TableView(Generic[K, V]):
 
     def items(self) -> list[tuple[K, V]]:
         """Every visible row with its key, *not* copied (as ``scan``)."""
-        return [(key, row) for key, row in self._merged_items() if key not in self._deleted]
+        return self._merged_items()
 
     def insert(self, key: K, row: V) -> None:
         """Add a new row; raises ``DuplicateRecord`` or the clashing unique key's error."""
@@ -146,7 +147,7 @@ class TableView(Generic[K, V]):
     def _merged_items(self) -> list[tuple[K, V]]:
         merged = dict(self._table.rows)
         merged.update(self._written)
-        return list(merged.items())
+        return [(key, row) for key, row in merged.items() if key not in self._deleted]
 
 
 class Store:
@@ -173,6 +174,10 @@ class Store:
         # Counters are locked like rows of a database (``RateCounterRepository.add``): a
         # workspace that touched one holds this lock until its unit of work ends.
         self.rate_counters_lock = asyncio.Lock()
+        self.jobs: Table[uuid.UUID, Job] = Table("job")
+        # Jobs a unit of work has locked to claim (``JobRepository.next_claimable``):
+        # others skip them until it ends, as PostgreSQL's FOR UPDATE SKIP LOCKED does.
+        self.claimed_jobs: set[uuid.UUID] = set()
         # The serving-set lock (``ModelRepository.lock_serving``); like a database's
         # transaction-scoped lock, a workspace holds it until its unit of work ends.
         self.serving_lock = asyncio.Lock()
@@ -193,8 +198,10 @@ class Workspace:
         self.metrics = TableView(store.metrics)
         self.labels = TableView(store.labels)
         self.rate_counters = TableView(store.rate_counters)
+        self.jobs = TableView(store.jobs)
         self.store = store
         self.held_locks: list[asyncio.Lock] = []
+        self.claimed_jobs: set[uuid.UUID] = set()
 
     async def hold(self, lock: asyncio.Lock) -> None:
         """Acquire ``lock`` for the rest of this workspace's life (re-entrant)."""
@@ -202,9 +209,16 @@ class Workspace:
             await lock.acquire()
             self.held_locks.append(lock)
 
+    def claim_job(self, job_id: uuid.UUID) -> None:
+        """Lock the job for the rest of this workspace's life (see ``Store.claimed_jobs``)."""
+        self.store.claimed_jobs.add(job_id)
+        self.claimed_jobs.add(job_id)
+
     def release_locks(self) -> None:
         while self.held_locks:
             self.held_locks.pop().release()
+        self.store.claimed_jobs -= self.claimed_jobs
+        self.claimed_jobs.clear()
 
     def commit(self) -> None:
         """Merge every write into the store, all or nothing."""
@@ -220,6 +234,7 @@ class Workspace:
             self.metrics,
             self.labels,
             self.rate_counters,
+            self.jobs,
         )
         # Validate everything before touching the store, so a clash leaves it unchanged.
         for view in views:

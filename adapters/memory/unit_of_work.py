@@ -9,6 +9,7 @@ from typing import Self
 from adapters.memory.anomalies import InMemoryAnomalyRepository
 from adapters.memory.api_keys import InMemoryApiKeyRepository
 from adapters.memory.audit_log import InMemoryAuditLogRepository
+from adapters.memory.jobs import InMemoryJobRepository
 from adapters.memory.labels import InMemoryLabelRepository
 from adapters.memory.models import InMemoryModelRepository
 from adapters.memory.predictions import InMemoryPredictionRepository
@@ -21,6 +22,7 @@ from ports.repositories import (
     AnomalyRepository,
     ApiKeyRepository,
     AuditLogRepository,
+    JobRepository,
     LabelRepository,
     ModelRepository,
     PredictionRepository,
@@ -56,6 +58,7 @@ class InMemoryUnitOfWork:
         self.metrics: SystemMetricRepository = InMemorySystemMetricRepository(self._current)
         self.labels: LabelRepository = InMemoryLabelRepository(self._current)
         self.rate_counters: RateCounterRepository = InMemoryRateCounterRepository(self._current)
+        self.jobs: JobRepository = InMemoryJobRepository(self._current)
 
     async def __aenter__(self) -> Self:
         if self._work is not None:

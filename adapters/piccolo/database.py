@@ -12,6 +12,7 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 from piccolo.table import Table
 
+from adapters.piccolo.locks import PiccoloLocks
 from adapters.piccolo.repositories.unit_of_work import PiccoloUnitOfWork
 from adapters.piccolo.schema import migrations
 from adapters.piccolo.schema.tables import TABLES
@@ -41,13 +42,15 @@ class PiccoloDatabase:
     ``bind()`` points the Piccolo ``Table`` classes (and Piccolo's ``migration`` table) at
     this database's engine, for code that uses Piccolo queries directly; one database is
     bound per process at a time (``start()`` binds). The repositories themselves always use
-    this database's engine, bound or not.
+    this database's engine, bound or not. ``locks`` are named locks shared by every
+    process of the database (``adapters.piccolo.locks``).
     """
 
     def __init__(self, config: DatabaseConfig) -> None:
         self.config = config
         self._engine: PostgresEngine | SQLiteEngine | None = None
         self._recycler: asyncio.Task[None] | None = None
+        self.locks = PiccoloLocks(config, lambda: self.engine)
 
     @property
     def dialect(self) -> Dialect:

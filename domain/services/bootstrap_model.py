@@ -7,6 +7,11 @@ algorithm; on the labelled synthetic stream it ranks fraud far better than an is
 forest or ECOD) on transactions the caller supplies - a synthetic stream
 at start-up - and activates it at 100% of traffic. Replace it by training a model on real
 data and activating that (then retire the bootstrap version).
+
+Several replicas starting at the same moment train it once: the check and the training
+run under the database-wide lock ``BOOTSTRAP_LOCK`` (``Services.locks``: a PostgreSQL
+advisory lock, a file lock next to a SQLite file), so the others wait, then find the new
+version active and train nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from domain.services.training_data import GivenTransactions, Progress
 
 BOOTSTRAP_MODEL = "bootstrap-tails"
 BOOTSTRAP_ALGORITHM = "tails"
+BOOTSTRAP_LOCK = "bootstrap-model"
 
 
 async def _anything_active(services: Services) -> bool:
@@ -42,13 +48,25 @@ async def ensure_active_model(
     version is ACTIVE already; returns the new version, or None when nothing was needed.
     ``actor`` is ``None`` when the service does it by itself at start-up.
 
-    Two replicas starting at once may both train; the second to finish finds a version
-    active and leaves its own STAGED.
+    Runs under ``BOOTSTRAP_LOCK``: a concurrent caller - in this process or another one
+    on the same database - waits for the first one's training, then returns None.
     """
     if await _anything_active(services):
         return None
-    # The model may be left from an earlier start (its versions retired) or a replica
-    # may have been faster: either way it exists now, which is all that matters here.
+    async with services.locks.exclusive(BOOTSTRAP_LOCK):
+        if await _anything_active(services):
+            return None
+        return await _train_and_activate(services, transactions, actor, progress)
+
+
+async def _train_and_activate(
+    services: Services,
+    transactions: Callable[[], Sequence[Transaction]],
+    actor: uuid.UUID | None,
+    progress: Progress | None,
+) -> ModelVersion | None:
+    # The model may be left from an earlier start (its versions retired): it exists,
+    # which is all that matters here.
     with contextlib.suppress(DuplicateModel):
         await create_model(
             services,
@@ -65,6 +83,6 @@ async def ensure_active_model(
         actor=actor,
         progress=progress,
     )
-    if await _anything_active(services):
+    if await _anything_active(services):  # activated meanwhile by someone not locking
         return None
     return await lifecycle.activate(services, BOOTSTRAP_MODEL, version.version, actor=actor)

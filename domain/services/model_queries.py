@@ -11,10 +11,3 @@ async def get_model(services: Services, name: str) -> ModelOverview:
     async with services.uow() as work:
         model = await work.models.get_model(name)
         return ModelOverview(model, await work.models.list_versions(model.name))
-
-
-async def next_version_number(services: Services, name: str) -> int:
-    """The number the next trained version of ``name`` would get now."""
-    async with services.uow() as work:
-        model = await work.models.get_model(name)
-        return await work.models.next_version_number(model.id)

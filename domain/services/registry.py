@@ -39,6 +39,7 @@ from domain.services.naming import version_label
 from domain.services.services import Services
 from domain.services.training_data import (
     DEFAULT_HOLDOUT,
+    MeasuredProgress,
     Progress,
     TrainingData,
     TrainingSource,
@@ -147,7 +148,7 @@ async def train_version(
     data = await gather(
         services, source, holdout=holdout, progress=progress, feature_version=feature_version
     )
-    _say(progress, f"training {model.algorithm} on {len(data.train.rows):,} rows")
+    _say(progress, f"training {model.algorithm} on {len(data.train.rows):,} rows", 0.3)
     trained = await asyncio.to_thread(
         services.detectors.train,
         model.algorithm,
@@ -161,7 +162,7 @@ async def train_version(
     }
     metrics = await _evaluate(services, trained, data, reference, progress, names)
     version = await _reserve(services, model, trained, thresholds, metrics, feature_version)
-    _say(progress, f"storing the artifact of {version_label(model.name, version.version)}")
+    _say(progress, f"storing the artifact of {version_label(model.name, version.version)}", 0.9)
     try:
         key, digest = await asyncio.to_thread(store_artifact, blobs, trained.artifact)
     except BaseException as error:
@@ -204,7 +205,7 @@ async def _evaluate(
     alert_share = services.alerts.alert_share
     floor = 1.0 - alert_share
     if held_out.rows:
-        _say(progress, f"evaluating on {len(held_out.rows):,} held-out rows")
+        _say(progress, f"evaluating on {len(held_out.rows):,} held-out rows", 0.7)
         detector = await asyncio.to_thread(services.detectors.load, trained.artifact)
         scores = await asyncio.to_thread(detector.score, held_out.rows)
         metrics = evaluate([reference.quantile(s) for s in scores], held_out.labels, floor)
@@ -266,6 +267,10 @@ async def _abandon(services: Services, version: ModelVersion, error: BaseExcepti
         await work.commit()
 
 
-def _say(progress: Progress | None, message: str) -> None:
-    if progress is not None:
+def _say(progress: Progress | None, message: str, done: float) -> None:
+    """Report a stage; ``done`` is a rough share of the whole training finished by then
+    (reading the rows before it reports messages only: their number is not known)."""
+    if isinstance(progress, MeasuredProgress):
+        progress.measured(message, done)
+    elif progress is not None:
         progress(message)

@@ -17,6 +17,7 @@ from domain.policies import AlertBudget
 from ports.blobs import BlobStore
 from ports.clock import Clock
 from ports.detector import DetectorFactory
+from ports.locks import Locks
 from ports.repositories import UnitOfWorkFactory
 from ports.security import PasswordHasher, SecretDigester
 
@@ -55,6 +56,8 @@ class Services:
     passwords: PasswordHasher
     digester: SecretDigester
     """Digests API key secrets."""
+    locks: Locks
+    """Named locks shared by every process of the database (do-once work: bootstrap)."""
     serving: Serving = NOTHING_SERVED
     """Reloaded after a change to which versions serve (a failure is logged, not raised:
     the change is committed already)."""

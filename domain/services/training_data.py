@@ -27,6 +27,7 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 from domain.errors import InvalidInput
 from domain.features import FEATURE_VERSION, needs_history, static_features, with_history
@@ -38,6 +39,19 @@ from domain.values import lookup_key
 from ports.repositories import TimeRange
 
 Progress = Callable[[str], None]
+"""Told what the work is doing, one message at a time (the CLI prints them)."""
+
+
+@runtime_checkable
+class MeasuredProgress(Protocol):
+    """A ``Progress`` that also takes the share of the work done, from 0 to 1, where the
+    work knows it (a background job records both in its row)."""
+
+    def __call__(self, message: str) -> None: ...
+
+    def measured(self, message: str, done: float) -> None: ...
+
+
 DEFAULT_HOLDOUT = 0.2
 MIN_ROWS_FOR_HOLDOUT = 100
 _PROGRESS_EVERY = 100_000

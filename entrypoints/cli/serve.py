@@ -51,6 +51,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             drift=settings.drift,
             rate_limits=settings.rate_limits,
             drain=drain,
+            jobs=settings.jobs,
         ),
         host=args.host or settings.host,
         port=port,

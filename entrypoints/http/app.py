@@ -20,7 +20,6 @@ from entrypoints.http.client_address import resolve_client_addresses
 from entrypoints.http.draining import Drain
 from entrypoints.http.drift import DriftMonitor
 from entrypoints.http.health import HealthController
-from entrypoints.http.jobs import TrainingJobs
 from entrypoints.http.lifecycle import DatabaseLifecycle
 from entrypoints.http.links import declare_links
 from entrypoints.http.observability import (
@@ -35,8 +34,9 @@ from entrypoints.http.predicting import Predictor
 from entrypoints.http.problems import problem_handlers
 from entrypoints.http.rate_limits import RateLimits
 from entrypoints.http.security import LastUsedBuffer, security_components
+from entrypoints.jobs import JobWorker
 from entrypoints.serving import ModelServing
-from entrypoints.settings import DriftSettings, PredictLimits, RateLimitSettings
+from entrypoints.settings import DriftSettings, JobSettings, PredictLimits, RateLimitSettings
 
 _logger = logging.getLogger("chainwatch.http")
 API_VERSION = "1.0.0"
@@ -52,6 +52,7 @@ def create_app(
     predict: PredictLimits | None = None,
     drift: DriftSettings | None = None,
     rate_limits: RateLimitSettings | None = None,
+    jobs: JobSettings | None = None,
     extra_api_handlers: list[ControllerRouterHandler] | None = None,
     drain: Drain | None = None,
 ) -> Litestar:
@@ -63,8 +64,10 @@ def create_app(
     keeps trying until it is reachable. API key uses are written every ``key_use_flush_s``
     seconds and at shutdown. ``/predict`` gathers single transactions into micro-batches
     within ``predict`` limits (defaults: ``PredictLimits()``); the depth of that queue, or
-    ``scoring_queue_depth`` when given, feeds the Prometheus gauge of that name. Training
-    jobs run in this process and are cancelled at shutdown. The serving versions' drift
+    ``scoring_queue_depth`` when given, feeds the Prometheus gauge of that name. Background
+    jobs (training) are rows in the database; this process runs them as ``jobs`` says
+    (default ``JobSettings()``, see ``entrypoints.jobs``) once the database has started,
+    and gives a job it is running back to the queue at shutdown. The serving versions' drift
     (window and gauge refresh from ``drift``, default ``DriftSettings()``) is measured at
     start-up and then periodically for ``/metrics`` (``app.state.drift`` is the
     ``DriftMonitor``). Requests per API key and failed authentications per client address
@@ -82,7 +85,7 @@ def create_app(
     metrics = prometheus_config()
     services = container.services
     predictor = Predictor(container.scorer, services, predict or PredictLimits())
-    jobs = TrainingJobs(services.clock)
+    worker = JobWorker(services, jobs or JobSettings(), ready=lambda: lifecycle.started)
     drift_settings = drift or DriftSettings()
     drift_monitor = DriftMonitor(services, drift_settings)
     queue_depth = scoring_queue_depth or (lambda: predictor.batcher.depth)
@@ -111,8 +114,8 @@ def create_app(
             yield
 
     @asynccontextmanager
-    async def run_training_jobs(_: Litestar) -> AsyncIterator[None]:
-        async with jobs.accepting():
+    async def run_jobs(_: Litestar) -> AsyncIterator[None]:
+        async with worker.running():
             yield
 
     @asynccontextmanager
@@ -137,19 +140,20 @@ def create_app(
             "services": Provide(lambda: services, use_cache=True, sync_to_thread=False),
             "database": Provide(lambda: lifecycle, use_cache=True, sync_to_thread=False),
             "predictor": Provide(lambda: predictor, use_cache=True, sync_to_thread=False),
-            "jobs": Provide(lambda: jobs, use_cache=True, sync_to_thread=False),
+            "jobs": Provide(lambda: worker, use_cache=True, sync_to_thread=False),
             "drift_settings": Provide(lambda: drift_settings, use_cache=True, sync_to_thread=False),
             "drain": Provide(lambda: draining, use_cache=True, sync_to_thread=False),
         },
-        # Exited in reverse: readiness fails first; jobs and queued predictions end, and
-        # key uses and rate-limit counts are flushed, before the database stops.
+        # Exited in reverse: readiness fails first; running jobs are given back, queued
+        # predictions end, and key uses and rate-limit counts are flushed, before the
+        # database stops.
         lifespan=[
             run_database,
             serving.lifespan(lambda: lifecycle.started),
             drift_monitor.lifespan(lambda: lifecycle.started),
             record_key_use,
             run_scoring_queue,
-            run_training_jobs,
+            run_jobs,
             mark_draining,
         ],
         exception_handlers=problem_handlers(),

@@ -89,6 +89,7 @@ class LateDatabase:
         self.starts = 0
         self.migrations = 0
         self.memory = InMemoryDatabase()
+        self.locks = self.memory.locks
 
     async def start(self) -> None:
         if not self.up:

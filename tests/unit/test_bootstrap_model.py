@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from adapters.detectors import PyodDetectorFactory
 from adapters.memory import InMemoryBlobStore, InMemoryDatabase
 from adapters.synthetic import generate_stream
@@ -98,3 +100,16 @@ def test_the_bootstrap_stream_covers_every_hour_and_rows_with_and_without_gas_us
     assert (rows[-1].timestamp - rows[0].timestamp).days >= 6
     known = sum(1 for tx in rows if tx.gas_used is not None) / len(rows)
     assert 0.3 < known < 0.7
+
+
+async def test_callers_racing_on_an_empty_store_train_once_and_the_rest_wait_for_it() -> None:
+    uow, blobs = InMemoryDatabase().uow, InMemoryBlobStore()
+    services = services_for(uow, blobs=blobs, detectors=DETECTORS)
+
+    results = await asyncio.gather(
+        *(ensure_active_model(services, _rows, actor=None) for _ in range(3))
+    )
+
+    assert sorted(r is None for r in results) == [False, True, True]
+    (overview,) = await list_models(services_for(uow))
+    assert [v.version for v in overview.versions] == [1]

@@ -12,6 +12,7 @@ from domain.rate_limits import Rate
 from entrypoints.settings import (
     ConfigError,
     DriftSettings,
+    JobSettings,
     PredictLimits,
     RateLimitSettings,
     S3Settings,
@@ -397,6 +398,47 @@ class TestModels:
         assert config_error(data_dir, CHAINWATCH_BOOTSTRAP_MODEL="maybe").startswith(
             "CHAINWATCH_BOOTSTRAP_MODEL"
         )
+
+
+class TestJobs:
+    def test_jobs_run_one_at_a_time_with_a_minute_lease_and_three_attempts_by_default(
+        self, data_dir: Path
+    ) -> None:
+        assert load(data_dir).jobs == JobSettings(
+            workers=1, lease_s=60.0, max_attempts=3, poll_s=2.0, keep_days=30
+        )
+
+    def test_each_job_setting_comes_from_its_variable(self, data_dir: Path) -> None:
+        jobs = load(
+            data_dir,
+            CHAINWATCH_JOB_WORKERS="0",
+            CHAINWATCH_JOB_LEASE_S="300",
+            CHAINWATCH_JOB_MAX_ATTEMPTS="5",
+            CHAINWATCH_JOB_POLL_S="10",
+            CHAINWATCH_JOB_KEEP_DAYS="7",
+        ).jobs
+        assert (jobs.workers, jobs.lease_s, jobs.max_attempts, jobs.poll_s, jobs.keep_days) == (
+            0,
+            300.0,
+            5,
+            10.0,
+            7,
+        )
+
+    @pytest.mark.parametrize(
+        ("variable", "value"),
+        [
+            ("CHAINWATCH_JOB_WORKERS", "-1"),
+            ("CHAINWATCH_JOB_LEASE_S", "2"),
+            ("CHAINWATCH_JOB_MAX_ATTEMPTS", "0"),
+            ("CHAINWATCH_JOB_POLL_S", "soon"),
+            ("CHAINWATCH_JOB_KEEP_DAYS", "0"),
+        ],
+    )
+    def test_a_job_setting_out_of_range_is_refused_naming_it(
+        self, data_dir: Path, variable: str, value: str
+    ) -> None:
+        assert config_error(data_dir, **{variable: value}).startswith(variable)
 
 
 class TestS3:

@@ -13,6 +13,7 @@ from piccolo.engine.sqlite import SQLiteEngine
 from adapters.piccolo.repositories.anomalies import PiccoloAnomalyRepository
 from adapters.piccolo.repositories.api_keys import PiccoloApiKeyRepository
 from adapters.piccolo.repositories.audit_log import PiccoloAuditLogRepository
+from adapters.piccolo.repositories.jobs import PiccoloJobRepository
 from adapters.piccolo.repositories.labels import PiccoloLabelRepository
 from adapters.piccolo.repositories.models import PiccoloModelRepository
 from adapters.piccolo.repositories.predictions import PiccoloPredictionRepository
@@ -25,6 +26,7 @@ from ports.repositories import (
     AnomalyRepository,
     ApiKeyRepository,
     AuditLogRepository,
+    JobRepository,
     LabelRepository,
     ModelRepository,
     PredictionRepository,
@@ -59,6 +61,7 @@ class PiccoloUnitOfWork:
         self.metrics: SystemMetricRepository = PiccoloSystemMetricRepository(self._current)
         self.labels: LabelRepository = PiccoloLabelRepository(self._current)
         self.rate_counters: RateCounterRepository = PiccoloRateCounterRepository(self._current)
+        self.jobs: JobRepository = PiccoloJobRepository(self._current)
 
     async def __aenter__(self) -> Self:
         if self._entered:

@@ -39,6 +39,7 @@ from adapters.piccolo.schema.tables import (
     Anomalies,
     ApiKeys,
     AuditLogs,
+    Jobs,
     Labels,
     Models,
     ModelVersions,
@@ -59,6 +60,7 @@ from adapters.piccolo.sql.values import (
     from_json,
     to_json,
 )
+from domain.jobs import Job
 from domain.model import (
     Anomaly,
     APIKey,
@@ -231,3 +233,4 @@ USERS = Codec(Users, User)
 API_KEYS = Codec(ApiKeys, APIKey)
 AUDIT_LOGS = Codec(AuditLogs, AuditLog)
 SYSTEM_METRICS = Codec(SystemMetrics, SystemMetric)
+JOBS = Codec(Jobs, Job)

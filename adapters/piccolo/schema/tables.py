@@ -184,6 +184,30 @@ class RateCounters(Table, tablename="rate_counters"):
     expires_at = Timestamptz(default=None, index=True)
 
 
+class Jobs(Table, tablename="jobs"):
+    """Background jobs (``domain.jobs``); ``status`` is indexed for the claim query and
+    ``finished_at`` for deleting old finished jobs. No foreign keys: a job outlives what
+    its payload names."""
+
+    id = UUID(primary_key=True, default=None)
+    kind = Varchar(length=64)
+    payload = JSON()
+    status = Varchar(length=16, index=True)
+    progress = DoublePrecision()
+    message = Text()
+    attempts = Integer()
+    max_attempts = Integer()
+    error = Text(null=True, default=None)
+    error_field = Varchar(length=100, null=True, default=None)
+    result = JSON(null=True, default=None)
+    lease_owner = Varchar(length=200, null=True, default=None)
+    lease_expires_at = Timestamptz(null=True, default=None)
+    not_before = Timestamptz(null=True, default=None)
+    created_at = Timestamptz(default=None)
+    started_at = Timestamptz(null=True, default=None)
+    finished_at = Timestamptz(null=True, default=None, index=True)
+
+
 TABLES: tuple[type[Table], ...] = (
     Transactions,
     Models,
@@ -196,6 +220,7 @@ TABLES: tuple[type[Table], ...] = (
     SystemMetrics,
     Labels,
     RateCounters,
+    Jobs,
 )
 """Every chainwatch table, parents before children (the order to create them in)."""
 

@@ -9,16 +9,16 @@ from litestar import Controller, Request, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter
 
-from domain.errors import NotFound
+from domain.errors import JobNotFound
 from domain.features import FEATURE_VERSION, feature_names
-from domain.model import ModelVersion
 from domain.services import Services, drift_queries, lifecycle, model_queries
 from domain.services.auth import Permission, Principal
-from domain.services.registry import check_algorithm, create_model, list_models, train_version
+from domain.services.jobs import enqueue_job, get_job
+from domain.services.registry import check_algorithm, create_model, list_models
 from domain.services.training_data import StoredTransactions
+from domain.services.training_jobs import TRAIN_VERSION, trained_model, training_payload
 from domain.values import normalize_name
 from entrypoints.http.controllers.errors import read_errors, write_errors
-from entrypoints.http.jobs import TrainingJobs
 from entrypoints.http.params import NAME_PATTERN, UUID_PATTERN, parse_id, time_range
 from entrypoints.http.schemas.models import (
     JobOut,
@@ -37,6 +37,7 @@ from entrypoints.http.schemas.models import (
     version_outs,
 )
 from entrypoints.http.security import requires
+from entrypoints.jobs import JobWorker
 from entrypoints.settings import DriftSettings
 
 ModelName = Annotated[str, Parameter(pattern=NAME_PATTERN, description="The model's name")]
@@ -110,15 +111,17 @@ class ModelController(Controller):
         responses=write_errors(404),
         status_code=202,
         summary="Train a new version on the stored transactions of [since, until)",
-        description="Training runs in the background: poll `status_url`. The version "
-        "comes out staged; activate or shadow it with PATCH. Jobs are kept in this "
-        "server's memory only (a restart forgets them).",
+        description="Training runs as a background job, stored in the database (committed "
+        "before this answers) and run by whichever replica's worker claims it first: poll "
+        "`status_url` on any replica. `version` is null here: the number is given when the "
+        "version is stored, at the end of the training, and the job's status shows it. The "
+        "version comes out staged; activate or shadow it with PATCH.",
     )
     async def train(
         self,
         services: NamedDependency[Services],
         principal: NamedDependency[Principal],
-        jobs: NamedDependency[TrainingJobs],
+        jobs: NamedDependency[JobWorker],
         request: Request[Any, Any, Any],
         name: ModelName,
         data: JSONBody[TrainIn],
@@ -128,22 +131,19 @@ class ModelController(Controller):
         feature_version = FEATURE_VERSION if data.feature_version is None else data.feature_version
         feature_names(feature_version)  # an unknown set is a 422 now, not a failed job
         source = StoredTransactions(time_range(data.since, data.until))
-        actor = principal.user_id
-
-        async def train() -> ModelVersion:
-            return await train_version(
-                services,
-                model.name,
-                source,
-                data.params,
-                feature_version=feature_version,
-                actor=actor,
-            )
-
-        number = await model_queries.next_version_number(services, model.name)
-        job = jobs.submit(model.name, jobs.expected_version(model.name, number), train)
+        payload = training_payload(
+            model.name,
+            source.period,
+            data.params or {},
+            feature_version=feature_version,
+            actor=principal.user_id,
+        )
+        job = await enqueue_job(
+            services, TRAIN_VERSION, payload, max_attempts=jobs.settings.max_attempts
+        )
+        jobs.wake()
         return TrainAccepted(
-            version=job.version,
+            version=None,
             # This route's own path, so a mount under another prefix keeps working.
             status_url=f"{request.url.path.rstrip('/').removesuffix('/versions')}/jobs/{job.id}",
             job_id=job.id,
@@ -153,15 +153,16 @@ class ModelController(Controller):
         "/{name:str}/jobs/{job_id:str}",
         opt=requires(Permission.READ),
         responses=read_errors(404),
-        summary="A training job: queued, running, succeeded or failed (with the error)",
+        summary="A training job: queued, running, succeeded or failed (with the error), "
+        "with its progress",
     )
     async def job(
-        self, jobs: NamedDependency[TrainingJobs], name: ModelName, job_id: JobId
+        self, services: NamedDependency[Services], name: ModelName, job_id: JobId
     ) -> JobOut:
         identifier = parse_id(job_id, "job_id")
-        found = jobs.get(identifier)
-        if found is None or found.model != normalize_name(name):
-            raise NotFound("training job", identifier)
+        found = await get_job(services, identifier)
+        if trained_model(found) != normalize_name(name):
+            raise JobNotFound(identifier)
         return job_out(found)
 
     @patch(

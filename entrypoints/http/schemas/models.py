@@ -10,11 +10,12 @@ import msgspec
 
 from domain.calibration import summarise
 from domain.drift import Drift, DriftReading
+from domain.jobs import Job, JobStatus
 from domain.model import Model, ModelStatus, ModelVersion
 from domain.services.drift_queries import ModelDrift
 from domain.services.naming import version_tag
 from domain.services.registry import ModelOverview
-from entrypoints.http.jobs import JobStatus, TrainingJob
+from domain.services.training_jobs import trained_model, trained_version
 from entrypoints.http.params import NAME_PATTERN
 
 Name = Annotated[str, msgspec.Meta(pattern=NAME_PATTERN, description="Letters, digits, _ . -")]
@@ -109,8 +110,10 @@ class TrainIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class TrainAccepted(msgspec.Struct):
-    version: int
-    """The number the new version will get (the job's status confirms it)."""
+    version: int | None
+    """Always null: the number is given when the version is stored, at the end of the
+    training (so concurrent trainings on any replica never clash); the job's status
+    shows it once it has succeeded."""
     status_url: str
     job_id: uuid.UUID
 
@@ -119,12 +122,22 @@ class JobOut(msgspec.Struct):
     id: uuid.UUID
     model: str
     status: JobStatus
-    version: int
+    version: int | None
+    """The number of the version stored, once the job has succeeded (null before)."""
     submitted_at: datetime
     started_at: datetime | None
+    """When the latest attempt started."""
     finished_at: datetime | None
     error: str | None
+    """Why it failed; on a queued job, why the previous attempt did not finish."""
     error_field: str | None
+    progress: float
+    """Share of the work done, 0 to 1 (coarse: by stage)."""
+    message: str
+    """What the job is doing (or did last)."""
+    attempts: int
+    """Attempts started so far; a job whose worker is lost is tried up to
+    ``CHAINWATCH_JOB_MAX_ATTEMPTS`` times."""
 
 
 class VersionChange(msgspec.Struct, forbid_unknown_fields=True):
@@ -200,15 +213,18 @@ def model_list(overviews: list[ModelOverview]) -> ModelList:
     return ModelList([model_out(o.model, o.versions) for o in overviews])
 
 
-def job_out(job: TrainingJob) -> JobOut:
+def job_out(job: Job) -> JobOut:
     return JobOut(
         id=job.id,
-        model=job.model,
+        model=trained_model(job) or "",
         status=job.status,
-        version=job.version,
-        submitted_at=job.submitted_at,
+        version=trained_version(job),
+        submitted_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,
         error=job.error,
         error_field=job.error_field,
+        progress=job.progress,
+        message=job.message,
+        attempts=job.attempts,
     )

@@ -39,6 +39,7 @@ class SharedDatabase:
 
     def __init__(self, database: PiccoloDatabase) -> None:
         self.database = database
+        self.locks = database.locks
 
     async def start(self) -> None:
         await self.database.start()

@@ -44,8 +44,10 @@ async def trained(api: Api, name: str, **body: Any) -> dict[str, Any]:
     )
     assert response.status_code == 202, response.text
     accepted: dict[str, Any] = response.json()
+    assert accepted["version"] is None  # given when the version is stored, at the end
+    assert accepted["status_url"].endswith(f"/jobs/{accepted['job_id']}")
     job = await finished(api, accepted["status_url"])
-    assert job["version"] == accepted["version"]
+    assert job["id"] == accepted["job_id"]
     return job
 
 
@@ -98,6 +100,7 @@ async def test_a_version_is_trained_in_the_background_activated_and_serves(api: 
     assert job["status"] == "succeeded"
     assert job["version"] == 1
     assert job["error"] is None
+    assert (job["progress"], job["attempts"]) == (1.0, 1)
     versions = await api.client.get("/api/v1/models/forest/versions", headers=api.as_(Role.VIEWER))
     (version,) = versions.json()["versions"]
     assert version["status"] == "staged"
