@@ -51,7 +51,7 @@ from domain.errors import RateLimited
 from domain.model import Outcome, Role
 from domain.rate_limits import Rate
 from domain.services.audit import record_outcome
-from domain.services.rate_limits import AuthFailureLimiter, FailedAuthentication
+from domain.services.auth_failures import AuthFailureLimiter, FailedAuthentication
 from domain.services.users import create_user, issue_api_key
 from entrypoints.bootstrap import wire
 from entrypoints.http import create_app

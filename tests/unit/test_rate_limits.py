@@ -12,13 +12,13 @@ from adapters.memory import InMemoryDatabase
 from domain.errors import InvalidInput, RateLimited, Unavailable
 from domain.pagination import PageRequest
 from domain.rate_limits import Rate, parse_rate
-from domain.services.rate_limits import (
+from domain.services.auth_failures import (
     MAX_NAMES,
     OTHER,
     AuthFailureLimiter,
     FailedAuthentication,
-    KeyRateLimiter,
 )
+from domain.services.rate_limits import KeyRateLimiter
 from entrypoints.http.rate_limits import RateLimits
 from entrypoints.settings import RateLimitSettings
 from ports.repositories import AuditFilter, CounterKey
