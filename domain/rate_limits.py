@@ -50,9 +50,14 @@ class Rate:
         start = _EPOCH + timedelta(seconds=elapsed - elapsed % self.window_s)
         return Window(start, start + timedelta(seconds=self.window_s))
 
-    def __str__(self) -> str:
+    @property
+    def per(self) -> str:
+        """The window in words: ``"minute"``, or ``"90 s"`` for a window without a name."""
         unit = next((name for name, s in UNITS.items() if s == self.window_s), None)
-        return f"{self.limit}/{unit}" if unit else f"{self.limit}/{self.window_s}s"
+        return unit or f"{self.window_s} s"
+
+    def __str__(self) -> str:
+        return f"{self.limit}/{self.per}"
 
 
 def parse_rate(text: str) -> Rate | None:

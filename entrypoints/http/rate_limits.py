@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from domain.services import Services
-from domain.services.rate_limits import AuthFailureLimiter, KeyRateLimiter
+from domain.services.auth_failures import AuthFailureLimiter
+from domain.services.rate_limits import KeyRateLimiter
 from entrypoints.settings import RateLimitSettings
 
 PRUNE_EVERY_S = 60.0

@@ -33,7 +33,7 @@ from domain.services.auth import (
     authenticate,
     authorise,
 )
-from domain.services.rate_limits import FailedAuthentication
+from domain.services.auth_failures import FailedAuthentication
 from entrypoints.http.context import api_resource, request_context
 from entrypoints.http.rate_limits import RateLimits
 from ports import UnitOfWorkFactory

@@ -12,14 +12,16 @@ from adapters.memory import InMemoryDatabase
 from domain.errors import InvalidInput, RateLimited, Unavailable
 from domain.pagination import PageRequest
 from domain.rate_limits import Rate, parse_rate
-from domain.services.rate_limits import (
+from domain.services.auth_failures import (
     MAX_NAMES,
     OTHER,
     AuthFailureLimiter,
     FailedAuthentication,
-    KeyRateLimiter,
 )
-from ports.repositories import AuditFilter
+from domain.services.rate_limits import KeyRateLimiter
+from entrypoints.http.rate_limits import RateLimits
+from entrypoints.settings import RateLimitSettings
+from ports.repositories import AuditFilter, CounterKey
 from tests.clocks import ManualClock
 from tests.services import services_for
 
@@ -163,3 +165,21 @@ async def test_an_aggregate_row_names_a_bounded_number_of_resources() -> None:
     resources = row.details["resources"]
     assert len(resources) == MAX_NAMES + 1
     assert resources[OTHER] == 15
+
+
+async def test_the_app_prunes_counters_of_windows_that_are_over() -> None:
+    database, clock = InMemoryDatabase(), ManualClock()
+    limits = RateLimits(services_for(database.uow, clock), RateLimitSettings(per_key=Rate(9, 60)))
+    assert limits.per_key is not None
+    limits.per_key.hit(KEY)
+    await limits.sync()
+    window = Rate(9, 60).window_at(clock.current)
+    counter = CounterKey(f"key:{KEY}", window.start)
+
+    await limits.prune()  # the window is still running: kept
+    async with database.uow() as work:
+        assert await work.rate_counters.add({counter: 0}, window.end) == {counter: 1}
+    clock.advance(timedelta(seconds=61))
+    await limits.prune()
+    async with database.uow() as work:
+        assert await work.rate_counters.add({counter: 0}, window.end) == {counter: 0}
