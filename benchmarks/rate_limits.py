@@ -76,6 +76,7 @@ class _Shared:
 
     def __init__(self, database: PiccoloDatabase) -> None:
         self.database = database
+        self.locks = database.locks
 
     async def start(self) -> None:
         await self.database.start()
