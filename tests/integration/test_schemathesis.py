@@ -5,14 +5,15 @@ viewer, service), each with its own API key:
   (schemathesis's positive and negative modes, plus its coverage phase's boundary
   values and wrong types);
 - linked sequences through the operations (schemathesis's state machine over the links it
-  infers from the document: create a user, then change it; issue a key, then revoke it;
-  create a model, then train a version and poll its job; list anomalies, then review one).
+  infers from the document - create a user, then change it; issue a key, then revoke it;
+  create a model, then train a version and poll its job; list anomalies, then review one -
+  and those the document declares: predict, read the transaction, label it).
 
 No response may be a 5xx; every response must match what the document declares (status,
 content type, headers, body); every 4xx must be an RFC 9457 problem document.
 
 Bounded (``FUZZ_EXAMPLES`` per operation and role, ``STATEFUL_SCENARIOS`` sequences of up
-to ``STATEFUL_STEPS`` calls per role) so the file runs in about a minute on two cores.
+to ``STATEFUL_STEPS`` calls per role) so the file runs in about 90 s on two cores.
 """
 
 from __future__ import annotations
@@ -264,7 +265,7 @@ def test_the_state_machine_has_links_to_follow() -> None:
     assert transitions.total >= 20, transitions
 
 
-# The admin last: its sequences may change or deactivate the other roles' users.
+# The admin last: what its last sequence changes (other users' roles, say) is not undone.
 @pytest.mark.parametrize("role", STATEFUL_ORDER, ids=[role.value for role in STATEFUL_ORDER])
 def test_linked_calls_answer_as_the_schema_says(target: Target, role: Role) -> None:
     linked: Counter[Role] = Counter()
@@ -297,5 +298,5 @@ def test_linked_calls_answer_as_the_schema_says(target: Target, role: Role) -> N
         )
     )
     SENT[f"stateful {role.value}, linked"] += linked[role]
-    if role is not Role.SERVICE:  # /predict links nowhere; the rest is refused to it
+    if role is not Role.SERVICE:  # it may only predict; the links from there are refused
         assert linked[role], "no step followed a link: the sequences were not stateful"
