@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from litestar import Litestar
 from litestar.openapi.spec import Link, OpenAPIResponse
 
-from entrypoints.http.api import API_PREFIX
+from entrypoints.http.context import API_PREFIX
 
 _TRANSACTION = f"{API_PREFIX}/transactions/{{tx_hash}}"
 _LABEL = f"{_TRANSACTION}/label"
