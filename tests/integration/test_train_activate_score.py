@@ -61,7 +61,9 @@ async def test_a_version_trained_on_stored_rows_serves_and_its_scores_are_stored
     )
     assert version.metrics["training_rows"] + version.metrics["held_out_rows"] == 2_500
     assert version.metrics["supervised"] is True
-    assert (tmp_path / "models" / "models" / "pg-forest" / "1.pyod").is_file()
+    assert version.artifact_sha256 is not None
+    artifact = tmp_path / "models" / "models" / "sha256" / f"{version.artifact_sha256}.pyod"
+    assert artifact.is_file()
 
     await lifecycle.activate(services, "pg-forest", 1, actor=None)
     scorer = Scorer(services)
