@@ -55,6 +55,7 @@ from entrypoints.bootstrap import Container, bootstrap_in_memory, wire
 from entrypoints.http import create_app
 from entrypoints.http.problems import PROBLEM_MEDIA_TYPE
 from entrypoints.http.security import API_KEY_HEADER
+from entrypoints.settings import RateLimitSettings
 from tests.backends import empty_tables, run_in_thread
 from tests.integration.api.serving import serving_model
 
@@ -195,7 +196,14 @@ def target(postgres_database: PiccoloDatabase) -> Iterator[Target]:
     assert isinstance(config, PostgresConfig)
     snapshot = SeedSnapshot(config)
     snapshot.take()
-    yield Target(create_app(_container(PiccoloDatabase(config), digester, blobs)), keys, snapshot)
+    # No rate limits: the negative cases' missing and broken keys would soon have the test
+    # client's address refused with 429 (test_rate_limits covers that), and then nothing
+    # past authentication would be fuzzed, nor any link followed.
+    app = create_app(
+        _container(PiccoloDatabase(config), digester, blobs),
+        rate_limits=RateLimitSettings(per_key=None, auth_failures_per_address=None),
+    )
+    yield Target(app, keys, snapshot)
     asgi.shutdown_lifespans()  # stops the app (and its pool) before the database is dropped
     snapshot.drop()
     print(f"\nschemathesis requests sent: {dict(sorted(SENT.items()))}")
