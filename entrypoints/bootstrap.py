@@ -20,6 +20,7 @@ from adapters.piccolo import PiccoloDatabase
 from adapters.security import Argon2PasswordHasher, HmacSecretDigester
 from domain.policies import AlertBudget
 from domain.services import Services
+from domain.services.key_cache import VerifiedKeys
 from domain.services.scoring import Scorer
 from entrypoints.blobs import blob_store_from_url
 from entrypoints.settings import MODELS_FOLDER, ConfigError, Settings
@@ -120,12 +121,13 @@ def services_over(
     detectors: DetectorFactory | None = None,
     alerts: AlertBudget | None = None,
     locks: Locks | None = None,
+    api_key_cache_s: float = 0.0,
 ) -> Services:
     """The use cases' ``Services`` over ``uow``, serving nothing (``wire`` adds the
     scorer). Defaults: the system clock, API key secrets digested with a random key (it
     lives and dies with the process), argon2 passwords, artifacts in memory, the pyod
     detectors (imported on first use), the default alert budget, locks of this process
-    only."""
+    only, and verified API keys cached for ``api_key_cache_s`` seconds (0: not cached)."""
     return Services(
         uow=uow,
         clock=SystemClock() if clock is None else clock,
@@ -135,6 +137,7 @@ def services_over(
         digester=_digester(None) if digester is None else digester,
         locks=InMemoryLocks() if locks is None else locks,
         alerts=AlertBudget() if alerts is None else alerts,
+        verified_keys=VerifiedKeys(api_key_cache_s),
     )
 
 
@@ -149,6 +152,7 @@ def wire(
     alerts: AlertBudget | None = None,
     auto_migrate: bool = False,
     bootstrap_model: bool = True,
+    api_key_cache_s: float = 0.0,
 ) -> Container:
     """The application over ``database``: ``services_over`` its units of work and locks
     (same defaults), with the scorer as what serves."""
@@ -161,6 +165,7 @@ def wire(
         blobs=blobs,
         detectors=detectors,
         alerts=alerts,
+        api_key_cache_s=api_key_cache_s,
     )
     scorer = Scorer(ports)
     return Container(
@@ -182,6 +187,7 @@ def bootstrap(settings: Settings) -> Container:
         blobs=model_store(settings),
         alerts=settings.alerts,
         bootstrap_model=settings.bootstrap_model,
+        api_key_cache_s=settings.api_key_cache_s,
     )
 
 

@@ -160,6 +160,11 @@ class JobSettings:
     keep_days: int = 30
 
 
+DEFAULT_API_KEY_CACHE_S = 5
+MAX_API_KEY_CACHE_S = 300
+"""A revoked key may work this long elsewhere at most: keep the window short."""
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the process is configured with; build it with ``load_settings()``.
@@ -185,6 +190,10 @@ class Settings:
     rate_limits: RateLimitSettings = RateLimitSettings()
     shutdown: ShutdownSettings = ShutdownSettings()
     jobs: JobSettings = JobSettings()
+    api_key_cache_s: int = DEFAULT_API_KEY_CACHE_S
+    """Seconds a verified API key is answered from this process's memory (0: every request
+    asks the database): a revocation, deactivation or role change made elsewhere takes
+    effect within this time."""
     secret_key: str | None = dataclasses.field(default=None, repr=False)
     """Keys the digests of API key secrets. ``load_settings`` always sets it (from
     ``CHAINWATCH_SECRET_KEY`` or the data folder's ``secret_key`` file); ``None`` makes
@@ -227,6 +236,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         rate_limits=_rate_limits(env),
         shutdown=_shutdown(env),
         jobs=_jobs(env),
+        api_key_cache_s=env.integer(
+            "CHAINWATCH_API_KEY_CACHE_S",
+            DEFAULT_API_KEY_CACHE_S,
+            minimum=0,
+            maximum=MAX_API_KEY_CACHE_S,
+        ),
         secret_key=_secret_key(env, data_dir),
     )
 

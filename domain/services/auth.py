@@ -15,11 +15,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from domain.errors import Forbidden, Unauthorized, UserNotFound
 from domain.model import Role
-from domain.services.api_key_format import split_key
+from domain.services.api_key_format import KeyParts, split_key
 from domain.services.services import Services
 
 
@@ -49,12 +50,16 @@ GRANTS: Mapping[Role, frozenset[Permission]] = {
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """An authenticated caller: the user behind the API key, and the key itself."""
+    """An authenticated caller: the user behind the API key (active when authenticated),
+    and the key itself."""
 
     user_id: uuid.UUID
     username: str
     role: Role
     key_id: uuid.UUID
+    key_expires_at: datetime | None = None
+    """When the key stops working (``None``: never); a cached principal is checked
+    against it on every use."""
 
     def may(self, permission: Permission) -> bool:
         return permission in GRANTS[self.role]
@@ -85,13 +90,30 @@ async def authenticate(services: Services, presented: str | None) -> Principal:
     """The principal behind ``presented`` (the ``X-API-Key`` value).
 
     Raises ``AuthenticationFailed`` when it is missing, malformed, unknown, wrong, revoked
-    or expired, or when its user is deactivated. Messages never echo the key.
+    or expired, or when its user is deactivated. Messages never echo the key. A key
+    verified within ``services.verified_keys``' time is answered from there, without the
+    database (``domain.services.key_cache``); its expiry is still checked on every use.
     """
     if presented is None or not presented.strip():
         raise AuthenticationFailed("an API key is required in the X-API-Key header")
     parts = split_key(presented)
     if parts is None:
         raise AuthenticationFailed(_INVALID)
+    cache = services.verified_keys
+    if not cache.enabled:
+        return await _verify(services, parts)
+    digest = services.digester.digest(parts.secret)
+    cached = cache.lookup(digest, parts.prefix, services.clock.now())
+    if cached is not None:
+        return cached
+    generation = cache.generation
+    principal = await _verify(services, parts)
+    cache.remember(digest, parts.prefix, principal, services.clock.now(), generation=generation)
+    return principal
+
+
+async def _verify(services: Services, parts: KeyParts) -> Principal:
+    """Verify the key against the database (the cache's miss path)."""
     async with services.uow() as work:
         key = await work.api_keys.find_by_prefix(parts.prefix)
         if key is None or not services.digester.matches(parts.secret, key.digest):
@@ -106,7 +128,13 @@ async def authenticate(services: Services, presented: str | None) -> Principal:
             raise AuthenticationFailed(_INVALID, key_prefix=key.prefix) from None
     if not user.active:
         raise AuthenticationFailed("the user of this API key is deactivated", key_prefix=key.prefix)
-    return Principal(user_id=user.id, username=user.username, role=user.role, key_id=key.id)
+    return Principal(
+        user_id=user.id,
+        username=user.username,
+        role=user.role,
+        key_id=key.id,
+        key_expires_at=key.expires_at,
+    )
 
 
 def authorise(principal: Principal, permission: Permission) -> None:

@@ -5,7 +5,8 @@ Every use case reads ``verb(services, <what is asked>..., *, actor, <options>)``
 the user asking (``None`` for the operator's CLI and for the service itself). The
 composition root (``entrypoints.bootstrap``) builds one ``Services`` per process; tests
 build theirs over the in-memory fakes the same way. Besides the ports it carries the one
-configured policy the use cases apply, the alert budget.
+configured policy the use cases apply, the alert budget, and the process's cache of
+verified API keys.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from domain.policies import AlertBudget
+from domain.services.key_cache import VerifiedKeys
 from ports.blobs import BlobStore
 from ports.clock import Clock
 from ports.detector import DetectorFactory
@@ -63,3 +65,6 @@ class Services:
     the change is committed already)."""
     alerts: AlertBudget = field(default_factory=AlertBudget)
     """Which calibrated scores are anomalies, and of which severity (from the settings)."""
+    verified_keys: VerifiedKeys = field(default_factory=VerifiedKeys)
+    """API keys verified recently, answered without the database (off by default; the
+    settings' ``api_key_cache_s``). Revoking a key or changing a user here forgets theirs."""

@@ -116,6 +116,7 @@ async def update_user(
             )
         )
         await work.commit()
+    services.verified_keys.forget_user(user.id)  # other processes: within their cache time
     return user
 
 
@@ -210,6 +211,7 @@ async def revoke_api_key(
             )
         )
         await work.commit()
+    services.verified_keys.forget_key(key_id)  # other processes: within their cache time
     return revoked
 
 

@@ -597,6 +597,23 @@ class TestDrift:
         assert repr(value) in message
 
 
+class TestApiKeyCache:
+    def test_verified_keys_are_cached_for_five_seconds_by_default(self, data_dir: Path) -> None:
+        assert load(data_dir).api_key_cache_s == 5
+
+    @pytest.mark.parametrize(("value", "seconds"), [("0", 0), ("1", 1), ("300", 300)])
+    def test_the_cache_time_can_be_set_and_zero_turns_it_off(
+        self, data_dir: Path, value: str, seconds: int
+    ) -> None:
+        assert load(data_dir, CHAINWATCH_API_KEY_CACHE_S=value).api_key_cache_s == seconds
+
+    @pytest.mark.parametrize("value", ["-1", "301", "2.5", "five"])
+    def test_a_bad_value_is_refused_naming_the_variable(self, data_dir: Path, value: str) -> None:
+        message = config_error(data_dir, CHAINWATCH_API_KEY_CACHE_S=value)
+        assert message.startswith("CHAINWATCH_API_KEY_CACHE_S")
+        assert repr(value) in message
+
+
 def test_rate_limits_default_to_a_high_per_key_limit_and_120_failures_a_minute(
     data_dir: Path,
 ) -> None:
