@@ -78,6 +78,8 @@ class ApiKeyController(Controller):
         responses=read_errors(404),
         status_code=200,
         summary="Revoke an API key at once",
+        description="The key fails at once in the process that answers, and within "
+        "CHAINWATCH_API_KEY_CACHE_S (5 s) in other workers.",
     )
     async def revoke(
         self,

@@ -53,7 +53,8 @@ class UserController(Controller):
         opt=requires(Permission.MANAGE_USERS, "user.update"),
         responses=write_errors(404, 409),
         summary="Change a user's role or deactivate / reactivate them",
-        description="Deactivating a user makes all their API keys fail at once. "
+        description="Deactivating a user makes all their API keys fail at once in the "
+        "process that answers, and within CHAINWATCH_API_KEY_CACHE_S (5 s) in other workers. "
         "The last active admin cannot be demoted or deactivated (409).",
     )
     async def update_user(
