@@ -214,10 +214,12 @@ def bootstrap_in_memory(
     detectors: DetectorFactory | None = None,
     alerts: AlertBudget | None = None,
     bootstrap_model: bool = True,
+    api_key_cache_s: float = 0.0,
 ) -> Container:
     """The same wiring over the in-memory fakes (a new empty store unless ``database``),
     with a random secret key, artifacts in memory (unless ``blobs``), the real pyod
-    detectors (unless ``detectors``) and the default alert budget (unless ``alerts``)."""
+    detectors (unless ``detectors``), the default alert budget (unless ``alerts``) and no
+    API key cache (unless ``api_key_cache_s``)."""
     return wire(
         InMemoryDatabase() if database is None else database,
         clock=clock,
@@ -226,4 +228,5 @@ def bootstrap_in_memory(
         detectors=detectors,
         alerts=alerts,
         bootstrap_model=bootstrap_model,
+        api_key_cache_s=api_key_cache_s,
     )

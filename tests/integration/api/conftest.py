@@ -24,6 +24,7 @@ from domain.model import Role, User
 from domain.services.users import create_user, issue_api_key
 from entrypoints.bootstrap import Container, bootstrap_in_memory, wire
 from entrypoints.http import create_app
+from entrypoints.settings import DEFAULT_API_KEY_CACHE_S
 from ports import UnitOfWork
 from tests.backends import reset_database
 from tests.clocks import ManualClock
@@ -31,6 +32,9 @@ from tests.clocks import ManualClock
 BACKENDS = ["memory", pytest.param("postgres", marks=pytest.mark.postgres)]
 CHEAP_PASSWORDS = Argon2PasswordHasher.cheap()
 CLIENT_IP = "203.0.113.7"
+API_KEY_CACHE_S = DEFAULT_API_KEY_CACHE_S
+"""Verified keys are cached as in production: the tests' changes go through the app's own
+use cases, which forget what they change."""
 
 
 class SharedDatabase:
@@ -83,7 +87,10 @@ class Api:
 async def container_for(request: pytest.FixtureRequest) -> Container:
     if request.param == "memory":
         return bootstrap_in_memory(
-            clock=ManualClock(), passwords=CHEAP_PASSWORDS, bootstrap_model=False
+            clock=ManualClock(),
+            passwords=CHEAP_PASSWORDS,
+            bootstrap_model=False,
+            api_key_cache_s=API_KEY_CACHE_S,
         )
     database: PiccoloDatabase = request.getfixturevalue("postgres_database")
     await reset_database(database)
@@ -92,6 +99,7 @@ async def container_for(request: pytest.FixtureRequest) -> Container:
         clock=ManualClock(),
         passwords=CHEAP_PASSWORDS,
         bootstrap_model=False,
+        api_key_cache_s=API_KEY_CACHE_S,
     )
 
 
