@@ -103,12 +103,14 @@ async def authenticate(services: Services, presented: str | None) -> Principal:
     if not cache.enabled:
         return await _verify(services, parts)
     digest = services.digester.digest(parts.secret)
-    cached = cache.lookup(digest, parts.prefix, services.clock.now())
+    now = services.clock.now()
+    cached = cache.lookup(digest, parts.prefix, now)
     if cached is not None:
         return cached
     generation = cache.generation
     principal = await _verify(services, parts)
-    cache.remember(digest, parts.prefix, principal, services.clock.now(), generation=generation)
+    # Fresh from before the read: a change committed after it is seen within ttl_s of it.
+    cache.remember(digest, parts.prefix, principal, now, generation=generation)
     return principal
 
 
