@@ -85,7 +85,7 @@ async def test_an_exhausted_pool_shows_all_connections_in_use_and_the_callers_wa
     assert after[f"chainwatch_db_pool_in_use_connections{node}"] == 0
     count = after[f"chainwatch_db_pool_acquire_wait_seconds_count{node}"]
     assert count == acquired_before + 5  # the two held and the three that waited
-    assert after[f'chainwatch_db_pool_acquire_wait_seconds_bucket{{le="+Inf",node="primary"}}'] == (
+    assert after['chainwatch_db_pool_acquire_wait_seconds_bucket{le="+Inf",node="primary"}'] == (
         count
     )
     # The three waited until the release; the sum holds their waits.
