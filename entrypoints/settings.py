@@ -121,6 +121,17 @@ class DriftSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class BackupWatchSettings:
+    """Where backups are written (``BACKUP_URL``: the URL ``chainwatch backup --to`` and the
+    backup CronJob use) so that the server can report the newest one's age on ``/metrics``,
+    re-reading the catalogue every ``refresh_s`` seconds. ``url`` None: no backup target,
+    no backup gauges."""
+
+    url: str | None = None
+    refresh_s: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
 class ShutdownSettings:
     """How ``chainwatch serve`` stops on SIGTERM (see ``entrypoints.http.draining``): for
     ``drain_delay_s`` seconds ``/ready`` answers 503 while requests are still served (so a
@@ -187,6 +198,7 @@ class Settings:
     alerts: AlertBudget = dataclasses.field(default_factory=AlertBudget)
     """Shares of traffic flagged as anomalies and at each severity (calibrated versions)."""
     drift: DriftSettings = DriftSettings()
+    backups: BackupWatchSettings = BackupWatchSettings()
     rate_limits: RateLimitSettings = RateLimitSettings()
     shutdown: ShutdownSettings = ShutdownSettings()
     jobs: JobSettings = JobSettings()
@@ -233,6 +245,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         predict=_predict(env),
         alerts=_alerts(env),
         drift=_drift(env),
+        backups=_backups(env),
         rate_limits=_rate_limits(env),
         shutdown=_shutdown(env),
         jobs=_jobs(env),
@@ -546,6 +559,18 @@ def _model_store(env: _Environment, data_dir: Path) -> str:
     url = env.get("CHAINWATCH_MODEL_STORE")
     if url is None:
         return (data_dir / MODELS_FOLDER).as_uri()
+    return _blob_store_url(url, "CHAINWATCH_MODEL_STORE")
+
+
+def _backups(env: _Environment) -> BackupWatchSettings:
+    url = env.get("BACKUP_URL")
+    return BackupWatchSettings(
+        url=None if url is None else _blob_store_url(url, "BACKUP_URL"),
+        refresh_s=float(env.integer("CHAINWATCH_BACKUP_CHECK_S", 300, minimum=10, maximum=86_400)),
+    )
+
+
+def _blob_store_url(url: str, variable: str) -> str:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme == "file" and parts.netloc in ("", "localhost") and parts.path.startswith("/"):
@@ -553,8 +578,7 @@ def _model_store(env: _Environment, data_dir: Path) -> str:
     if scheme == "s3" and parts.netloc and not parts.query and not parts.fragment:
         return url
     raise ConfigError(
-        "CHAINWATCH_MODEL_STORE must be file:///absolute/folder or s3://bucket[/prefix], "
-        f"got {url!r}"
+        f"{variable} must be file:///absolute/folder or s3://bucket[/prefix], got {url!r}"
     )
 
 

@@ -24,9 +24,12 @@ from adapters.piccolo.sql.engine import (
     dialect_of,
 )
 from adapters.piccolo.sql.errors import translate_errors
+from adapters.piccolo.sql.pool import MeteredPool, PoolStats
 from domain.errors import Unavailable
 
 PING_TIMEOUT_S = 5.0
+PRIMARY_NODE = "primary"
+"""The ``node`` label of this database's own (read-write) server in pool statistics."""
 
 
 async def _keep_session(connection: Any) -> None:
@@ -114,14 +117,15 @@ class PiccoloDatabase:
         if isinstance(engine, PostgresEngine) and engine.pool is not None:
             await engine.close_connection_pool()
 
-    def pool_usage(self) -> tuple[int, int] | None:
-        """``(in use, idle)`` connections of the PostgreSQL pool; ``None`` without a pool
-        (SQLite opens a connection per unit of work, or the database is stopped)."""
+    def pool_stats(self) -> list[PoolStats]:
+        """The PostgreSQL pool of each node, now: size limit, connections in use and idle,
+        callers waiting for a connection and how long acquisitions waited
+        (``adapters.piccolo.sql.pool``). Empty without a pool (SQLite opens a connection
+        per unit of work, or the database is stopped). This database is node ``primary``."""
         engine = self._engine
-        if not isinstance(engine, PostgresEngine) or engine.pool is None:
-            return None
-        size, idle = engine.pool.get_size(), engine.pool.get_idle_size()
-        return size - idle, idle
+        if not isinstance(engine, PostgresEngine) or not isinstance(engine.pool, MeteredPool):
+            return []
+        return [engine.pool.stats(PRIMARY_NODE)]
 
     def bind(self) -> None:
         """Point the chainwatch tables and Piccolo's ``migration`` table at this engine."""

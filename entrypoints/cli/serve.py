@@ -52,6 +52,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             rate_limits=settings.rate_limits,
             drain=drain,
             jobs=settings.jobs,
+            backups=settings.backups,
+            s3=settings.s3,
         ),
         host=args.host or settings.host,
         port=port,

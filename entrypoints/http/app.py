@@ -13,9 +13,11 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.types import ControllerRouterHandler
 
 from domain.errors import Unavailable
+from entrypoints.blobs import blob_store_from_url
 from entrypoints.bootstrap import Container
 from entrypoints.http.api import api_router, close_request_bodies
 from entrypoints.http.audit import audit_failures
+from entrypoints.http.backup_watch import BackupWatch
 from entrypoints.http.client_address import resolve_client_addresses
 from entrypoints.http.draining import Drain
 from entrypoints.http.drift import DriftMonitor
@@ -36,7 +38,14 @@ from entrypoints.http.rate_limits import RateLimits
 from entrypoints.http.security import LastUsedBuffer, security_components
 from entrypoints.jobs import JobWorker
 from entrypoints.serving import ModelServing
-from entrypoints.settings import DriftSettings, JobSettings, PredictLimits, RateLimitSettings
+from entrypoints.settings import (
+    BackupWatchSettings,
+    DriftSettings,
+    JobSettings,
+    PredictLimits,
+    RateLimitSettings,
+    S3Settings,
+)
 
 _logger = logging.getLogger("chainwatch.http")
 API_VERSION = "1.0.0"
@@ -53,6 +62,8 @@ def create_app(
     drift: DriftSettings | None = None,
     rate_limits: RateLimitSettings | None = None,
     jobs: JobSettings | None = None,
+    backups: BackupWatchSettings | None = None,
+    s3: S3Settings | None = None,
     extra_api_handlers: list[ControllerRouterHandler] | None = None,
     drain: Drain | None = None,
 ) -> Litestar:
@@ -70,7 +81,10 @@ def create_app(
     and gives a job it is running back to the queue at shutdown. The serving versions' drift
     (window and gauge refresh from ``drift``, default ``DriftSettings()``) is measured at
     start-up and then periodically for ``/metrics`` (``app.state.drift`` is the
-    ``DriftMonitor``). Requests per API key and failed authentications per client address
+    ``DriftMonitor``). With a backup target (``backups.url``, read with ``s3`` for
+    ``s3://`` URLs) the newest backup's age is looked up every ``backups.refresh_s``
+    seconds for ``/metrics`` (``app.state.backups`` is the ``BackupWatch``, else None).
+    Requests per API key and failed authentications per client address
     are limited as ``rate_limits`` says (default ``RateLimitSettings()``), counted with
     the other processes through the database (``app.state.rate_limits`` is the
     ``RateLimits``). ``extra_api_handlers`` adds controllers under ``/api/v1``.
@@ -92,6 +106,16 @@ def create_app(
     limit_settings = rate_limits or RateLimitSettings()
     limits = RateLimits(services, limit_settings)
     draining = drain or Drain()
+    backup_settings = backups or BackupWatchSettings()
+    backup_watch = (
+        None
+        if backup_settings.url is None
+        else BackupWatch(
+            blob_store_from_url(backup_settings.url, s3),
+            services.clock,
+            backup_settings.refresh_s,
+        )
+    )
 
     @asynccontextmanager
     async def run_database(_: Litestar) -> AsyncIterator[None]:
@@ -100,7 +124,7 @@ def create_app(
         except Unavailable as error:
             _logger.warning("database unavailable at start-up, not ready yet: %s", error.message)
         stop_reporting = report_runtime(
-            RuntimeSource(container.database, queue_depth, drift_monitor)
+            RuntimeSource(container.database, queue_depth, drift_monitor, backup_watch)
         )
         try:
             yield
@@ -151,6 +175,7 @@ def create_app(
             run_database,
             serving.lifespan(lambda: lifecycle.started),
             drift_monitor.lifespan(lambda: lifecycle.started),
+            *([] if backup_watch is None else [backup_watch.lifespan()]),
             record_key_use,
             run_scoring_queue,
             run_jobs,
@@ -179,6 +204,7 @@ def create_app(
     )
     app.state.drift = drift_monitor
     app.state.rate_limits = limits
+    app.state.backups = backup_watch
     close_request_bodies(app)
     declare_links(app)
     return app

@@ -6,10 +6,17 @@
   duration, and stamps the request's origin on audit rows written while it runs. No bodies,
   no headers: an ``X-API-Key`` never reaches a log.
 - ``/metrics``: Litestar's Prometheus middleware (requests and latencies labelled by route
-  template, never raw URLs) plus gauges for the database pool and the scoring queue, and
-  per serving version (labels ``model``, ``version``) its drift as last measured in the
-  background (``entrypoints.http.drift``): ``chainwatch_model_scored_predictions`` (in
-  the window), ``chainwatch_model_flagged_share`` (left out while nothing was scored),
+  template, never raw URLs) plus the scoring queue depth; per database node (label
+  ``node``: ``primary``) its pool: ``chainwatch_db_pool_max_connections``,
+  ``..._in_use_connections``, ``..._idle_connections``, ``..._waiting_callers`` and the
+  histogram ``chainwatch_db_pool_acquire_wait_seconds`` (``adapters.piccolo.sql.pool``);
+  with a backup target, ``chainwatch_backup_newest_age_seconds`` (``+Inf`` when the
+  target holds no complete backup), ``chainwatch_backup_newest_timestamp_seconds`` and
+  ``chainwatch_backup_catalogue_refreshed_timestamp_seconds`` (0 until the catalogue was
+  first read; ``entrypoints.http.backup_watch``); and per serving version (labels
+  ``model``, ``version``) its drift as last measured in the background
+  (``entrypoints.http.drift``): ``chainwatch_model_scored_predictions`` (in the window),
+  ``chainwatch_model_flagged_share`` (left out while nothing was scored),
   ``chainwatch_model_score_psi`` (left out when PSI cannot be measured, e.g. a version
   without a reference), and ``chainwatch_drift_refreshed_timestamp_seconds``.
 """
@@ -27,9 +34,10 @@ from litestar.enums import ScopeType
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import REGISTRY
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from adapters.piccolo.sql.pool import WAIT_BUCKETS_S, PoolStats
 from domain.services.audit import origin
 from domain.services.drift_queries import VersionDrift
 from entrypoints.http.context import REQUEST_ID_HEADER, request_context
@@ -101,7 +109,19 @@ class MetricsController(PrometheusController):
 
 @runtime_checkable
 class PooledDatabase(Protocol):
-    def pool_usage(self) -> tuple[int, int] | None: ...
+    def pool_stats(self) -> Sequence[PoolStats]: ...
+
+
+class BackupSource(Protocol):
+    """The newest backup as last looked up (``entrypoints.http.backup_watch``)."""
+
+    def newest_age_s(self) -> float | None: ...
+
+    @property
+    def newest_at(self) -> datetime | None: ...
+
+    @property
+    def refreshed_at(self) -> datetime | None: ...
 
 
 class DriftSource(Protocol):
@@ -116,12 +136,13 @@ class DriftSource(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class RuntimeSource:
-    """What one running app reports: its database pool, its scoring queue depth, and the
-    drift of the versions it serves."""
+    """What one running app reports: its database pool, its scoring queue depth, the
+    drift of the versions it serves and its backup target's newest backup."""
 
     database: object
     queue_depth: Callable[[], int]
     drift: DriftSource | None = None
+    backups: BackupSource | None = None
 
 
 class _RuntimeCollector(Collector):
@@ -131,31 +152,96 @@ class _RuntimeCollector(Collector):
         self.sources: list[RuntimeSource] = []
 
     def collect(self) -> Iterator[Metric]:
-        in_use = GaugeMetricFamily(
-            "chainwatch_db_pool_in_use_connections", "Database pool connections in use"
-        )
-        idle = GaugeMetricFamily(
-            "chainwatch_db_pool_idle_connections", "Database pool connections open and idle"
-        )
         depth = GaugeMetricFamily(
             "chainwatch_scoring_queue_depth", "Transactions waiting in the scoring queue"
         )
-        used_total = idle_total = depth_total = 0
-        for source in self.sources:
-            usage = (
-                source.database.pool_usage()
-                if isinstance(source.database, PooledDatabase)
-                else None
-            )
-            if usage is not None:
-                used_total += usage[0]
-                idle_total += usage[1]
-            depth_total += source.queue_depth()
-        in_use.add_metric([], used_total)
-        idle.add_metric([], idle_total)
-        depth.add_metric([], depth_total)
-        yield from (in_use, idle, depth)
+        depth.add_metric([], sum(source.queue_depth() for source in self.sources))
+        yield depth
+        pools = [
+            stats
+            for source in self.sources
+            if isinstance(source.database, PooledDatabase)
+            for stats in source.database.pool_stats()
+        ]
+        yield from _pool_gauges(pools)
+        yield from _backup_gauges([s.backups for s in self.sources if s.backups is not None])
         yield from _drift_gauges([s.drift for s in self.sources if s.drift is not None])
+
+
+def _pool_gauges(pools: list[PoolStats]) -> Iterator[Metric]:
+    """Per node; two apps of one process (tests) on the same node are added up."""
+    labels = ("node",)
+    families = {
+        "max_size": GaugeMetricFamily(
+            "chainwatch_db_pool_max_connections",
+            "Most connections the database pool may open",
+            labels=labels,
+        ),
+        "in_use": GaugeMetricFamily(
+            "chainwatch_db_pool_in_use_connections",
+            "Database pool connections in use",
+            labels=labels,
+        ),
+        "idle": GaugeMetricFamily(
+            "chainwatch_db_pool_idle_connections",
+            "Database pool connections open and idle",
+            labels=labels,
+        ),
+        "waiting": GaugeMetricFamily(
+            "chainwatch_db_pool_waiting_callers",
+            "Callers waiting to acquire a database pool connection",
+            labels=labels,
+        ),
+    }
+    waits = HistogramMetricFamily(
+        "chainwatch_db_pool_acquire_wait_seconds",
+        "How long acquiring a database pool connection took",
+        labels=labels,
+    )
+    nodes: dict[str, list[PoolStats]] = {}
+    for stats in pools:
+        nodes.setdefault(stats.node, []).append(stats)
+    for node, found in nodes.items():
+        for field, family in families.items():
+            family.add_metric([node], sum(getattr(stats, field) for stats in found))
+        counts = [
+            sum(column) for column in zip(*(stats.wait_counts for stats in found), strict=True)
+        ]
+        cumulative, buckets = 0, []
+        for bound, count in zip((*WAIT_BUCKETS_S, float("inf")), counts, strict=True):
+            cumulative += count
+            buckets.append(("+Inf" if bound == float("inf") else str(bound), cumulative))
+        waits.add_metric([node], buckets, sum(stats.wait_sum_s for stats in found))
+    yield from families.values()
+    yield waits
+
+
+def _backup_gauges(sources: list[BackupSource]) -> Iterator[Metric]:
+    """From the first app with a backup target (all of a process's apps share it)."""
+    if not sources:
+        return
+    source = sources[0]
+    age = GaugeMetricFamily(
+        "chainwatch_backup_newest_age_seconds",
+        "Seconds since the newest complete backup in the backup target was taken "
+        "(+Inf: the target holds none)",
+    )
+    newest = GaugeMetricFamily(
+        "chainwatch_backup_newest_timestamp_seconds",
+        "When the newest complete backup in the backup target was taken (unix time)",
+    )
+    refreshed = GaugeMetricFamily(
+        "chainwatch_backup_catalogue_refreshed_timestamp_seconds",
+        "When the backup catalogue was last read successfully (unix time; 0: never)",
+    )
+    newest_age = source.newest_age_s()
+    if newest_age is not None:
+        age.add_metric([], newest_age)
+    if source.newest_at is not None:
+        newest.add_metric([], source.newest_at.timestamp())
+    refreshed_at = source.refreshed_at
+    refreshed.add_metric([], 0.0 if refreshed_at is None else refreshed_at.timestamp())
+    yield from (age, newest, refreshed)
 
 
 _VERSION_LABELS = ("model", "version")
@@ -224,6 +310,7 @@ def no_queue() -> int:
 
 
 __all__ = [
+    "BackupSource",
     "DriftSource",
     "MetricsController",
     "RuntimeSource",

@@ -10,6 +10,7 @@ from adapters.piccolo import PostgresConfig, SQLiteConfig
 from domain.policies import AlertBudget
 from domain.rate_limits import Rate
 from entrypoints.settings import (
+    BackupWatchSettings,
     ConfigError,
     DriftSettings,
     JobSettings,
@@ -391,6 +392,26 @@ class TestModels:
         assert config_error(data_dir, CHAINWATCH_MODEL_STORE=url).startswith(
             "CHAINWATCH_MODEL_STORE"
         )
+
+    def test_without_a_backup_target_no_backup_is_watched(self, data_dir: Path) -> None:
+        assert load(data_dir).backups == BackupWatchSettings(url=None, refresh_s=300.0)
+
+    def test_the_backup_target_and_how_often_it_is_read_are_settings(self, data_dir: Path) -> None:
+        settings = load(data_dir, BACKUP_URL="s3://bucket/backups", CHAINWATCH_BACKUP_CHECK_S="60")
+        assert settings.backups == BackupWatchSettings(url="s3://bucket/backups", refresh_s=60.0)
+
+    @pytest.mark.parametrize(
+        ("variable", "value"),
+        [
+            ("BACKUP_URL", "/srv/backups"),
+            ("BACKUP_URL", "ftp://x/y"),
+            ("CHAINWATCH_BACKUP_CHECK_S", "5"),
+        ],
+    )
+    def test_a_bad_backup_watch_value_names_the_variable(
+        self, data_dir: Path, variable: str, value: str
+    ) -> None:
+        assert config_error(data_dir, **{variable: value}).startswith(variable)
 
     def test_the_bootstrap_model_is_on_unless_switched_off(self, data_dir: Path) -> None:
         assert load(data_dir).bootstrap_model is True

@@ -16,6 +16,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
+from adapters.piccolo.sql.pool import PoolMeter, create_metered_pool
+
 Dialect = Literal["postgres", "sqlite"]
 
 
@@ -116,10 +118,21 @@ class _PostgresEngine(PostgresEngine):
     """Piccolo's engine minus the server-version check its constructor runs: that check
     opens a connection at construction (at import of ``piccolo_conf``, or blocking the event
     loop at start-up) and reports an unreachable server as a warning on stderr instead of an
-    error. Reachability is checked by ``PiccoloDatabase.start``/``ping`` instead."""
+    error. Reachability is checked by ``PiccoloDatabase.start``/``ping`` instead.
+
+    Its pool is a ``MeteredPool`` reporting into ``meter`` (waiting callers, wait times)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.meter = PoolMeter()
 
     async def check_version(self) -> None:
         return None
+
+    async def start_connection_pool(self, **kwargs: Any) -> None:
+        if self.pool is not None:
+            raise RuntimeError("the connection pool is already started")
+        self.pool = await create_metered_pool(self.meter, **{**self.config, **kwargs})
 
 
 def build_engine(config: DatabaseConfig) -> PostgresEngine | SQLiteEngine:

@@ -19,6 +19,7 @@ import pytest
 from litestar import Litestar
 
 from adapters.piccolo import PiccoloDatabase
+from adapters.piccolo.sql.pool import PoolStats
 from adapters.security import Argon2PasswordHasher
 from domain.model import Role, User
 from domain.services.users import create_user, issue_api_key
@@ -66,8 +67,8 @@ class SharedDatabase:
     def uow(self) -> UnitOfWork:
         return self.database.uow()
 
-    def pool_usage(self) -> tuple[int, int] | None:
-        return self.database.pool_usage()
+    def pool_stats(self) -> list[PoolStats]:
+        return self.database.pool_stats()
 
 
 @dataclass
