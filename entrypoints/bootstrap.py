@@ -16,6 +16,7 @@ from typing import Protocol
 
 from adapters.clock import SystemClock
 from adapters.memory import InMemoryBlobStore, InMemoryDatabase, InMemoryLocks
+from adapters.numpy_features import NumpyFeatureEngine
 from adapters.piccolo import PiccoloDatabase
 from adapters.security import Argon2PasswordHasher, HmacSecretDigester
 from domain.policies import AlertBudget
@@ -124,8 +125,8 @@ def services_over(
     """The use cases' ``Services`` over ``uow``, serving nothing (``wire`` adds the
     scorer). Defaults: the system clock, API key secrets digested with a random key (it
     lives and dies with the process), argon2 passwords, artifacts in memory, the pyod
-    detectors (imported on first use), the default alert budget, locks of this process
-    only."""
+    detectors (imported on first use), the default alert budget, training features computed
+    in bulk with numpy, locks of this process only."""
     return Services(
         uow=uow,
         clock=SystemClock() if clock is None else clock,
@@ -135,6 +136,7 @@ def services_over(
         digester=_digester(None) if digester is None else digester,
         locks=InMemoryLocks() if locks is None else locks,
         alerts=AlertBudget() if alerts is None else alerts,
+        features=NumpyFeatureEngine(),
     )
 
 

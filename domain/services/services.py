@@ -17,6 +17,7 @@ from domain.policies import AlertBudget
 from ports.blobs import BlobStore
 from ports.clock import Clock
 from ports.detector import DetectorFactory
+from ports.features import FeatureEngine
 from ports.locks import Locks
 from ports.repositories import UnitOfWorkFactory
 from ports.security import PasswordHasher, SecretDigester
@@ -63,3 +64,7 @@ class Services:
     the change is committed already)."""
     alerts: AlertBudget = field(default_factory=AlertBudget)
     """Which calibrated scores are anomalies, and of which severity (from the settings)."""
+    features: FeatureEngine | None = None
+    """Computes feature rows of stored transactions in bulk for training (the composition
+    root wires numpy's); ``None`` pages through ``Transaction`` objects and computes each
+    row with ``domain.features`` - the reference path, much slower on millions of rows."""
