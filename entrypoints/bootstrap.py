@@ -16,6 +16,7 @@ from typing import Protocol
 
 from adapters.clock import SystemClock
 from adapters.memory import InMemoryBlobStore, InMemoryDatabase, InMemoryLocks
+from adapters.numpy_features import NumpyFeatureEngine
 from adapters.piccolo import PiccoloDatabase
 from adapters.security import Argon2PasswordHasher, HmacSecretDigester
 from domain.policies import AlertBudget
@@ -126,8 +127,9 @@ def services_over(
     """The use cases' ``Services`` over ``uow``, serving nothing (``wire`` adds the
     scorer). Defaults: the system clock, API key secrets digested with a random key (it
     lives and dies with the process), argon2 passwords, artifacts in memory, the pyod
-    detectors (imported on first use), the default alert budget, locks of this process
-    only, and verified API keys cached for ``api_key_cache_s`` seconds (0: not cached)."""
+    detectors (imported on first use), the default alert budget, training features computed
+    in bulk with numpy, locks of this process only, and verified API keys cached for
+    ``api_key_cache_s`` seconds (0: not cached)."""
     return Services(
         uow=uow,
         clock=SystemClock() if clock is None else clock,
@@ -138,6 +140,7 @@ def services_over(
         locks=InMemoryLocks() if locks is None else locks,
         alerts=AlertBudget() if alerts is None else alerts,
         verified_keys=VerifiedKeys(api_key_cache_s),
+        features=NumpyFeatureEngine(),
     )
 
 

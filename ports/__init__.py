@@ -9,6 +9,7 @@ from ports.detector import (
     TrainedDetector,
     TrainingSet,
 )
+from ports.features import FeatureEngine
 from ports.locks import Locks
 from ports.repositories import (
     AddManyResult,
@@ -26,6 +27,7 @@ from ports.repositories import (
     ScoreHistogram,
     SystemMetricRepository,
     TimeRange,
+    TrainingColumns,
     TransactionRepository,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -46,6 +48,7 @@ __all__ = [
     "CounterKey",
     "Detector",
     "DetectorFactory",
+    "FeatureEngine",
     "FeatureRows",
     "JobRepository",
     "LabelRepository",
@@ -59,6 +62,7 @@ __all__ = [
     "SystemMetricRepository",
     "TimeRange",
     "TrainedDetector",
+    "TrainingColumns",
     "TrainingSet",
     "TransactionRepository",
     "UnitOfWork",

@@ -8,7 +8,7 @@ Time ranges are half-open: ``since <= t < until``; ``None`` leaves a side open.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -50,6 +50,42 @@ class TimeRange:
     def contains(self, instant: datetime) -> bool:
         return (self.since is None or instant >= self.since) and (
             self.until is None or instant < self.until
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingColumns:
+    """A chunk of stored transactions as columns (``TransactionRepository.training_columns``):
+    what feature sets without sender history are computed from, position ``i`` of every
+    column being one transaction. Wei amounts are exact decimal text without leading zeros
+    (``"0"`` for zero): 78 digits fit no machine integer, and a bulk reader turns text into
+    floats (and counts digits) without building Python integers."""
+
+    hashes: Sequence[str]
+    timestamps: Sequence[datetime]
+    values: Sequence[str]
+    gas: Sequence[int]
+    gas_prices: Sequence[str]
+    gas_used: Sequence[int | None]
+    input_sizes: Sequence[int]
+    contract_creations: Sequence[bool]
+    """``to_address`` is missing."""
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    @classmethod
+    def of(cls, transactions: Sequence[Transaction]) -> TrainingColumns:
+        """The columns of ``transactions``, in order (in-memory stores, tests)."""
+        return cls(
+            hashes=[tx.hash for tx in transactions],
+            timestamps=[tx.timestamp for tx in transactions],
+            values=[str(tx.value) for tx in transactions],
+            gas=[tx.gas for tx in transactions],
+            gas_prices=[str(tx.gas_price) for tx in transactions],
+            gas_used=[tx.gas_used for tx in transactions],
+            input_sizes=[tx.input_size for tx in transactions],
+            contract_creations=[tx.to_address is None for tx in transactions],
         )
 
 
@@ -118,6 +154,15 @@ class TransactionRepository(Protocol):
         self, address: str, period: TimeRange, page: PageRequest
     ) -> Page[Transaction]:
         """Transactions sent from or to ``address``, ordered by ``(timestamp, hash)`` desc."""
+        ...
+
+    def training_columns(self, period: TimeRange, chunk: int) -> AsyncIterator[TrainingColumns]:
+        """The transactions of ``period`` in chunks of at most ``chunk`` rows (the last one
+        may be shorter; none when there are none), ordered by ``(timestamp, hash)``
+        ascending, hashes in code-point order - the order training sorts rows in. One
+        statement read in chunks (a server-side cursor on PostgreSQL), not a page query per
+        chunk. Consume it inside the unit of work; other statements of the same unit of
+        work may run between chunks."""
         ...
 
     async def sender_activity(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import datetime
 
 from adapters.memory.store import Workspace, copied_page
@@ -11,7 +11,7 @@ from domain.history import HISTORY_CAP, HistoryPoint, Send, SenderActivity
 from domain.model import Transaction
 from domain.pagination import Page, PageRequest, paginate
 from domain.values import lookup_key
-from ports.repositories import AddManyResult, TimeRange
+from ports.repositories import AddManyResult, TimeRange, TrainingColumns
 
 
 def _sort_key(tx: Transaction) -> tuple[datetime, str]:
@@ -63,6 +63,16 @@ class InMemoryTransactionRepository:
             if wanted in (tx.from_address, tx.to_address) and period.contains(tx.timestamp)
         ]
         return copied_page(paginate(rows, page, _sort_key))
+
+    async def training_columns(
+        self, period: TimeRange, chunk: int
+    ) -> AsyncIterator[TrainingColumns]:
+        rows = sorted(
+            (tx for tx in self._workspace().transactions.scan() if period.contains(tx.timestamp)),
+            key=_sort_key,
+        )
+        for start in range(0, len(rows), chunk):
+            yield TrainingColumns.of(rows[start : start + chunk])
 
     async def sender_activity(
         self, points: Iterable[HistoryPoint]

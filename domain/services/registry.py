@@ -204,7 +204,7 @@ async def _evaluate(
     held_out = data.held_out
     alert_share = services.alerts.alert_share
     floor = 1.0 - alert_share
-    if held_out.rows:
+    if len(held_out.rows):
         _say(progress, f"evaluating on {len(held_out.rows):,} held-out rows", 0.7)
         detector = await asyncio.to_thread(services.detectors.load, trained.artifact)
         scores = await asyncio.to_thread(detector.score, held_out.rows)

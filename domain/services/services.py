@@ -19,6 +19,7 @@ from domain.services.key_cache import VerifiedKeys
 from ports.blobs import BlobStore
 from ports.clock import Clock
 from ports.detector import DetectorFactory
+from ports.features import FeatureEngine
 from ports.locks import Locks
 from ports.repositories import UnitOfWorkFactory
 from ports.security import PasswordHasher, SecretDigester
@@ -68,3 +69,7 @@ class Services:
     verified_keys: VerifiedKeys = field(default_factory=VerifiedKeys)
     """API keys verified recently, answered without the database (off by default; the
     settings' ``api_key_cache_s``). Revoking a key or changing a user here forgets theirs."""
+    features: FeatureEngine | None = None
+    """Computes feature rows of stored transactions in bulk for training (the composition
+    root wires numpy's); ``None`` pages through ``Transaction`` objects and computes each
+    row with ``domain.features`` - the reference path, much slower on millions of rows."""

@@ -12,6 +12,12 @@ flatter it where the traffic drifts (on real mainnet data the share of scam-link
 transactions changes from month to month). ``is_held_out`` - a pure function of the hash -
 remains for callers that want a stable random split of their own (benchmarks).
 
+With a ``FeatureEngine`` (``Services.features``), stored transactions of a feature set
+without sender history take the bulk path: ``TransactionRepository.training_columns``
+reads them as columns in chunks of ``TRAINING_CHUNK`` rows, already in training order, and
+the engine computes each chunk's rows at once (numpy in production). Same rows within
+float rounding, same labels, same split - only much faster on millions of rows.
+
 Feature sets with sender history (``needs_history``) are computed after every row is
 read, by one sweep over the rows in time order (``domain.history.HistorySweep``), which
 gives what ``TransactionRepository.sender_activity`` would answer for each stored row:
@@ -36,6 +42,8 @@ from domain.model import LabelKind, Transaction
 from domain.pagination import MAX_LIMIT, PageRequest
 from domain.services.services import Services
 from domain.values import lookup_key
+from ports.detector import FeatureRows
+from ports.features import FeatureEngine
 from ports.repositories import TimeRange
 
 Progress = Callable[[str], None]
@@ -55,6 +63,9 @@ class MeasuredProgress(Protocol):
 DEFAULT_HOLDOUT = 0.2
 MIN_ROWS_FOR_HOLDOUT = 100
 _PROGRESS_EVERY = 100_000
+TRAINING_CHUNK = 50_000
+"""Rows per chunk of the bulk path: large enough that per-chunk costs vanish, small
+enough that a chunk's columns (wei amounts as text) stay a few megabytes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +95,11 @@ TrainingSource = StoredTransactions | GivenTransactions
 
 @dataclass(slots=True)
 class Split:
-    rows: list[tuple[float, ...]] = field(default_factory=list)
-    labels: list[bool | None] = field(default_factory=list)
+    """Feature rows (a list of tuples, or a ``FeatureEngine``'s block) and their labels:
+    True for fraud, False for legitimate, None for unlabelled."""
 
-    def add(self, row: tuple[float, ...], label: LabelKind | None) -> None:
-        self.rows.append(row)
-        self.labels.append(None if label is None else label is LabelKind.FRAUD)
+    rows: FeatureRows = field(default_factory=list)
+    labels: Sequence[bool | None] = field(default_factory=list)
 
     @property
     def fraud(self) -> int:
@@ -157,12 +167,10 @@ class _Collector:
         """Oldest first; the newest ``holdout`` share held out (none below
         ``MIN_ROWS_FOR_HOLDOUT`` rows: too few to set any aside, train on everything)."""
         ordered = sorted(self.rows, key=lambda row: (row.timestamp, row.tx_hash))
-        held = 0 if len(ordered) < MIN_ROWS_FOR_HOLDOUT else round(self.holdout * len(ordered))
-        data = TrainingData()
-        for position, row in enumerate(ordered):
-            side = data.held_out if position >= len(ordered) - held else data.train
-            side.add(self._complete(row), row.label)
-        return data
+        held = _held(len(ordered), self.holdout)
+        rows = [self._complete(row) for row in ordered]
+        labels = [_is_fraud(row.label) for row in ordered]
+        return _split(rows, labels, held)
 
     def _complete(self, row: _Row) -> tuple[float, ...]:
         """The full feature row: the history columns are computed here, in time order."""
@@ -174,6 +182,45 @@ class _Collector:
     def senders(self) -> list[str]:
         """The distinct senders of the rows read (to prime their histories)."""
         return list(dict.fromkeys(row.movement.from_address for row in self.rows if row.movement))
+
+
+def _is_fraud(label: LabelKind | None) -> bool | None:
+    return None if label is None else label is LabelKind.FRAUD
+
+
+def _held(rows: int, holdout: float) -> int:
+    """How many of the newest rows are held out (none below ``MIN_ROWS_FOR_HOLDOUT``)."""
+    return 0 if rows < MIN_ROWS_FOR_HOLDOUT else round(holdout * rows)
+
+
+def _split(rows: FeatureRows, labels: Sequence[bool | None], held: int) -> TrainingData:
+    """The oldest-first ``rows`` with the newest ``held`` of them held out."""
+    cut = len(labels) - held
+    return TrainingData(Split(rows[:cut], labels[:cut]), Split(rows[cut:], labels[cut:]))
+
+
+async def _gather_in_bulk(
+    services: Services,
+    engine: FeatureEngine,
+    period: TimeRange,
+    holdout: float,
+    progress: Progress | None,
+    feature_version: int,
+) -> TrainingData:
+    """``gather`` of stored transactions through the bulk path: columns read in chunks of
+    ``TRAINING_CHUNK`` rows (already in training order), feature rows computed by
+    ``engine``, the same labels and the same split as the per-row path."""
+    blocks: list[FeatureRows] = []
+    labels: list[bool | None] = []
+    async with services.uow() as work:
+        async for chunk in work.transactions.training_columns(period, TRAINING_CHUNK):
+            stored = await work.labels.latest_for(chunk.hashes)
+            kinds = {tx_hash: label.kind for tx_hash, label in stored.items()}
+            labels.extend(_is_fraud(kinds.get(tx_hash)) for tx_hash in chunk.hashes)
+            blocks.append(engine.features(chunk, feature_version))
+            if progress is not None:
+                progress(f"read {len(labels):,} transactions")
+    return _split(engine.concatenate(blocks), labels, _held(len(labels), holdout))
 
 
 async def _prime(services: Services, collector: _Collector, since: datetime) -> None:
@@ -204,6 +251,19 @@ async def gather(
     ``InvalidInput`` when there are no rows or ``holdout`` is outside [0, 0.5]."""
     if not 0.0 <= holdout <= 0.5:
         raise InvalidInput("holdout must be between 0 and 0.5", field="holdout")
+    engine = services.features
+    if (
+        isinstance(source, StoredTransactions)
+        and engine is not None
+        and engine.supports(feature_version)
+        and not needs_history(feature_version)
+    ):
+        data = await _gather_in_bulk(
+            services, engine, source.period, holdout, progress, feature_version
+        )
+        if data.rows == 0:
+            raise InvalidInput("there are no transactions to train on", field="transactions")
+        return data
     collector = _Collector(holdout, progress, feature_version)
     if isinstance(source, StoredTransactions):
         request = PageRequest(MAX_LIMIT)

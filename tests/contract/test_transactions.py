@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from datetime import timedelta, timezone
 
@@ -13,7 +14,7 @@ from domain.errors import TransactionNotFound
 from domain.model import Transaction
 from domain.pagination import PageRequest
 from domain.values import UINT256_MAX
-from ports import TimeRange, UnitOfWorkFactory
+from ports import TimeRange, TrainingColumns, UnitOfWorkFactory
 from tests.builders import (
     T0,
     a_transaction,
@@ -409,3 +410,75 @@ async def test_paging_by_address_returns_every_matching_row_once_in_order(
         if address in (tx.from_address, tx.to_address) and period.contains(tx.timestamp)
     ]
     assert [tx.hash for page in pages for tx in page] == _order(matching)
+
+
+def _columns_of(chunks: list[TrainingColumns]) -> dict[str, list[object]]:
+    fields = [f.name for f in dataclasses.fields(TrainingColumns)]
+    return {name: [v for chunk in chunks for v in getattr(chunk, name)] for name in fields}
+
+
+async def test_training_columns_come_in_training_order_in_chunks_of_the_period(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    window = _next_window()
+    assert window.since is not None
+    inside = [
+        a_transaction(
+            timestamp=window.since + timedelta(microseconds=offset),
+            value=value,
+            gas_price=price,
+            gas_used=used,
+            to_address=to,
+            input_size=size,
+        )
+        for offset, value, price, used, to, size in [
+            (0, 0, 0, None, None, 0),
+            (0, UINT256_MAX, UINT256_MAX, 21_000, random_address(), 68),
+            (1_000_000, 10**18, 30 * 10**9, None, random_address(), 0),
+            (1_000_000, 1, 1, 0, None, 5),
+            (1_000_000, 2**64, 10**70, 7, random_address(), 1),
+            (1_000_001, 15 * 10**17, 2, 21_000, random_address(), 0),
+            (3_599_999_999, 42, 43, None, random_address(), 0),
+        ]
+    ]
+    outside = [
+        a_transaction(timestamp=window.since - timedelta(microseconds=1)),
+        a_transaction(timestamp=window.until),
+    ]
+    await stored_transactions(uow_factory, *inside, *outside)
+
+    async with uow_factory() as uow:
+        chunks = [chunk async for chunk in uow.transactions.training_columns(window, 3)]
+        # Other statements of the unit of work run between chunks.
+        assert await uow.transactions.get(inside[0].hash) == inside[0]
+
+    assert [len(chunk) for chunk in chunks] == [3, 3, 1]
+    expected = sorted(inside, key=lambda tx: (tx.timestamp, tx.hash))
+    assert _columns_of(chunks) == _columns_of([TrainingColumns.of(expected)])
+
+
+async def test_training_columns_of_an_empty_period_are_no_chunks(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    await stored_transactions(uow_factory, a_transaction())
+    async with uow_factory() as uow:
+        chunks = [c async for c in uow.transactions.training_columns(_next_window(), 10)]
+    assert chunks == []
+
+
+@PROPERTY
+@given(values=st.lists(st.tuples(wei, wei, offsets_us), min_size=1, max_size=12))
+async def test_training_columns_keep_wei_exact_and_order_ties_by_hash(
+    uow_factory: UnitOfWorkFactory, values: list[tuple[int, int, int]]
+) -> None:
+    window = _next_window()
+    assert window.since is not None
+    txs = [
+        a_transaction(value=v, gas_price=p, timestamp=window.since + timedelta(microseconds=us))
+        for v, p, us in values
+    ]
+    await stored_transactions(uow_factory, *txs)
+    async with uow_factory() as uow:
+        chunks = [c async for c in uow.transactions.training_columns(window, 5)]
+    expected = sorted(txs, key=lambda tx: (tx.timestamp, tx.hash))
+    assert _columns_of(chunks) == _columns_of([TrainingColumns.of(expected)])

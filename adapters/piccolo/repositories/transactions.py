@@ -10,7 +10,7 @@ conflict-tolerant path instead: ``INSERT ... ON CONFLICT (hash) DO NOTHING RETUR
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
 
 from piccolo.querystring import QueryString
@@ -30,12 +30,13 @@ from adapters.piccolo.sql.statements import (
     where,
     within,
 )
+from adapters.piccolo.sql.values import as_instant
 from domain.errors import TransactionNotFound
 from domain.history import HistoryPoint, SenderActivity
 from domain.model import Transaction
 from domain.pagination import Page, PageRequest, page_from_rows
 from domain.values import lookup_key
-from ports.repositories import AddManyResult, TimeRange
+from ports.repositories import AddManyResult, TimeRange, TrainingColumns
 
 _SELECT = TRANSACTIONS.select()
 _ORDER = 'ORDER BY "timestamp" DESC, hash DESC'
@@ -150,6 +151,41 @@ class PiccoloTransactionRepository:
             )
         )
         return page_from_rows([TRANSACTIONS.from_row(row) for row in rows], page, _sort_key)
+
+    async def training_columns(
+        self, period: TimeRange, chunk: int
+    ) -> AsyncIterator[TrainingColumns]:
+        session = await self._session()
+        postgres = session.dialect == "postgres"
+        if postgres:
+            # Wei as exact text; hashes in code-point order whatever the database collation.
+            amounts = "value::text AS value_text, gas_price::text AS gas_price_text"
+            order = 'ORDER BY "timestamp", hash COLLATE "C"'
+        else:
+            # Stored as 78 zero-padded digits: strip the padding (zero strips to "").
+            amounts = "ltrim(value, '0') AS value_text, ltrim(gas_price, '0') AS gas_price_text"
+            order = 'ORDER BY "timestamp", hash'
+        query = sql(
+            f'SELECT hash, "timestamp", {amounts}, gas, gas_used, input_size, '
+            f"to_address IS NULL AS creation FROM transactions {{}} {order}",
+            where(*within('"timestamp"', period.since, period.until, session.dialect)),
+        )
+        async for rows in session.chunks(query, chunk):
+            timestamps = (
+                [row["timestamp"] for row in rows]
+                if postgres
+                else [as_instant(row["timestamp"]) for row in rows]
+            )
+            yield TrainingColumns(
+                hashes=[row["hash"] for row in rows],
+                timestamps=timestamps,
+                values=[row["value_text"] or "0" for row in rows],
+                gas=[row["gas"] for row in rows],
+                gas_prices=[row["gas_price_text"] or "0" for row in rows],
+                gas_used=[row["gas_used"] for row in rows],
+                input_sizes=[row["input_size"] for row in rows],
+                contract_creations=[bool(row["creation"]) for row in rows],
+            )
 
     async def sender_activity(
         self, points: Iterable[HistoryPoint]

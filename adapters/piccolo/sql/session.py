@@ -175,6 +175,35 @@ class Session:
             finally:
                 await cursor.close()
 
+    async def chunks(self, query: QueryString, size: int) -> AsyncIterator[Sequence[Row]]:
+        """The rows of ``query`` in lists of at most ``size``, read as they are consumed:
+        a server-side cursor on PostgreSQL (which needs the transaction, so it is begun),
+        ``fetchmany`` on SQLite. Other statements may run between chunks."""
+        sql, args = query.compile_string(self.dialect)
+        if self.dialect == "postgres":
+            with translate_errors():
+                await self._transaction.ensure_begun()
+                cursor = await self.connection.cursor(sql, *args)
+            while True:
+                with translate_errors():
+                    rows: list[Row] = await cursor.fetch(size)
+                if rows:
+                    yield rows
+                if len(rows) < size:
+                    return
+        with translate_errors():
+            lite = await self.connection.execute(sql, args)
+        try:
+            while True:
+                with translate_errors():
+                    batch = list(await lite.fetchmany(size))
+                if batch:
+                    yield batch
+                if len(batch) < size:
+                    return
+        finally:
+            await lite.close()
+
     async def fetchrow(self, query: QueryString) -> Row | None:
         if self.dialect == "postgres":
             sql, args = query.compile_string(self.dialect)
