@@ -12,7 +12,7 @@ import dataclasses
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from adapters.clock import SystemClock
 from adapters.memory import InMemoryBlobStore, InMemoryDatabase, InMemoryLocks
@@ -64,6 +64,13 @@ class Database(Protocol):
         ...
 
     def uow(self) -> UnitOfWork: ...
+
+
+@runtime_checkable
+class ReplicatedDatabase(Protocol):
+    """A database that also opens read units of work which may lag (read replicas)."""
+
+    def read_uow(self) -> UnitOfWork: ...
 
 
 class LazyPyodDetectors:
@@ -120,14 +127,16 @@ def services_over(
     detectors: DetectorFactory | None = None,
     alerts: AlertBudget | None = None,
     locks: Locks | None = None,
+    reads: UnitOfWorkFactory | None = None,
 ) -> Services:
     """The use cases' ``Services`` over ``uow``, serving nothing (``wire`` adds the
     scorer). Defaults: the system clock, API key secrets digested with a random key (it
     lives and dies with the process), argon2 passwords, artifacts in memory, the pyod
     detectors (imported on first use), the default alert budget, locks of this process
-    only."""
+    only, and ``reads`` as ``uow`` unless given."""
     return Services(
         uow=uow,
+        reads=reads,
         clock=SystemClock() if clock is None else clock,
         blobs=InMemoryBlobStore() if blobs is None else blobs,
         detectors=LazyPyodDetectors() if detectors is None else detectors,
@@ -151,10 +160,12 @@ def wire(
     bootstrap_model: bool = True,
 ) -> Container:
     """The application over ``database``: ``services_over`` its units of work and locks
-    (same defaults), with the scorer as what serves."""
+    (same defaults, and its read units of work when it has replicas), with the scorer as
+    what serves."""
     ports = services_over(
         database.uow,
         locks=database.locks,
+        reads=database.read_uow if isinstance(database, ReplicatedDatabase) else None,
         clock=clock,
         digester=digester,
         passwords=passwords,
@@ -175,7 +186,7 @@ def wire(
 def bootstrap(settings: Settings) -> Container:
     """Production wiring from validated settings."""
     return wire(
-        PiccoloDatabase(settings.database),
+        PiccoloDatabase(settings.database, settings.replicas),
         clock=SystemClock(),
         auto_migrate=settings.auto_migrate,
         digester=_digester(settings.secret_key),
