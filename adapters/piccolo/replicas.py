@@ -205,7 +205,10 @@ class Replicas:
 
 
 def _position(lsn: Any) -> int:
-    """A WAL position (``pg_lsn``: asyncpg returns the text ``'16/B374D848'``) as a number."""
+    """A WAL position as a number (asyncpg decodes ``pg_lsn`` as ``int``; its text form
+    is ``'16/B374D848'``)."""
+    if isinstance(lsn, int):
+        return lsn
     high, _, low = str(lsn).partition("/")
     return (int(high, 16) << 32) | int(low, 16)
 
