@@ -88,6 +88,14 @@ class _Replica:
             with contextlib.suppress(Exception):
                 await engine.close_connection_pool()
 
+    def drop(self) -> None:
+        """Forget the pool of an unreachable replica at once (its connections are gone
+        anyway): asyncpg would otherwise keep reconnecting to restore the pool's floor,
+        logging a warning each time. The next check builds a new pool."""
+        engine, self.engine = self.engine, None
+        if engine is not None and engine.pool is not None:
+            engine.pool.terminate()
+
     def status(self) -> ReplicaStatus:
         return ReplicaStatus(self.name, self.healthy, self.lag_s, self.reads)
 
@@ -185,8 +193,7 @@ class Replicas:
                 row = await engine.pool.fetchrow(_REPLICA_STATE)
         except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             replica.healthy, replica.lag_s = False, None
-            if replica.engine is None or replica.engine.pool is None:
-                await replica.close()
+            replica.drop()
             return
         if row is None or not row["recovering"] or row["replayed"] is None:
             replica.healthy, replica.lag_s = False, None
