@@ -27,7 +27,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 from piccolo.engine.postgres import PostgresEngine
 
 from adapters.piccolo.repositories.unit_of_work import PiccoloUnitOfWork
@@ -175,8 +174,10 @@ class Replicas:
             assert engine.pool is not None
             async with asyncio.timeout(CHECK_TIMEOUT_S):
                 lsn = await engine.pool.fetchval("SELECT pg_current_wal_lsn()")
-        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError, Unavailable):
-            # The primary's own health is /ready's business; lag waits for the next check.
+        except Exception:
+            # The primary's own health is /ready's business. Without a new sample a replica
+            # that has replayed the newest one still counts as caught up (a primary that is
+            # down writes nothing), so reads keep going to the replicas.
             return
         now = time.monotonic()
         self._samples.append((now, _position(lsn)))
@@ -191,7 +192,9 @@ class Replicas:
                 engine = await replica.connect()
                 assert engine.pool is not None
                 row = await engine.pool.fetchrow(_REPLICA_STATE)
-        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        except Exception:
+            # Whatever went wrong (refused, timed out, a driver error), a replica that did
+            # not answer takes no reads; the checks go on.
             replica.healthy, replica.lag_s = False, None
             replica.drop()
             return
