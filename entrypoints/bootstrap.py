@@ -12,7 +12,7 @@ import dataclasses
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from adapters.clock import SystemClock
 from adapters.memory import InMemoryBlobStore, InMemoryDatabase, InMemoryLocks
@@ -66,6 +66,13 @@ class Database(Protocol):
         ...
 
     def uow(self) -> UnitOfWork: ...
+
+
+@runtime_checkable
+class ReplicatedDatabase(Protocol):
+    """A database that also opens read units of work which may lag (read replicas)."""
+
+    def read_uow(self) -> UnitOfWork: ...
 
 
 class LazyPyodDetectors:
@@ -123,15 +130,17 @@ def services_over(
     alerts: AlertBudget | None = None,
     locks: Locks | None = None,
     api_key_cache_s: float = 0.0,
+    reads: UnitOfWorkFactory | None = None,
 ) -> Services:
     """The use cases' ``Services`` over ``uow``, serving nothing (``wire`` adds the
     scorer). Defaults: the system clock, API key secrets digested with a random key (it
     lives and dies with the process), argon2 passwords, artifacts in memory, the pyod
     detectors (imported on first use), the default alert budget, training features computed
-    in bulk with numpy, locks of this process only, and verified API keys cached for
-    ``api_key_cache_s`` seconds (0: not cached)."""
+    in bulk with numpy, locks of this process only, verified API keys cached for
+    ``api_key_cache_s`` seconds (0: not cached), and ``reads`` as ``uow`` unless given."""
     return Services(
         uow=uow,
+        reads=reads,
         clock=SystemClock() if clock is None else clock,
         blobs=InMemoryBlobStore() if blobs is None else blobs,
         detectors=LazyPyodDetectors() if detectors is None else detectors,
@@ -158,10 +167,12 @@ def wire(
     api_key_cache_s: float = 0.0,
 ) -> Container:
     """The application over ``database``: ``services_over`` its units of work and locks
-    (same defaults), with the scorer as what serves."""
+    (same defaults, and its read units of work when it has replicas), with the scorer as
+    what serves."""
     ports = services_over(
         database.uow,
         locks=database.locks,
+        reads=database.read_uow if isinstance(database, ReplicatedDatabase) else None,
         clock=clock,
         digester=digester,
         passwords=passwords,
@@ -183,7 +194,7 @@ def wire(
 def bootstrap(settings: Settings) -> Container:
     """Production wiring from validated settings."""
     return wire(
-        PiccoloDatabase(settings.database),
+        PiccoloDatabase(settings.database, settings.replicas),
         clock=SystemClock(),
         auto_migrate=settings.auto_migrate,
         digester=_digester(settings.secret_key),

@@ -25,7 +25,13 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-from adapters.piccolo import DatabaseConfig, PostgresConfig, SQLiteConfig, config_from_url
+from adapters.piccolo import (
+    DatabaseConfig,
+    PostgresConfig,
+    ReplicaConfig,
+    SQLiteConfig,
+    config_from_url,
+)
 from domain.errors import InvalidInput
 from domain.policies import BAND_FRACTIONS, MAX_ALERT_SHARE, AlertBudget
 from domain.rate_limits import Rate, parse_rate
@@ -206,6 +212,8 @@ class Settings:
     """Seconds a verified API key is answered from this process's memory (0: every request
     asks the database): a revocation, deactivation or role change made elsewhere takes
     effect within this time."""
+    replicas: ReplicaConfig = dataclasses.field(default_factory=ReplicaConfig)
+    """Read replicas of the PostgreSQL primary (``DATABASE_REPLICA_URLS``); none by default."""
     secret_key: str | None = dataclasses.field(default=None, repr=False)
     """Keys the digests of API key secrets. ``load_settings`` always sets it (from
     ``CHAINWATCH_SECRET_KEY`` or the data folder's ``secret_key`` file); ``None`` makes
@@ -232,8 +240,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         pool_max=size + env.integer("DATABASE_MAX_OVERFLOW", 10, minimum=0),
         connection_lifetime_s=float(env.integer("DATABASE_POOL_RECYCLE", 3600, minimum=1)),
     )
+    database = _database(env, pool, data_dir)
     return Settings(
-        database=_database(env, pool, data_dir),
+        database=database,
+        replicas=_replicas(env, pool, database),
         data_dir=data_dir,
         auto_migrate=env.boolean("CHAINWATCH_AUTO_MIGRATE", True),
         host=env.get("CHAINWATCH_HOST") or "127.0.0.1",
@@ -474,7 +484,7 @@ def _database(env: _Environment, pool: _Pool, data_dir: Path) -> DatabaseConfig:
     return SQLiteConfig(path=data_dir / SQLITE_FILENAME)
 
 
-def _from_url(url: str, pool: _Pool) -> DatabaseConfig:
+def _from_url(url: str, pool: _Pool, variable: str = "DATABASE_URL") -> DatabaseConfig:
     # The adapter parses; this adds what an operator needs checked. No message quotes any
     # part of the URL: a password with an unescaped special character can end up in any
     # component (host, path, query), so none of them is safe to print.
@@ -483,29 +493,27 @@ def _from_url(url: str, pool: _Pool) -> DatabaseConfig:
     except ValueError as error:
         postgres = url.partition("://")[0].lower() in ("postgresql", "postgres")
         # With a valid scheme, a parse error is most often an unescaped character.
-        raise ConfigError(
-            f"DATABASE_URL: {error}" + (f"; {_URL_HINT}" if postgres else "")
-        ) from None
+        raise ConfigError(f"{variable}: {error}" + (f"; {_URL_HINT}" if postgres else "")) from None
     if isinstance(config, SQLiteConfig):
         if config.path.name == ":memory:" or "?" in str(config.path):
             raise ConfigError(
-                "DATABASE_URL: SQLite needs a file path (no :memory:, no query parameters)"
+                f"{variable}: SQLite needs a file path (no :memory:, no query parameters)"
             )
-        _make_folder(config.path.parent, "DATABASE_URL")
+        _make_folder(config.path.parent, variable)
         return config
     parts = urlsplit(url)
     if parts.fragment:
-        raise ConfigError(f"DATABASE_URL must not contain '#'; {_URL_HINT}")
+        raise ConfigError(f"{variable} must not contain '#'; {_URL_HINT}")
     if "/" in config.database:
-        raise ConfigError(f"DATABASE_URL has more than one path segment; {_URL_HINT}")
+        raise ConfigError(f"{variable} has more than one path segment; {_URL_HINT}")
     if any(key not in _URL_OPTIONS for key, _ in parse_qsl(parts.query, keep_blank_values=True)):
         raise ConfigError(
-            "DATABASE_URL has an unsupported query parameter; supported: "
+            f"{variable} has an unsupported query parameter; supported: "
             "connect_timeout (seconds), statement_cache_size (0 behind pgbouncer)"
         )
     if not config.connect_timeout_s > 0 or config.statement_cache_size < 0:
         raise ConfigError(
-            "DATABASE_URL: connect_timeout must be positive, statement_cache_size 0 or more"
+            f"{variable}: connect_timeout must be positive, statement_cache_size 0 or more"
         )
     return dataclasses.replace(
         config,
@@ -513,6 +521,32 @@ def _from_url(url: str, pool: _Pool) -> DatabaseConfig:
         pool_max=pool.pool_max,
         connection_lifetime_s=pool.connection_lifetime_s,
     )
+
+
+def _replicas(env: _Environment, pool: _Pool, primary: DatabaseConfig) -> ReplicaConfig:
+    """``DATABASE_REPLICA_URLS``: comma-separated PostgreSQL URLs, each checked as
+    ``DATABASE_URL`` is (messages name the entry by position, never quote it)."""
+    raw = env.get("DATABASE_REPLICA_URLS")
+    max_lag_s = float(env.integer("CHAINWATCH_REPLICA_MAX_LAG_S", 5, minimum=1, maximum=3600))
+    check_s = env.integer("CHAINWATCH_REPLICA_CHECK_MS", 1000, minimum=50, maximum=60_000) / 1000
+    if raw is None:
+        return ReplicaConfig(max_lag_s=max_lag_s, check_interval_s=check_s)
+    if not isinstance(primary, PostgresConfig):
+        raise ConfigError(
+            "DATABASE_REPLICA_URLS needs a PostgreSQL primary: set DATABASE_URL (or "
+            "DATABASE_HOST) to PostgreSQL, or unset DATABASE_REPLICA_URLS"
+        )
+    nodes: list[PostgresConfig] = []
+    for position, url in enumerate(raw.split(","), start=1):
+        variable = f"DATABASE_REPLICA_URLS (entry {position})"
+        if not url.strip():
+            raise ConfigError(f"{variable} is empty; separate replica URLs with single commas")
+        if url.strip().partition("://")[0].lower() not in ("postgresql", "postgres"):
+            raise ConfigError(f"{variable} must be a postgresql:// URL")
+        node = _from_url(url.strip(), pool, variable)
+        assert isinstance(node, PostgresConfig)
+        nodes.append(node)
+    return ReplicaConfig(nodes=tuple(nodes), max_lag_s=max_lag_s, check_interval_s=check_s)
 
 
 def _secret_key(env: _Environment, data_dir: Path) -> str:

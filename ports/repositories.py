@@ -477,4 +477,8 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
+    """Makes a new unit of work per call. A factory of *read* units of work (read
+    replicas, ``Services.read_uow``) returns ones that may lag the primary by a bounded
+    time and refuse to write (``RuntimeError``)."""
+
     def __call__(self) -> UnitOfWork: ...

@@ -13,6 +13,7 @@ Three layers, each importing only those below it (an import-linter contract hold
 """
 
 from adapters.piccolo.database import PiccoloDatabase
+from adapters.piccolo.replicas import ReplicaConfig, ReplicaStatus
 from adapters.piccolo.repositories.unit_of_work import PiccoloUnitOfWork
 from adapters.piccolo.sql.engine import (
     DatabaseConfig,
@@ -26,6 +27,8 @@ __all__ = [
     "PiccoloDatabase",
     "PiccoloUnitOfWork",
     "PostgresConfig",
+    "ReplicaConfig",
+    "ReplicaStatus",
     "SQLiteConfig",
     "config_from_url",
 ]

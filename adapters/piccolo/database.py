@@ -13,6 +13,7 @@ from piccolo.engine.sqlite import SQLiteEngine
 from piccolo.table import Table
 
 from adapters.piccolo.locks import PiccoloLocks
+from adapters.piccolo.replicas import ReplicaConfig, Replicas, ReplicaStatus, ReplicaUnitOfWork
 from adapters.piccolo.repositories.unit_of_work import PiccoloUnitOfWork
 from adapters.piccolo.schema import migrations
 from adapters.piccolo.schema.tables import TABLES
@@ -47,10 +48,16 @@ class PiccoloDatabase:
     bound per process at a time (``start()`` binds). The repositories themselves always use
     this database's engine, bound or not. ``locks`` are named locks shared by every
     process of the database (``adapters.piccolo.locks``).
+
+    ``replicas`` (PostgreSQL only): streaming replicas of this database for ``read_uow()``
+    (``adapters.piccolo.replicas``); started and stopped with the primary.
     """
 
-    def __init__(self, config: DatabaseConfig) -> None:
+    def __init__(self, config: DatabaseConfig, replicas: ReplicaConfig | None = None) -> None:
+        if replicas is not None and replicas.nodes and not isinstance(config, PostgresConfig):
+            raise ValueError("read replicas need a PostgreSQL primary")
         self.config = config
+        self.replicas = Replicas(replicas or ReplicaConfig())
         self._engine: PostgresEngine | SQLiteEngine | None = None
         self._recycler: asyncio.Task[None] | None = None
         self.locks = PiccoloLocks(config, lambda: self.engine)
@@ -81,6 +88,13 @@ class PiccoloDatabase:
                 await engine.run_ddl("PRAGMA journal_mode=WAL")
         self._engine = engine
         self.bind()
+        if isinstance(engine, PostgresEngine):
+            await self.replicas.start(self._postgres)
+
+    def _postgres(self) -> PostgresEngine:
+        engine = self.engine
+        assert isinstance(engine, PostgresEngine)
+        return engine
 
     async def _start_pool(self, engine: PostgresEngine, config: PostgresConfig) -> None:
         try:
@@ -108,6 +122,7 @@ class PiccoloDatabase:
 
     async def stop(self) -> None:
         """Close the pool. Idempotent; ``start()`` may be called again afterwards."""
+        await self.replicas.stop()
         engine, self._engine = self._engine, None
         if self._recycler is not None:
             self._recycler.cancel()
@@ -136,6 +151,22 @@ class PiccoloDatabase:
 
     def uow(self) -> PiccoloUnitOfWork:
         return PiccoloUnitOfWork(lambda: self.engine)
+
+    def read_uow(self) -> PiccoloUnitOfWork:
+        """A read-only unit of work for reads that may lag the primary by up to the
+        replicas' ``max_lag_s``: on a healthy replica, else on the primary. Without
+        replicas (or on SQLite) the same as ``uow()``."""
+        if not self.replicas or not isinstance(self.config, PostgresConfig):
+            return self.uow()
+        return ReplicaUnitOfWork(self.replicas, self._postgres)
+
+    def replica_status(self) -> list[ReplicaStatus]:
+        """Each configured replica as last checked (empty without replicas)."""
+        return self.replicas.statuses()
+
+    def replica_fallback_reads(self) -> int:
+        """Read units of work that went to the primary for want of a healthy replica."""
+        return self.replicas.primary_reads
 
     async def ping(self) -> None:
         """One round trip; raises ``Unavailable`` if it fails or takes over 5 s."""

@@ -63,10 +63,13 @@ async def version_drift(
     """The drift of one version (whatever its status) over the last ``window``. Raises
     ``ModelNotFound``/``ModelVersionNotFound``, and ``InvalidInput`` for a window <= 0."""
     now, since = _since(services, window)
+    # The registry from the primary (a caller sees its own changes at once), the scores,
+    # which may lag, from a read replica.
     async with services.uow() as work:
         model = await work.models.get_model(model_name)
         found = await work.models.get_version(model.name, version)
-        drift = await _measure(services, work, found, since)
+    async with services.read_uow() as reading:
+        drift = await _measure(services, reading, found, since)
     return VersionDrift(model.name, found, window, now, drift)
 
 
@@ -74,11 +77,12 @@ async def model_drift(services: Services, model_name: str, *, window: timedelta)
     """The model called ``model_name`` with its versions and the drift of each serving one
     over the last ``window``. Raises ``ModelNotFound``, and ``InvalidInput`` as above."""
     _, since = _since(services, window)
-    async with services.uow() as work:
+    async with services.uow() as work:  # the registry: see ``version_drift``
         model = await work.models.get_model(model_name)
         versions = await work.models.list_versions(model.name)
+    async with services.read_uow() as reading:
         drift = {
-            version.id: await _measure(services, work, version, since)
+            version.id: await _measure(services, reading, version, since)
             for version in versions
             if version.status in SERVING_STATUSES
         }
@@ -88,7 +92,7 @@ async def model_drift(services: Services, model_name: str, *, window: timedelta)
 async def serving_drift(services: Services, *, window: timedelta) -> list[VersionDrift]:
     """The drift of every serving version of every model, by model name and version."""
     now, since = _since(services, window)
-    async with services.uow() as work:
+    async with services.read_uow() as work:
         names = {model.id: model.name for model in await work.models.list_models()}
         serving = await work.models.list_versions_by_status(SERVING_STATUSES)
         found = [

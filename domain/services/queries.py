@@ -85,7 +85,7 @@ async def list_transactions(
     services: Services, address: str | None, period: TimeRange, page: PageRequest
 ) -> Page[Transaction]:
     """Newest first; only those sent from or to ``address`` when given."""
-    async with services.uow() as work:
+    async with services.read_uow() as work:
         if address is None:
             return await work.transactions.list_by_time(period, page)
         return await work.transactions.list_by_address(
@@ -118,7 +118,7 @@ async def list_anomalies(
     services: Services, criteria: AnomalyFilter, page: PageRequest
 ) -> AnomalyListing:
     """Newest first, with their transactions and version tags, and the total count."""
-    async with services.uow() as work:
+    async with services.read_uow() as work:
         found = await work.anomalies.list(criteria, page)
         total = await work.anomalies.count(criteria)
         records = await _anomaly_records(work, found.items)
@@ -169,7 +169,7 @@ async def list_predictions(
     services: Services, tx_hash: str | None, period: TimeRange, page: PageRequest
 ) -> Page[PredictionRecord]:
     """Newest first; only the transaction's predictions when ``tx_hash`` is given."""
-    async with services.uow() as work:
+    async with services.read_uow() as work:
         if tx_hash is None:
             found = await work.predictions.list_by_time(period, page)
         else:
@@ -189,7 +189,7 @@ async def query_audit_log(
     page: PageRequest,
 ) -> Page[AuditLog]:
     """Newest first. ``user`` is a user id or a username (an unknown one matches nothing)."""
-    async with services.uow() as work:
+    async with services.read_uow() as work:
         user_id = None
         if user is not None:
             try:
@@ -206,5 +206,5 @@ async def query_system_metrics(
     services: Services, name: str | None, period: TimeRange, page: PageRequest
 ) -> Page[SystemMetric]:
     """Newest first; every metric name when ``name`` is ``None``."""
-    async with services.uow() as work:
+    async with services.read_uow() as work:
         return await work.metrics.query(name, period, page)

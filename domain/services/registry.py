@@ -98,7 +98,7 @@ async def create_model(
 
 async def list_models(services: Services) -> list[ModelOverview]:
     """Every model (by name) with its versions (by number)."""
-    async with services.uow() as work:
+    async with services.read_uow() as work:
         return [
             ModelOverview(model, await work.models.list_versions(model.name))
             for model in await work.models.list_models()

@@ -92,7 +92,7 @@ async def review_queue(
         raise InvalidInput("candidates must be a positive integer", field="candidates")
     since = services.clock.now() - window
     policy = QueuePolicy(alert_share=services.alerts.alert_share, salt=salt)
-    async with services.uow() as work:
+    async with services.read_uow() as work:
         gathered = await _gather(work, TimeRange(since, None), candidates)
     version = gathered.feature_version
     pool = [p for p in gathered.predictions if p.transaction_hash not in gathered.labelled]

@@ -21,7 +21,7 @@ from ports.clock import Clock
 from ports.detector import DetectorFactory
 from ports.features import FeatureEngine
 from ports.locks import Locks
-from ports.repositories import UnitOfWorkFactory
+from ports.repositories import UnitOfWork, UnitOfWorkFactory
 from ports.security import PasswordHasher, SecretDigester
 
 
@@ -73,3 +73,12 @@ class Services:
     """Computes feature rows of stored transactions in bulk for training (the composition
     root wires numpy's); ``None`` pages through ``Transaction`` objects and computes each
     row with ``domain.features`` - the reference path, much slower on millions of rows."""
+    reads: UnitOfWorkFactory | None = None
+    """Read-only units of work that may lag (read replicas); ``None``: ``uow``."""
+
+    def read_uow(self) -> UnitOfWork:
+        """A unit of work for listing and reporting reads, which may lag the primary by
+        the configured bound (a read replica when one is healthy). Never write in it, and
+        never use it for a read that must see the caller's own recent write (a lookup by
+        key right after creating or changing the thing): use ``uow()`` for those."""
+        return self.uow() if self.reads is None else self.reads()

@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from adapters.transaction_csv import read_transactions_csv
-from domain.errors import InvalidInput
+from domain.errors import InvalidInput, ModelNotFound
 from domain.features import FEATURE_VERSION, SUPPORTED_FEATURE_VERSIONS
-from domain.model import ModelStatus, ModelVersion
+from domain.model import Model, ModelStatus, ModelVersion
 from domain.services import lifecycle
+from domain.services.model_queries import get_model
 from domain.services.naming import version_label
 from domain.services.registry import (
     DEFAULT_ALGORITHM,
@@ -144,8 +145,11 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
     name = lookup_key(args.model)
 
     async def work() -> ModelVersion:
-        models = {overview.model.name: overview.model for overview in await list_models(services)}
-        model = models.get(name)
+        # From the primary, not a replica: a model created a moment ago must be found here.
+        try:
+            model: Model | None = (await get_model(services, name)).model
+        except ModelNotFound:
+            model = None
         if model is None:
             note(f"creating model {name}")
             await create_model(

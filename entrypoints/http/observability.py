@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,6 +38,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from adapters.piccolo import ReplicaStatus
 from adapters.piccolo.sql.pool import WAIT_BUCKETS_S, PoolStats
 from domain.services.audit import origin
 from domain.services.drift_queries import VersionDrift
@@ -124,6 +126,13 @@ class BackupSource(Protocol):
     def refreshed_at(self) -> datetime | None: ...
 
 
+@runtime_checkable
+class ReplicatedDatabase(Protocol):
+    def replica_status(self) -> list[ReplicaStatus]: ...
+
+    def replica_fallback_reads(self) -> int: ...
+
+
 class DriftSource(Protocol):
     """The serving versions' drift as last measured (``entrypoints.http.drift``)."""
 
@@ -165,6 +174,9 @@ class _RuntimeCollector(Collector):
         ]
         yield from _pool_gauges(pools)
         yield from _backup_gauges([s.backups for s in self.sources if s.backups is not None])
+        yield from _replica_gauges(
+            [s.database for s in self.sources if isinstance(s.database, ReplicatedDatabase)]
+        )
         yield from _drift_gauges([s.drift for s in self.sources if s.drift is not None])
 
 
@@ -245,6 +257,41 @@ def _backup_gauges(sources: list[BackupSource]) -> Iterator[Metric]:
 
 
 _VERSION_LABELS = ("model", "version")
+
+
+def _replica_gauges(databases: Sequence[ReplicatedDatabase]) -> Iterator[Metric]:
+    """Per replica (label ``replica``: host:port/database): healthy 0/1, lag (NaN while
+    unmeasured) and the read units of work it served; plus those that fell back to the
+    primary."""
+    healthy = GaugeMetricFamily(
+        "chainwatch_db_replica_healthy",
+        "1 when the read replica takes reads (reachable, in recovery, lag within bound)",
+        labels=["replica"],
+    )
+    lag = GaugeMetricFamily(
+        "chainwatch_db_replica_lag_seconds",
+        "Replica lag behind the primary by WAL position, as of the last check",
+        labels=["replica"],
+    )
+    reads = GaugeMetricFamily(
+        "chainwatch_db_replica_reads",
+        "Read units of work served by the replica since start",
+        labels=["replica"],
+    )
+    fallback = GaugeMetricFamily(
+        "chainwatch_db_replica_fallback_reads",
+        "Read units of work sent to the primary since start (no healthy replica)",
+    )
+    databases = [database for database in databases if database.replica_status()]
+    if not databases:
+        return
+    for database in databases:
+        for status in database.replica_status():
+            healthy.add_metric([status.name], 1.0 if status.healthy else 0.0)
+            lag.add_metric([status.name], math.nan if status.lag_s is None else status.lag_s)
+            reads.add_metric([status.name], status.reads)
+    fallback.add_metric([], sum(database.replica_fallback_reads() for database in databases))
+    yield from (healthy, lag, reads, fallback)
 
 
 def _drift_gauges(sources: list[DriftSource]) -> Iterator[Metric]:

@@ -45,6 +45,22 @@ class PrivateCluster:
             "initdb", "-D", str(self.data), "-U", USER, "-A", "trust", "-E", "UTF8", "--no-sync"
         )
 
+    def replicate(self, primary: PrivateCluster) -> None:
+        """Make this (not yet initialised) cluster a streaming replica of the running
+        ``primary``: ``pg_basebackup -R`` (initdb's default hba already trusts
+        replication connections from loopback, and ``wal_level`` defaults to replica)."""
+        self._run(
+            "pg_basebackup", "-D", str(self.data), "-h", "127.0.0.1", "-p", str(primary.port),
+            "-U", USER, "-R", "-X", "stream", "-c", "fast", "--no-sync",
+        )  # fmt: skip
+
+    def sql(self, statement: str) -> str:
+        """Run one statement with psql as the superuser; return its unaligned output."""
+        return self._run(
+            "psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", USER, "-d", "postgres",
+            "-XAtqc", statement,
+        )  # fmt: skip
+
     def start(self) -> None:
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
@@ -68,7 +84,7 @@ class PrivateCluster:
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop", check=False)
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def _run(self, program: str, *arguments: str, check: bool = True) -> None:
+    def _run(self, program: str, *arguments: str, check: bool = True) -> str:
         extra: dict[str, Any] = {}
         if self._account is not None:
             extra = {"user": self._account.pw_uid, "group": self._account.pw_gid}
@@ -83,6 +99,8 @@ class PrivateCluster:
         )
         if check and done.returncode != 0:
             raise AssertionError(f"{program} failed: {done.stderr or done.stdout}\n{self.log()}")
+        output: str = done.stdout
+        return output.strip()
 
 
 def _unprivileged_account() -> pwd.struct_passwd | None:
