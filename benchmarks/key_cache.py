@@ -40,14 +40,13 @@ from asyncpg.connection import Connection
 from litestar import Litestar
 
 from adapters.memory import InMemoryBlobStore
-from adapters.piccolo import PiccoloDatabase, PostgresConfig, config_from_url
+from adapters.piccolo import LentDatabase, PiccoloDatabase, PostgresConfig, config_from_url
 from adapters.security import Argon2PasswordHasher, HmacSecretDigester
 from domain.model import Role
 from domain.services.users import create_user, issue_api_key
 from entrypoints.bootstrap import wire
 from entrypoints.http import create_app
 from entrypoints.settings import DEFAULT_API_KEY_CACHE_S
-from ports import UnitOfWork
 
 ADMIN_DSN = os.environ.get(
     "CHAINWATCH_TEST_DATABASE_URL", "postgresql://root@127.0.0.1:5432/postgres"
@@ -55,35 +54,6 @@ ADMIN_DSN = os.environ.get(
 BLOBS = InMemoryBlobStore()  # one model store for every app instance
 DIGESTER = HmacSecretDigester(secrets.token_urlsafe(48))  # one key for every app instance
 CACHE_SECONDS = {"off": 0, "on": DEFAULT_API_KEY_CACHE_S}
-
-
-class _Shared:
-    """The benchmark's started database, lent to each app (never stopped by one)."""
-
-    def __init__(self, database: PiccoloDatabase) -> None:
-        self.database = database
-        self.locks = database.locks
-
-    async def start(self) -> None:
-        await self.database.start()
-
-    async def stop(self) -> None:
-        return None
-
-    async def migrate(self) -> list[str]:
-        return []
-
-    async def migrate_backwards(self, to: str = "all") -> list[str]:
-        return []
-
-    async def pending_migrations(self) -> list[str]:
-        return []
-
-    async def ping(self) -> None:
-        await self.database.ping()
-
-    def uow(self) -> UnitOfWork:
-        return self.database.uow()
 
 
 class _RoundTrips:
@@ -177,7 +147,7 @@ async def _http_figures(
     apps = {
         name: create_app(
             wire(
-                _Shared(database),
+                LentDatabase(database),
                 digester=DIGESTER,
                 blobs=BLOBS,
                 bootstrap_model=True,
@@ -246,7 +216,7 @@ async def run(requests: int, rounds: int, width: int) -> None:
         await database.start()
         await database.migrate()
         services = wire(
-            _Shared(database),
+            LentDatabase(database),
             digester=DIGESTER,
             passwords=Argon2PasswordHasher.cheap(),
             bootstrap_model=False,

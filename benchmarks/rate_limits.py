@@ -45,7 +45,7 @@ import httpx
 from litestar import Litestar
 
 from adapters.memory import InMemoryBlobStore
-from adapters.piccolo import PiccoloDatabase, PostgresConfig, config_from_url
+from adapters.piccolo import LentDatabase, PiccoloDatabase, PostgresConfig, config_from_url
 from adapters.security import Argon2PasswordHasher, HmacSecretDigester
 from domain.errors import RateLimited
 from domain.model import Outcome, Role
@@ -58,7 +58,6 @@ from entrypoints.http import create_app
 from entrypoints.http.client_address import client_address
 from entrypoints.http.rate_limits import RateLimits
 from entrypoints.settings import RateLimitSettings
-from ports import UnitOfWork
 
 ADMIN_DSN = os.environ.get(
     "CHAINWATCH_TEST_DATABASE_URL", "postgresql://root@127.0.0.1:5432/postgres"
@@ -69,35 +68,6 @@ BLOBS = InMemoryBlobStore()  # one model store for every app instance
 DIGESTER = HmacSecretDigester(secrets.token_urlsafe(48))  # one key for every app instance
 FORWARDED = (b"x-forwarded-for", b"192.0.2.1, 198.51.100.7")
 FAILURE = FailedAuthentication(reason="the API key is not valid", resource="users")
-
-
-class _Shared:
-    """The benchmark's started database, lent to each app (never stopped by one)."""
-
-    def __init__(self, database: PiccoloDatabase) -> None:
-        self.database = database
-        self.locks = database.locks
-
-    async def start(self) -> None:
-        await self.database.start()
-
-    async def stop(self) -> None:
-        return None
-
-    async def migrate(self) -> list[str]:
-        return []
-
-    async def migrate_backwards(self, to: str = "all") -> list[str]:
-        return []
-
-    async def pending_migrations(self) -> list[str]:
-        return []
-
-    async def ping(self) -> None:
-        await self.database.ping()
-
-    def uow(self) -> UnitOfWork:
-        return self.database.uow()
 
 
 def _transaction() -> dict[str, object]:
@@ -141,11 +111,11 @@ async def _http_figures(
     headers = {"X-API-Key": key}
     apps = {
         "off": create_app(
-            wire(_Shared(database), digester=DIGESTER, blobs=BLOBS, bootstrap_model=True),
+            wire(LentDatabase(database), digester=DIGESTER, blobs=BLOBS, bootstrap_model=True),
             rate_limits=OFF,
         ),
         "limited": create_app(
-            wire(_Shared(database), digester=DIGESTER, blobs=BLOBS, bootstrap_model=True),
+            wire(LentDatabase(database), digester=DIGESTER, blobs=BLOBS, bootstrap_model=True),
             rate_limits=ON,
         ),
     }
@@ -212,7 +182,7 @@ async def _wait_ready(client: httpx.AsyncClient) -> None:
 
 
 def _per_request_figures(database: PiccoloDatabase) -> None:
-    services = wire(_Shared(database), digester=DIGESTER, bootstrap_model=False).services
+    services = wire(LentDatabase(database), digester=DIGESTER, bootstrap_model=False).services
     limits = RateLimits(services, ON)
     assert limits.per_key is not None
     key, count = uuid.uuid4(), 200_000
@@ -234,7 +204,7 @@ def _per_request_figures(database: PiccoloDatabase) -> None:
 
 
 async def _failure_figures(database: PiccoloDatabase, failures: int) -> None:
-    services = wire(_Shared(database), digester=DIGESTER, bootstrap_model=False).services
+    services = wire(LentDatabase(database), digester=DIGESTER, bootstrap_model=False).services
     started = time.perf_counter()
     for number in range(failures):
         await record_outcome(
@@ -285,7 +255,7 @@ async def run(requests: int, rounds: int, width: int, failures: int) -> None:
         await database.start()
         await database.migrate()
         services = wire(
-            _Shared(database),
+            LentDatabase(database),
             digester=DIGESTER,
             passwords=Argon2PasswordHasher.cheap(),
             bootstrap_model=False,

@@ -12,7 +12,7 @@ Three layers, each importing only those below it (an import-linter contract hold
   binding per dialect, shared statement pieces (insert, update, keyset), driver errors.
 """
 
-from adapters.piccolo.database import PiccoloDatabase
+from adapters.piccolo.database import LentDatabase, PiccoloDatabase
 from adapters.piccolo.replicas import ReplicaConfig, ReplicaStatus
 from adapters.piccolo.repositories.unit_of_work import PiccoloUnitOfWork
 from adapters.piccolo.sql.engine import (
@@ -24,6 +24,7 @@ from adapters.piccolo.sql.engine import (
 
 __all__ = [
     "DatabaseConfig",
+    "LentDatabase",
     "PiccoloDatabase",
     "PiccoloUnitOfWork",
     "PostgresConfig",

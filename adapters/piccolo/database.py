@@ -199,3 +199,37 @@ class PiccoloDatabase:
         """Ids of the migrations not applied yet, oldest first."""
         with translate_errors():
             return await migrations.pending(self.engine)
+
+
+class LentDatabase:
+    """A started ``database`` lent to an app that must neither stop nor migrate it (its
+    owner - a test session, a benchmark - does both): starting it again is harmless, and
+    everything else is the lender's."""
+
+    def __init__(self, database: PiccoloDatabase) -> None:
+        self.database = database
+        self.locks = database.locks
+
+    async def start(self) -> None:
+        await self.database.start()
+
+    async def stop(self) -> None:
+        return None
+
+    async def migrate(self) -> list[str]:
+        return []
+
+    async def migrate_backwards(self, to: str = "all") -> list[str]:
+        return []
+
+    async def pending_migrations(self) -> list[str]:
+        return []
+
+    async def ping(self) -> None:
+        await self.database.ping()
+
+    def uow(self) -> PiccoloUnitOfWork:
+        return self.database.uow()
+
+    def pool_stats(self) -> list[PoolStats]:
+        return self.database.pool_stats()

@@ -18,15 +18,13 @@ import httpx
 import pytest
 from litestar import Litestar
 
-from adapters.piccolo import PiccoloDatabase
-from adapters.piccolo.sql.pool import PoolStats
+from adapters.piccolo import LentDatabase, PiccoloDatabase
 from adapters.security import Argon2PasswordHasher
 from domain.model import Role, User
 from domain.services.users import create_user, issue_api_key
 from entrypoints.bootstrap import Container, bootstrap_in_memory, wire
 from entrypoints.http import create_app
 from entrypoints.settings import DEFAULT_API_KEY_CACHE_S
-from ports import UnitOfWork
 from tests.backends import reset_database
 from tests.clocks import ManualClock
 
@@ -36,39 +34,6 @@ CLIENT_IP = "203.0.113.7"
 API_KEY_CACHE_S = DEFAULT_API_KEY_CACHE_S
 """Verified keys are cached as in production: the tests' changes go through the app's own
 use cases, which forget what they change."""
-
-
-class SharedDatabase:
-    """The test session's PostgreSQL database lent to one app: started already and never
-    stopped or migrated by the app (the session owns it)."""
-
-    def __init__(self, database: PiccoloDatabase) -> None:
-        self.database = database
-        self.locks = database.locks
-
-    async def start(self) -> None:
-        await self.database.start()
-
-    async def stop(self) -> None:
-        return None
-
-    async def migrate(self) -> list[str]:
-        return []
-
-    async def migrate_backwards(self, to: str = "all") -> list[str]:
-        return []
-
-    async def pending_migrations(self) -> list[str]:
-        return []
-
-    async def ping(self) -> None:
-        await self.database.ping()
-
-    def uow(self) -> UnitOfWork:
-        return self.database.uow()
-
-    def pool_stats(self) -> list[PoolStats]:
-        return self.database.pool_stats()
 
 
 @dataclass
@@ -96,7 +61,7 @@ async def container_for(request: pytest.FixtureRequest) -> Container:
     database: PiccoloDatabase = request.getfixturevalue("postgres_database")
     await reset_database(database)
     return wire(
-        SharedDatabase(database),
+        LentDatabase(database),
         clock=ManualClock(),
         passwords=CHEAP_PASSWORDS,
         bootstrap_model=False,

@@ -138,7 +138,7 @@ async def test_metrics_group_by_route_template_count_refusals_and_expose_gauges(
 
 @pytest.mark.postgres
 async def test_on_postgres_the_pool_gauges_count_connections(api: Api) -> None:
-    if api.container.database.__class__.__name__ != "SharedDatabase":
+    if api.container.database.__class__.__name__ != "LentDatabase":
         pytest.skip("PostgreSQL only")
     text = (await api.client.get("/metrics")).text
     samples = dict(

@@ -13,7 +13,7 @@ import pytest
 
 from adapters.clock import SystemClock
 from adapters.memory import InMemoryDatabase
-from adapters.piccolo import PiccoloDatabase
+from adapters.piccolo import LentDatabase, PiccoloDatabase
 from adapters.synthetic import generate_stream
 from domain.model import Role
 from domain.services.registry import create_model
@@ -23,7 +23,6 @@ from entrypoints.settings import JobSettings
 from tests.backends import reset_database
 from tests.integration.api.conftest import (
     CHEAP_PASSWORDS,
-    SharedDatabase,
     running,
     user_with_key,
 )
@@ -39,7 +38,7 @@ async def database(request: pytest.FixtureRequest) -> AsyncIterator[Database]:
         return
     shared: PiccoloDatabase = request.getfixturevalue("postgres_database")
     await reset_database(shared)
-    yield SharedDatabase(shared)
+    yield LentDatabase(shared)
 
 
 def replica(database: Database) -> Container:

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from adapters.memory import InMemoryDatabase
+from adapters.piccolo import LentDatabase
 from adapters.security import HmacSecretDigester
 from domain.model import Role
 from domain.rate_limits import Rate
@@ -29,7 +30,6 @@ from tests.integration.api.conftest import (
     BACKENDS,
     CHEAP_PASSWORDS,
     CLIENT_IP,
-    SharedDatabase,
     running,
     user_with_key,
 )
@@ -62,11 +62,11 @@ async def cluster(request: pytest.FixtureRequest) -> AsyncIterator[Cluster]:
     clock = ManualClock()
     digester = HmacSecretDigester("cluster-secret-key-" * 3)
     if request.param == "memory":
-        store: InMemoryDatabase | SharedDatabase = InMemoryDatabase()
+        store: InMemoryDatabase | LentDatabase = InMemoryDatabase()
     else:
         database = request.getfixturevalue("postgres_database")
         await reset_database(database)
-        store = SharedDatabase(database)
+        store = LentDatabase(database)
     containers = [
         wire(
             store,
