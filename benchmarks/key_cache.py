@@ -28,7 +28,6 @@ import asyncio
 import os
 import secrets
 import statistics
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
@@ -37,7 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 from asyncpg.connection import Connection
-from litestar import Litestar
+from in_process_http import requests_per_second, running, transaction_body
 
 from adapters.memory import InMemoryBlobStore
 from adapters.piccolo import LentDatabase, PiccoloDatabase, PostgresConfig, config_from_url
@@ -85,47 +84,12 @@ class _RoundTrips:
         Connection.copy_records_to_table = counted(Connection.copy_records_to_table)
 
 
-def _transaction() -> dict[str, object]:
-    return {
-        "hash": "0x" + secrets.token_hex(32),
-        "from": "0x" + secrets.token_hex(20),
-        "to": "0x" + secrets.token_hex(20),
-        "value": str(10**18),
-        "gas": 21000,
-        "gasPrice": str(20 * 10**9),
-        "timestamp": "2024-05-01T12:00:00Z",
-    }
-
-
-async def _rate(send: Callable[[], Awaitable[httpx.Response]], count: int, width: int) -> float:
-    """Requests/s for ``count`` requests, ``width`` at a time; every answer must be 2xx."""
-    left = count
-
-    async def worker() -> None:
-        nonlocal left
-        while left > 0:
-            left -= 1
-            response = await send()
-            if response.status_code >= 300:
-                raise RuntimeError(f"{response.status_code}: {response.text[:200]}")
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(width)))
-    return count / (time.perf_counter() - started)
-
-
-async def _running(app: Litestar, ready: asyncio.Event, stop: asyncio.Event) -> None:
-    async with app.lifespan():
-        ready.set()
-        await stop.wait()
-
-
 def _sender(
     client: httpx.AsyncClient, route: str, headers: dict[str, str]
 ) -> Callable[[], Awaitable[httpx.Response]]:
     def send() -> Awaitable[httpx.Response]:
         if route == "predict":
-            return client.post("/api/v1/predict", json=_transaction(), headers=headers)
+            return client.post("/api/v1/predict", json=transaction_body(), headers=headers)
         return client.get("/api/v1/models", headers=headers)
 
     return send
@@ -160,7 +124,7 @@ async def _http_figures(
     tasks = []
     for app in apps.values():
         ready = asyncio.Event()
-        tasks.append(asyncio.create_task(_running(app, ready, stop)))
+        tasks.append(asyncio.create_task(running(app, ready, stop)))
         await ready.wait()
     clients = {
         name: httpx.AsyncClient(
@@ -174,7 +138,7 @@ async def _http_figures(
         for client in clients.values():  # warm up: models loaded, pools full
             await _wait_ready(client)
             for route in ("read", "predict"):
-                await _rate(_sender(client, route, headers), 100, width)
+                await requests_per_second(_sender(client, route, headers), 100, width)
         for route in ("read", "predict"):
             figures: dict[str, list[float]] = {name: [] for name in clients}
             trips: dict[str, int] = dict.fromkeys(clients, 0)
@@ -183,7 +147,7 @@ async def _http_figures(
                 for name, client in order if number % 2 == 0 else reversed(order):
                     before = _RoundTrips.count
                     figures[name].append(
-                        await _rate(_sender(client, route, headers), requests, width)
+                        await requests_per_second(_sender(client, route, headers), requests, width)
                     )
                     trips[name] += _RoundTrips.count - before
             off, on = (statistics.median(figures[name]) for name in ("off", "on"))

@@ -42,7 +42,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
-from litestar import Litestar
+from in_process_http import requests_per_second, running, transaction_body
 
 from adapters.memory import InMemoryBlobStore
 from adapters.piccolo import LentDatabase, PiccoloDatabase, PostgresConfig, config_from_url
@@ -70,41 +70,6 @@ FORWARDED = (b"x-forwarded-for", b"192.0.2.1, 198.51.100.7")
 FAILURE = FailedAuthentication(reason="the API key is not valid", resource="users")
 
 
-def _transaction() -> dict[str, object]:
-    return {
-        "hash": "0x" + secrets.token_hex(32),
-        "from": "0x" + secrets.token_hex(20),
-        "to": "0x" + secrets.token_hex(20),
-        "value": str(10**18),
-        "gas": 21000,
-        "gasPrice": str(20 * 10**9),
-        "timestamp": "2024-05-01T12:00:00Z",
-    }
-
-
-async def _rate(send: Callable[[], Awaitable[httpx.Response]], count: int, width: int) -> float:
-    """Requests/s for ``count`` requests, ``width`` at a time; every answer must be 2xx."""
-    left = count
-
-    async def worker() -> None:
-        nonlocal left
-        while left > 0:
-            left -= 1
-            response = await send()
-            if response.status_code >= 300:
-                raise RuntimeError(f"{response.status_code}: {response.text[:200]}")
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(width)))
-    return count / (time.perf_counter() - started)
-
-
-async def _running(app: Litestar, ready: asyncio.Event, stop: asyncio.Event) -> None:
-    async with app.lifespan():
-        ready.set()
-        await stop.wait()
-
-
 async def _http_figures(
     database: PiccoloDatabase, key: str, requests: int, rounds: int, width: int
 ) -> None:
@@ -123,7 +88,7 @@ async def _http_figures(
     tasks = []
     for app in apps.values():
         ready = asyncio.Event()
-        tasks.append(asyncio.create_task(_running(app, ready, stop)))
+        tasks.append(asyncio.create_task(running(app, ready, stop)))
         await ready.wait()
     clients = {
         name: httpx.AsyncClient(
@@ -136,14 +101,14 @@ async def _http_figures(
     try:
         for client in clients.values():  # warm up: models loaded, pools full
             await _wait_ready(client)
-            await _rate(_sender(client, "read", headers), 50, width)
+            await requests_per_second(_sender(client, "read", headers), 50, width)
         for route in ("predict", "read"):
             figures: dict[str, list[float]] = {name: [] for name in clients}
             for number in range(rounds):
                 order = list(clients.items())
                 for name, client in order if number % 2 == 0 else reversed(order):
                     send = _sender(client, route, headers)
-                    figures[name].append(await _rate(send, requests, width))
+                    figures[name].append(await requests_per_second(send, requests, width))
             off, limited = (statistics.median(figures[name]) for name in ("off", "limited"))
             # Each round's pair ran back to back: the median of their ratios is the least
             # disturbed by load that drifts over the run.
@@ -166,7 +131,7 @@ def _sender(
 ) -> Callable[[], Awaitable[httpx.Response]]:
     def send() -> Awaitable[httpx.Response]:
         if route == "predict":
-            return client.post("/api/v1/predict", json=_transaction(), headers=headers)
+            return client.post("/api/v1/predict", json=transaction_body(), headers=headers)
         return client.get("/api/v1/models", headers=headers)
 
     return send
