@@ -229,7 +229,10 @@ class AnomalyRepository(Protocol):
         """Ordered by ``(detected_at, id)`` descending."""
         ...
 
-    async def count(self, criteria: AnomalyFilter) -> int: ...
+    async def count(self, criteria: AnomalyFilter, *, at_most: int | None = None) -> int:
+        """How many anomalies match; with ``at_most``, counting stops there (the answer is
+        ``min(matches, at_most)``), so a listing never counts millions of rows."""
+        ...
 
     async def record_review(self, anomaly: Anomaly) -> None:
         """Persist the review fields (status, reviewed_by, reviewed_at, note) of ``anomaly``.

@@ -60,8 +60,9 @@ class InMemoryAnomalyRepository:
         rows = [a for a in self._workspace().anomalies.scan() if criteria.matches(a)]
         return copied_page(paginate(rows, page, _sort_key))
 
-    async def count(self, criteria: AnomalyFilter) -> int:
-        return sum(1 for a in self._workspace().anomalies.scan() if criteria.matches(a))
+    async def count(self, criteria: AnomalyFilter, *, at_most: int | None = None) -> int:
+        total = sum(1 for a in self._workspace().anomalies.scan() if criteria.matches(a))
+        return total if at_most is None else min(total, at_most)
 
     async def record_review(self, anomaly: Anomaly) -> None:
         table = self._workspace().anomalies

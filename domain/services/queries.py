@@ -59,8 +59,10 @@ class AnomalyRecord:
 class AnomalyListing:
     items: list[AnomalyRecord]
     total_count: int
-    """How many anomalies match the criteria, on every page."""
+    """How many anomalies match the criteria, on every page - exactly when
+    ``total_exact``, else at least that many (counting stopped at the bound)."""
     next_cursor: str | None
+    total_exact: bool = True
 
 
 async def get_transaction(services: Services, tx_hash: str) -> TransactionRecord:
@@ -114,15 +116,32 @@ async def resolve_version(services: Services, reference: str) -> uuid.UUID:
     return version.id
 
 
+COUNT_BOUND = 10_000
+"""Listings count matching anomalies up to this many unless an exact count is asked for:
+the cost of a page must not grow with millions of matching rows."""
+
+
 async def list_anomalies(
-    services: Services, criteria: AnomalyFilter, page: PageRequest
+    services: Services,
+    criteria: AnomalyFilter,
+    page: PageRequest,
+    *,
+    exact_count: bool = False,
+    count_bound: int = COUNT_BOUND,
 ) -> AnomalyListing:
-    """Newest first, with their transactions and version tags, and the total count."""
+    """Newest first, with their transactions and version tags, and the total count: exact
+    below ``count_bound`` matches (or always with ``exact_count``), else ``count_bound``
+    with ``total_exact`` False ("at least")."""
     async with services.read_uow() as work:
         found = await work.anomalies.list(criteria, page)
-        total = await work.anomalies.count(criteria)
+        if exact_count:
+            total, exact = await work.anomalies.count(criteria), True
+        else:
+            # One more than the bound tells "exactly the bound" from "more than it".
+            seen = await work.anomalies.count(criteria, at_most=count_bound + 1)
+            total, exact = min(seen, count_bound), seen <= count_bound
         records = await _anomaly_records(work, found.items)
-    return AnomalyListing(records, total, found.next_cursor)
+    return AnomalyListing(records, total, found.next_cursor, total_exact=exact)
 
 
 async def get_anomaly(services: Services, anomaly_id: uuid.UUID) -> AnomalyRecord:

@@ -181,6 +181,9 @@ async def test_each_filter_selects_what_it_names(uow_factory: UnitOfWorkFactory)
             page = await uow.anomalies.list(criteria, PageRequest(100))
             assert [a.id for a in page.items] == [a.id for a in expected], criteria
             assert await uow.anomalies.count(criteria) == len(expected), criteria
+            for bound in (0, 1, 2, 5):
+                counted = await uow.anomalies.count(criteria, at_most=bound)
+                assert counted == min(len(expected), bound), (criteria, bound)
 
 
 async def test_the_detection_period_is_half_open(uow_factory: UnitOfWorkFactory) -> None:

@@ -120,14 +120,20 @@ class PiccoloAnomalyRepository:
         conditions = _conditions(criteria, session.dialect)
         return await newest_first(session, ANOMALIES, conditions, page, instant="detected_at")
 
-    async def count(self, criteria: AnomalyFilter) -> int:
+    async def count(self, criteria: AnomalyFilter, *, at_most: int | None = None) -> int:
+        if at_most is not None and (isinstance(at_most, bool) or at_most < 0):
+            raise ValueError(f"at_most must be a count, got {at_most!r}")
         session = await self._session()
-        row = await session.fetchrow(
-            sql(
-                "SELECT COUNT(*) AS total FROM anomalies {}",
-                where(*_conditions(criteria, session.dialect)),
+        conditions = where(*_conditions(criteria, session.dialect))
+        if at_most is None:
+            statement = sql("SELECT COUNT(*) AS total FROM anomalies {}", conditions)
+        else:  # stops after at_most matching index entries instead of counting them all
+            statement = sql(
+                "SELECT COUNT(*) AS total FROM (SELECT 1 FROM anomalies {} LIMIT {}) AS matching",
+                conditions,
+                at_most,
             )
-        )
+        row = await session.fetchrow(statement)
         return 0 if row is None else int(row["total"])
 
     async def record_review(self, anomaly: Anomaly) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from litestar import Controller, get, patch
 from litestar.di import NamedDependency
@@ -68,6 +68,14 @@ class AnomalyController(Controller):
         ] = None,
         cursor: Cursor = None,
         limit: Limit = DEFAULT_LIMIT,
+        count: Annotated[
+            Literal["bounded", "exact"],
+            Parameter(
+                description="`bounded` (default): total_count stops at 10,000 matches "
+                "(total_count_exact false beyond); `exact` counts every match (slower on "
+                "large databases)"
+            ),
+        ] = "bounded",
     ) -> AnomalyPage:
         version_id = (
             None
@@ -80,7 +88,9 @@ class AnomalyController(Controller):
             period=time_range(since, until),
             model_version_id=version_id,
         )
-        listing = await queries.list_anomalies(services, criteria, page_request(limit, cursor))
+        listing = await queries.list_anomalies(
+            services, criteria, page_request(limit, cursor), exact_count=count == "exact"
+        )
         return anomaly_page(listing)
 
     @get(

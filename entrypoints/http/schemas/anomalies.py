@@ -44,7 +44,10 @@ class AnomalyOut(msgspec.Struct):
 class AnomalyPage(msgspec.Struct):
     anomalies: list[AnomalyOut]
     total_count: int
+    """Matching anomalies: exact when ``total_count_exact``, else at least this many."""
     next_cursor: str | None
+    total_count_exact: bool
+    """False when counting stopped at 10,000 matches (ask ``count=exact`` for the rest)."""
 
 
 class ReviewIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -82,4 +85,5 @@ def anomaly_page(listing: AnomalyListing) -> AnomalyPage:
         anomalies=[anomaly_out(record) for record in listing.items],
         total_count=listing.total_count,
         next_cursor=listing.next_cursor,
+        total_count_exact=listing.total_exact,
     )

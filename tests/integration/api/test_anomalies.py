@@ -6,7 +6,8 @@ import uuid
 
 from domain.model import Outcome, Role, Severity
 from domain.pagination import PageRequest
-from ports.repositories import AuditFilter
+from domain.services import queries
+from ports.repositories import AnomalyFilter, AuditFilter
 from tests.builders import at
 from tests.integration.api.conftest import Api
 from tests.integration.api.data import stored_flags, stored_version
@@ -64,6 +65,33 @@ async def test_filters_combine_and_pages_follow_the_cursor_with_a_stable_total(a
             break
     assert set(ids) == {str(f.anomaly.id) for f in high + critical}
     assert len(ids) == 5
+
+
+async def test_the_total_stops_at_the_bound_unless_an_exact_count_is_asked_for(
+    api: Api,
+) -> None:
+    version = await stored_version(api.container)
+    await stored_flags(api.container, version, 4)
+    everything = AnomalyFilter()
+    page = PageRequest(2)
+    services = api.container.services
+    for bound, total, exact in ((3, 3, False), (4, 4, True), (10, 4, True)):
+        listing = await queries.list_anomalies(services, everything, page, count_bound=bound)
+        assert (listing.total_count, listing.total_exact) == (total, exact), bound
+    asked = await queries.list_anomalies(
+        services, everything, page, exact_count=True, count_bound=3
+    )
+    assert (asked.total_count, asked.total_exact) == (4, True)
+
+    for query in ("", "&count=bounded", "&count=exact"):
+        body = (
+            await api.client.get(f"/api/v1/anomalies?limit=2{query}", headers=api.as_(Role.VIEWER))
+        ).json()
+        assert (body["total_count"], body["total_count_exact"]) == (4, True), query
+    wrong = await api.client.get("/api/v1/anomalies?count=all", headers=api.as_(Role.VIEWER))
+    assert wrong.status_code == 422, wrong.text
+    assert wrong.headers["content-type"].startswith("application/problem+json")
+    assert wrong.json()["field"] == "count"
 
 
 async def test_status_time_and_model_version_filters(api: Api) -> None:
