@@ -44,6 +44,10 @@ class Unavailable(DomainError):
     """A dependency (the database, a model) cannot answer right now; retrying may help."""
 
 
+class DatabaseUnavailable(Unavailable):
+    """The database itself cannot answer right now (down, unreachable, not migrated)."""
+
+
 class TransactionNotFound(NotFound):
     def __init__(self, tx_hash: str) -> None:
         super().__init__("transaction", tx_hash)

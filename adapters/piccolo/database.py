@@ -26,7 +26,7 @@ from adapters.piccolo.sql.engine import (
 )
 from adapters.piccolo.sql.errors import translate_errors
 from adapters.piccolo.sql.pool import MeteredPool, PoolStats
-from domain.errors import Unavailable
+from domain.errors import DatabaseUnavailable
 
 PING_TIMEOUT_S = 5.0
 PRIMARY_NODE = "primary"
@@ -70,7 +70,7 @@ class PiccoloDatabase:
     def engine(self) -> PostgresEngine | SQLiteEngine:
         """The started engine; raises ``Unavailable`` before ``start()``/after ``stop()``."""
         if self._engine is None:
-            raise Unavailable("the database is not started")
+            raise DatabaseUnavailable("the database is not started")
         return self._engine
 
     async def start(self) -> None:
@@ -105,7 +105,9 @@ class PiccoloDatabase:
                 reset=_keep_session,
             )
         except (TimeoutError, OSError, asyncpg.PostgresError) as error:
-            raise Unavailable(f"cannot connect to PostgreSQL: {type(error).__name__}") from None
+            raise DatabaseUnavailable(
+                f"cannot connect to PostgreSQL: {type(error).__name__}"
+            ) from None
         self._recycler = asyncio.create_task(
             self._recycle(engine, config.connection_lifetime_s), name="chainwatch-pool-recycle"
         )
@@ -179,9 +181,11 @@ class PiccoloDatabase:
                     else:
                         await engine.run_ddl("SELECT 1")
         except TimeoutError:
-            raise Unavailable("the database did not answer within 5 s") from None
+            raise DatabaseUnavailable("the database did not answer within 5 s") from None
         except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            raise Unavailable(f"the database cannot answer: {type(error).__name__}") from None
+            raise DatabaseUnavailable(
+                f"the database cannot answer: {type(error).__name__}"
+            ) from None
 
     async def migrate(self) -> list[str]:
         """Apply pending migrations of the "chainwatch" app; return their ids, oldest first."""

@@ -29,7 +29,7 @@ from piccolo.engine.sqlite import SQLiteEngine
 
 from adapters.piccolo.sql.engine import DatabaseConfig, SQLiteConfig
 from adapters.piccolo.sql.errors import translate_errors
-from domain.errors import Unavailable
+from domain.errors import DatabaseUnavailable, Unavailable
 
 POLL_S = 0.05
 _NAMESPACE = "chainwatch-lock:"
@@ -62,7 +62,7 @@ class PiccoloLocks:
         engine = self._engine()
         assert isinstance(engine, PostgresEngine)
         if engine.pool is None:
-            raise Unavailable("the database is not started")
+            raise DatabaseUnavailable("the database is not started")
         with translate_errors():
             connection = await engine.pool.acquire()
         try:

@@ -5,7 +5,11 @@ This hook covers the rest, for routes under the API router: every failed authori
 (``DENIED``, also for reads) and every mutating request that failed
 (``FAILURE``: invalid input, not found, conflict, unavailable, bugs). It runs once per
 exception, before the error response is sent; if the audit write itself fails (the
-database is down), that is logged and the client still gets its answer. Failed
+database is down), that is logged and the client still gets its answer. A request that
+failed because the database is unavailable is not written to that database: it would
+fail again and hold a request slot for nothing. Either way the warning is logged at most
+once per ``UNAUDITED_LOG_INTERVAL_S`` with the number left unaudited since (an outage
+under load must not flood the log). Failed
 authentications are audited by the API key guard instead, one row per client address and
 minute with a count (``domain.services.rate_limits``), and 429 answers not at all (a
 flood of either must not grow the table row by row).
@@ -14,13 +18,14 @@ flood of either must not grow the table row by row).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar.enums import ScopeType
 from litestar.types import Scope
 
-from domain.errors import Forbidden, RateLimited, Unauthorized
+from domain.errors import DatabaseUnavailable, Forbidden, RateLimited, Unauthorized
 from domain.model import Outcome
 from domain.services import Services
 from domain.services.audit import origin, record_outcome
@@ -31,10 +36,38 @@ from entrypoints.http.security import ACTION_OPT, PERMISSION_OPT
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _logger = logging.getLogger("chainwatch.http.audit")
+UNAUDITED_LOG_INTERVAL_S = 10.0
+
+
+class _Unaudited:
+    """Failures left unaudited, logged as a count at most once per interval."""
+
+    def __init__(self, interval_s: float, now: Callable[[], float] = time.monotonic) -> None:
+        self._interval_s = interval_s
+        self._now = now
+        self._logged_at: float | None = None
+        self._pending = 0
+
+    def note(self, method: str, route: object, reason: str, request_id: str | None) -> None:
+        self._pending += 1
+        moment = self._now()
+        if self._logged_at is not None and moment - self._logged_at < self._interval_s:
+            return
+        _logger.warning(
+            "could not write the audit row for %s %s: %s (%d unaudited since the last "
+            "such warning)",
+            method,
+            route,
+            reason,
+            self._pending,
+            extra={"request_id": request_id},
+        )
+        self._logged_at, self._pending = moment, 0
 
 
 def audit_failures(services: Services) -> Callable[[Exception, Scope], Awaitable[None]]:
     """The ``after_exception`` hook that writes the refusal and failure rows."""
+    unaudited = _Unaudited(UNAUDITED_LOG_INTERVAL_S)
 
     async def hook(error: Exception, scope: Scope) -> None:
         handler = scope.get("route_handler")
@@ -67,6 +100,9 @@ def audit_failures(services: Services) -> Callable[[Exception, Scope], Awaitable
                 details["field"] = problem.field[:100]
         else:
             return
+        if isinstance(error, DatabaseUnavailable):
+            unaudited.note(method, details["route"], type(error).__name__, context.request_id)
+            return
         resource = api_resource(scope)
         try:
             with origin(context.origin):
@@ -79,12 +115,6 @@ def audit_failures(services: Services) -> Callable[[Exception, Scope], Awaitable
                     details=details,
                 )
         except Exception as failure:
-            _logger.warning(
-                "could not write the audit row for %s %s: %s",
-                method,
-                details["route"],
-                type(failure).__name__,
-                extra={"request_id": context.request_id},
-            )
+            unaudited.note(method, details["route"], type(failure).__name__, context.request_id)
 
     return hook

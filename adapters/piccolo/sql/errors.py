@@ -2,12 +2,12 @@
 
 Connection trouble (refused, dropped, timed out, pool closed, a connection lost while
 in use or while the pool held it, SQLite file locked or unreadable) becomes the domain's
-``Unavailable``. Constraint violations become
+``DatabaseUnavailable`` (an ``Unavailable``). Constraint violations become
 ``UniqueViolation``/``ForeignKeyViolation`` naming the constraint where the driver says
 (PostgreSQL always does; SQLite names the columns of a unique constraint but never the
 foreign key), for the repositories to turn into the precise domain error. A database without
 the chainwatch tables (never migrated, e.g. with ``CHAINWATCH_AUTO_MIGRATE=false``) is
-``Unavailable`` too, with a message that says to migrate. Anything else propagates
+``DatabaseUnavailable`` too, with a message that says to migrate. Anything else propagates
 unchanged: it is a bug, not a condition to handle.
 """
 
@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 import asyncpg
 
-from domain.errors import Unavailable
+from domain.errors import DatabaseUnavailable
 
 
 class ConstraintViolation(Exception):
@@ -68,18 +68,18 @@ def translate_errors() -> Iterator[None]:
     except asyncpg.exceptions.ForeignKeyViolationError as error:
         raise ForeignKeyViolation(error.constraint_name, str(error)) from error
     except asyncpg.exceptions.UndefinedTableError as error:
-        raise Unavailable(_NOT_MIGRATED) from error
+        raise DatabaseUnavailable(_NOT_MIGRATED) from error
     except _PG_UNAVAILABLE as error:
-        raise Unavailable(f"the database is unavailable: {type(error).__name__}") from error
+        raise DatabaseUnavailable(f"the database is unavailable: {type(error).__name__}") from error
     except asyncpg.exceptions.InterfaceError as error:
         if any(gone in str(error) for gone in _PG_GONE):
-            raise Unavailable("the database connection was lost; retry") from error
+            raise DatabaseUnavailable("the database connection was lost; retry") from error
         raise
     except asyncpg.exceptions.InternalClientError as error:
         # The protocol is still taking in the server's parting FATAL message (a PostgreSQL
         # shutting down) when the pool hands the connection out: "cannot switch to state
         # 12; another operation (2) is in progress". The connection is finished with.
-        raise Unavailable("the database connection was lost; retry") from error
+        raise DatabaseUnavailable("the database connection was lost; retry") from error
     except sqlite3.IntegrityError as error:
         message = str(error)
         if message.startswith("UNIQUE constraint failed:"):
@@ -90,9 +90,9 @@ def translate_errors() -> Iterator[None]:
         raise
     except sqlite3.OperationalError as error:
         if str(error).startswith("no such table"):
-            raise Unavailable(_NOT_MIGRATED) from error
+            raise DatabaseUnavailable(_NOT_MIGRATED) from error
         if any(reason in str(error).lower() for reason in _SQLITE_UNAVAILABLE):
-            raise Unavailable(f"the database is unavailable: {error}") from error
+            raise DatabaseUnavailable(f"the database is unavailable: {error}") from error
         raise
     except (OSError, TimeoutError) as error:
-        raise Unavailable(f"the database is unavailable: {type(error).__name__}") from error
+        raise DatabaseUnavailable(f"the database is unavailable: {type(error).__name__}") from error
