@@ -49,3 +49,27 @@ async def running(app: Litestar, ready: asyncio.Event, stop: asyncio.Event) -> N
     async with app.lifespan():
         ready.set()
         await stop.wait()
+
+
+def sender(
+    client: httpx.AsyncClient, route: str, headers: dict[str, str]
+) -> Callable[[], Awaitable[httpx.Response]]:
+    """One request per call: ``predict`` posts a fresh transaction, anything else reads
+    ``/api/v1/models``."""
+
+    def send() -> Awaitable[httpx.Response]:
+        if route == "predict":
+            return client.post("/api/v1/predict", json=transaction_body(), headers=headers)
+        return client.get("/api/v1/models", headers=headers)
+
+    return send
+
+
+async def wait_ready(client: httpx.AsyncClient) -> None:
+    """Until ``/ready`` answers 200 (at most a minute)."""
+    for _ in range(600):
+        answer = await client.get("/ready")
+        if answer.status_code == 200:
+            return
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"the app did not become ready: {answer.text[:300]}")

@@ -36,7 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 from asyncpg.connection import Connection
-from in_process_http import requests_per_second, running, transaction_body
+from in_process_http import requests_per_second, running, sender, wait_ready
 
 from adapters.memory import InMemoryBlobStore
 from adapters.piccolo import LentDatabase, PiccoloDatabase, PostgresConfig, config_from_url
@@ -84,26 +84,6 @@ class _RoundTrips:
         Connection.copy_records_to_table = counted(Connection.copy_records_to_table)
 
 
-def _sender(
-    client: httpx.AsyncClient, route: str, headers: dict[str, str]
-) -> Callable[[], Awaitable[httpx.Response]]:
-    def send() -> Awaitable[httpx.Response]:
-        if route == "predict":
-            return client.post("/api/v1/predict", json=transaction_body(), headers=headers)
-        return client.get("/api/v1/models", headers=headers)
-
-    return send
-
-
-async def _wait_ready(client: httpx.AsyncClient) -> None:
-    for _ in range(600):
-        answer = await client.get("/ready")
-        if answer.status_code == 200:
-            return
-        await asyncio.sleep(0.1)
-    raise RuntimeError(f"the app did not become ready: {answer.text[:300]}")
-
-
 async def _http_figures(
     database: PiccoloDatabase, key: str, requests: int, rounds: int, width: int
 ) -> None:
@@ -136,9 +116,9 @@ async def _http_figures(
     }
     try:
         for client in clients.values():  # warm up: models loaded, pools full
-            await _wait_ready(client)
+            await wait_ready(client)
             for route in ("read", "predict"):
-                await requests_per_second(_sender(client, route, headers), 100, width)
+                await requests_per_second(sender(client, route, headers), 100, width)
         for route in ("read", "predict"):
             figures: dict[str, list[float]] = {name: [] for name in clients}
             trips: dict[str, int] = dict.fromkeys(clients, 0)
@@ -147,7 +127,7 @@ async def _http_figures(
                 for name, client in order if number % 2 == 0 else reversed(order):
                     before = _RoundTrips.count
                     figures[name].append(
-                        await requests_per_second(_sender(client, route, headers), requests, width)
+                        await requests_per_second(sender(client, route, headers), requests, width)
                     )
                     trips[name] += _RoundTrips.count - before
             off, on = (statistics.median(figures[name]) for name in ("off", "on"))

@@ -35,14 +35,13 @@ import secrets
 import statistics
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
-from in_process_http import requests_per_second, running, transaction_body
+from in_process_http import requests_per_second, running, sender, wait_ready
 
 from adapters.memory import InMemoryBlobStore
 from adapters.piccolo import LentDatabase, PiccoloDatabase, PostgresConfig, config_from_url
@@ -100,14 +99,14 @@ async def _http_figures(
     }
     try:
         for client in clients.values():  # warm up: models loaded, pools full
-            await _wait_ready(client)
-            await requests_per_second(_sender(client, "read", headers), 50, width)
+            await wait_ready(client)
+            await requests_per_second(sender(client, "read", headers), 50, width)
         for route in ("predict", "read"):
             figures: dict[str, list[float]] = {name: [] for name in clients}
             for number in range(rounds):
                 order = list(clients.items())
                 for name, client in order if number % 2 == 0 else reversed(order):
-                    send = _sender(client, route, headers)
+                    send = sender(client, route, headers)
                     figures[name].append(await requests_per_second(send, requests, width))
             off, limited = (statistics.median(figures[name]) for name in ("off", "limited"))
             # Each round's pair ran back to back: the median of their ratios is the least
@@ -124,26 +123,6 @@ async def _http_figures(
             await client.aclose()
         stop.set()
         await asyncio.gather(*tasks)
-
-
-def _sender(
-    client: httpx.AsyncClient, route: str, headers: dict[str, str]
-) -> Callable[[], Awaitable[httpx.Response]]:
-    def send() -> Awaitable[httpx.Response]:
-        if route == "predict":
-            return client.post("/api/v1/predict", json=transaction_body(), headers=headers)
-        return client.get("/api/v1/models", headers=headers)
-
-    return send
-
-
-async def _wait_ready(client: httpx.AsyncClient) -> None:
-    for _ in range(600):
-        answer = await client.get("/ready")
-        if answer.status_code == 200:
-            return
-        await asyncio.sleep(0.1)
-    raise RuntimeError(f"the app did not become ready: {answer.text[:300]}")
 
 
 def _per_request_figures(database: PiccoloDatabase) -> None:
