@@ -37,6 +37,7 @@ from piccolo.table import Table
 from adapters.piccolo.schema.columns import Uint256
 from adapters.piccolo.schema.tables import (
     Anomalies,
+    Archives,
     ApiKeys,
     AuditLogs,
     Jobs,
@@ -60,6 +61,7 @@ from adapters.piccolo.sql.values import (
     from_json,
     to_json,
 )
+from domain.archival import ArchiveRecord
 from domain.jobs import Job
 from domain.model import (
     Anomaly,
@@ -94,7 +96,7 @@ _PG_ELEMENT_TYPES: tuple[tuple[type[Column], str], ...] = (
 )
 
 
-def _target(column: Column) -> Column:
+def referenced_column(column: Column) -> Column:
     """The column whose values ``column`` holds: a foreign key's referenced primary key."""
     if isinstance(column, ForeignKey):
         referenced: type[Table] = column._foreign_key_meta.resolved_references
@@ -103,7 +105,7 @@ def _target(column: Column) -> Column:
 
 
 def _pg_type(column: Column) -> str:
-    target = _target(column)
+    target = referenced_column(column)
     for kind, name in _PG_ELEMENT_TYPES:
         if isinstance(target, kind):
             return name
@@ -140,7 +142,7 @@ def _json_or_null(value: Any, dialect: Dialect) -> str | None:
 
 def _encoder(column: Column) -> Encoder | None:
     """How to bind an entity's value for ``column`` (None: as it is)."""
-    target = _target(column)
+    target = referenced_column(column)
     if isinstance(target, Uint256):
         return db_wei
     if isinstance(target, Timestamptz):
@@ -160,7 +162,7 @@ def _optional(decode: Decoder) -> Decoder:
 
 def _decoder(column: Column) -> Decoder | None:
     """How to read ``column``'s stored value back (None: as the driver returns it)."""
-    target = _target(column)
+    target = referenced_column(column)
     decode: Decoder | None = None
     if isinstance(target, Uint256):
         decode = as_wei
@@ -234,3 +236,4 @@ API_KEYS = Codec(ApiKeys, APIKey)
 AUDIT_LOGS = Codec(AuditLogs, AuditLog)
 SYSTEM_METRICS = Codec(SystemMetrics, SystemMetric)
 JOBS = Codec(Jobs, Job)
+ARCHIVES = Codec(Archives, ArchiveRecord)

@@ -208,6 +208,26 @@ class Jobs(Table, tablename="jobs"):
     finished_at = Timestamptz(null=True, default=None, index=True)
 
 
+class Archives(Table, tablename="archives"):
+    """Retention's archives (``domain.archival.ArchiveRecord``): where each stands
+    (``status``) and what it holds. No foreign keys: it outlives the rows it archived."""
+
+    id = Varchar(length=200, primary_key=True)
+    table_name = Varchar(length=64)
+    source = Varchar(length=128)
+    mode = Varchar(length=16)
+    range_start = Timestamptz(default=None)
+    range_end = Timestamptz(default=None)
+    cutoff = Timestamptz(default=None)
+    store_uri = Varchar(length=1024)
+    status = Varchar(length=16, index=True)
+    rows = BigInt()
+    deleted_rows = BigInt()
+    size_bytes = BigInt()
+    created_at = Timestamptz(default=None)
+    updated_at = Timestamptz(default=None)
+
+
 TABLES: tuple[type[Table], ...] = (
     Transactions,
     Models,
@@ -221,6 +241,7 @@ TABLES: tuple[type[Table], ...] = (
     Labels,
     RateCounters,
     Jobs,
+    Archives,
 )
 """Every chainwatch table, parents before children (the order to create them in)."""
 
