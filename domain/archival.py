@@ -236,8 +236,8 @@ def droppable(found: PartitionRows, cutoff: datetime) -> bool:
 
 def partition_unit(table: str, found: PartitionRows) -> ArchiveUnit:
     part = found.partition
-    assert part.lower is not None and part.upper is not None
-    assert found.first is not None and found.last is not None
+    if part.lower is None or part.upper is None or found.first is None or found.last is None:
+        raise ValueError(f"partition {part.name} is unbounded or empty: not a unit")
     return ArchiveUnit(
         table,
         part.name,

@@ -72,7 +72,7 @@ class ArchiveManifest:
     format_version: str = FORMAT_VERSION
 
     @property
-    def bytes(self) -> int:
+    def size_bytes(self) -> int:
         return sum(file.bytes for file in self.files)
 
     def to_json(self) -> bytes:

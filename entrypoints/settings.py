@@ -32,6 +32,7 @@ from adapters.piccolo import (
     SQLiteConfig,
     config_from_url,
 )
+from domain.archival import RETAINED_TABLES, RetentionPolicy, default_policies
 from domain.errors import InvalidInput
 from domain.policies import BAND_FRACTIONS, MAX_ALERT_SHARE, AlertBudget
 from domain.rate_limits import Rate, parse_rate
@@ -177,6 +178,29 @@ class JobSettings:
     keep_days: int = 30
 
 
+ARCHIVES_FOLDER = "archives"
+KEEP_FOREVER = ("0", "keep", "forever")
+MAX_RETENTION_DAYS = 36_500
+
+
+def retention_variable(table: str) -> str:
+    """The variable of one table's retention policy: ``CHAINWATCH_RETENTION_<TABLE>_DAYS``."""
+    return f"CHAINWATCH_RETENTION_{table.upper()}_DAYS"
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionSettings:
+    """Data retention (``domain.archival``): each table's policy (predictions 90 days,
+    system metrics 30, audit logs 400; transactions and anomalies kept), where archives
+    are written (``archive_url``, a ``file:///`` or ``s3://`` URL; None: the data
+    folder's ``archives``), and how often each server re-reads retention's progress for
+    ``/metrics`` (``refresh_s``)."""
+
+    policies: tuple[RetentionPolicy, ...] = dataclasses.field(default_factory=default_policies)
+    archive_url: str | None = None
+    refresh_s: float = 300.0
+
+
 DEFAULT_API_KEY_CACHE_S = 5
 MAX_API_KEY_CACHE_S = 300
 """A revoked key may work this long elsewhere at most: keep the window short."""
@@ -208,6 +232,7 @@ class Settings:
     rate_limits: RateLimitSettings = RateLimitSettings()
     shutdown: ShutdownSettings = ShutdownSettings()
     jobs: JobSettings = JobSettings()
+    retention: RetentionSettings = dataclasses.field(default_factory=RetentionSettings)
     api_key_cache_s: int = DEFAULT_API_KEY_CACHE_S
     """Seconds a verified API key is answered from this process's memory (0: every request
     asks the database): a revocation, deactivation or role change made elsewhere takes
@@ -259,6 +284,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         rate_limits=_rate_limits(env),
         shutdown=_shutdown(env),
         jobs=_jobs(env),
+        retention=_retention(env, data_dir),
         api_key_cache_s=env.integer(
             "CHAINWATCH_API_KEY_CACHE_S",
             DEFAULT_API_KEY_CACHE_S,
@@ -319,6 +345,39 @@ def _jobs(env: _Environment) -> JobSettings:
         max_attempts=env.integer("CHAINWATCH_JOB_MAX_ATTEMPTS", 3, minimum=1, maximum=100),
         poll_s=float(env.integer("CHAINWATCH_JOB_POLL_S", 2, minimum=1, maximum=3_600)),
         keep_days=env.integer("CHAINWATCH_JOB_KEEP_DAYS", 30, minimum=1, maximum=36_500),
+    )
+
+
+def _retention(env: _Environment, data_dir: Path) -> RetentionSettings:
+    policies = []
+    for table in RETAINED_TABLES:
+        variable = retention_variable(table.name)
+        raw = env.get(variable)
+        if raw is None:
+            policies.append(next(p for p in default_policies() if p.table == table.name))
+            continue
+        if raw.lower() in KEEP_FOREVER:
+            policies.append(RetentionPolicy(table.name, None))
+            continue
+        try:
+            days = int(raw)
+        except ValueError:
+            days = -1
+        if not 1 <= days <= MAX_RETENTION_DAYS:
+            raise ConfigError(
+                f"{variable} must be a whole number of days from 1 to {MAX_RETENTION_DAYS}, "
+                f"or 0 / keep to keep the rows forever, got {raw!r}"
+            )
+        policies.append(RetentionPolicy(table.name, days))
+    url = env.get("CHAINWATCH_ARCHIVE_URL")
+    return RetentionSettings(
+        policies=tuple(policies),
+        archive_url=(data_dir / ARCHIVES_FOLDER).as_uri()
+        if url is None
+        else _blob_store_url(url, "CHAINWATCH_ARCHIVE_URL"),
+        refresh_s=float(
+            env.integer("CHAINWATCH_RETENTION_CHECK_S", 300, minimum=10, maximum=86_400)
+        ),
     )
 
 

@@ -9,7 +9,7 @@ aware UTC ``datetime`` for timestamps; ``None`` for SQL NULL.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -53,7 +53,7 @@ class ArchivalDatabase(Protocol):
         end: datetime,
         cutoff: datetime,
         chunk_rows: int,
-    ) -> AsyncIterator[list[Row]]:
+    ) -> AsyncGenerator[list[Row], None]:
         """Eligible rows of ``source`` with instants in ``[start, min(end, cutoff))``,
         ordered by id, in lists of at most ``chunk_rows``."""
         ...

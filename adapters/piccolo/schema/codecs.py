@@ -37,8 +37,8 @@ from piccolo.table import Table
 from adapters.piccolo.schema.columns import Uint256
 from adapters.piccolo.schema.tables import (
     Anomalies,
-    Archives,
     ApiKeys,
+    Archives,
     AuditLogs,
     Jobs,
     Labels,

@@ -1,0 +1,158 @@
+"""Shared set-up of the retention tests: the ports over a real database and a folder
+store, history built through the domain, faults injected around the real adapters, and
+a small partitioned layout made by DDL in a scratch PostgreSQL database."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from adapters.blobs import LocalFolderBlobStore
+from adapters.parquet_archive import ParquetArchiveFormat
+from adapters.piccolo import PiccoloDatabase
+from adapters.piccolo.archival import PiccoloArchivalDatabase
+from domain.archival import ArchiveRecord, RetainedTable, RetentionPolicy
+from domain.model import Prediction, Transaction
+from domain.services.retention import RetentionPorts
+from ports.blobs import BlobInfo
+from tests.builders import a_prediction, a_transaction, stored_model_version
+from tests.clocks import ManualClock
+
+NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+
+
+def days_ago(days: float) -> datetime:
+    return NOW - timedelta(days=days)
+
+
+def keep(**days: int | None) -> list[RetentionPolicy]:
+    """Policies for the named tables only (the others: no policy, never visited)."""
+    return [RetentionPolicy(table, kept) for table, kept in days.items()]
+
+
+def ports_over(
+    database: PiccoloDatabase, folder: Path, *, store: Any = None, archival: Any = None
+) -> RetentionPorts:
+    return RetentionPorts(
+        database=archival or PiccoloArchivalDatabase(lambda: database.engine),
+        store=store or LocalFolderBlobStore(folder),
+        archive_format=ParquetArchiveFormat(),
+        clock=ManualClock(NOW),
+        locks=database.locks,
+    )
+
+
+@dataclass
+class History:
+    transactions: list[Transaction]
+    predictions: list[Prediction]
+
+
+async def stored_history(database: PiccoloDatabase, ages_days: Sequence[float]) -> History:
+    """One transaction and its prediction at each age (days before ``NOW``)."""
+    version = await stored_model_version(database.uow)
+    transactions = [a_transaction(timestamp=days_ago(age)) for age in ages_days]
+    predictions = [a_prediction(tx, version, created_at=tx.timestamp) for tx in transactions]
+    async with database.uow() as work:
+        await work.transactions.add_many(transactions)
+        await work.predictions.add_many(predictions)
+        await work.commit()
+    return History(transactions, predictions)
+
+
+async def count_rows(database: PiccoloDatabase, table: str) -> int:
+    rows = await database.engine.run_ddl(f'SELECT count(*) AS n FROM "{table}"')
+    return int(rows[0]["n"])
+
+
+def damage_first_part(folder: Path) -> None:
+    """Cut the end off the first archive part in a folder store."""
+    part = next(folder.rglob("part-00000.parquet"))
+    part.write_bytes(part.read_bytes()[:-10])
+
+
+class Crash(Exception):
+    """A failure injected by a test: the process "dies" here."""
+
+
+class FaultyStore(LocalFolderBlobStore):
+    """A folder store that fails as told: ``fail_get`` (reads), ``crash_after_manifest``
+    (the manifest is stored, then the process dies before recording it)."""
+
+    fail_get = False
+    crash_after_manifest = False
+
+    def get(self, key: str) -> bytes:
+        if self.fail_get:
+            raise Crash(f"read of {key} failed")
+        return super().get(key)
+
+    def put(self, key: str, data: bytes) -> BlobInfo:
+        info = super().put(key, data)
+        if self.crash_after_manifest and key.endswith("manifest.json"):
+            raise Crash("died after writing the manifest")
+        return info
+
+
+class FaultyArchival(PiccoloArchivalDatabase):
+    """The real adapter, dying after ``delete_batches`` batches have been committed, or
+    right after a partition was detached (``crash_after_detach``)."""
+
+    delete_batches: int | None = None
+    crash_after_detach = False
+
+    async def delete_archived(
+        self, table: RetainedTable, record: ArchiveRecord, ids: Sequence[str]
+    ) -> int:
+        if self.delete_batches is not None:
+            if self.delete_batches == 0:
+                raise Crash("died between two delete batches")
+            self.delete_batches -= 1
+        return await super().delete_archived(table, record, ids)
+
+    async def detach_partition(
+        self, table: RetainedTable, record: ArchiveRecord, rows: int, ids_sha256: str
+    ) -> None:
+        await super().detach_partition(table, record, rows, ids_sha256)
+        if self.crash_after_detach:
+            raise Crash("died after detaching, before dropping")
+
+
+def month_bounds(first: datetime, months: int) -> list[tuple[datetime, datetime]]:
+    bounds, start = [], datetime(first.year, first.month, 1, tzinfo=UTC)
+    for _ in range(months):
+        end = start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+        bounds.append((start, end))
+        start = end
+    return bounds
+
+
+async def partition_predictions(database: PiccoloDatabase, first: datetime, months: int) -> None:
+    """Turn the (empty) ``predictions`` table of a migrated scratch database into monthly
+    range partitions ``predictions_pYYYY_MM`` from ``first``'s month on, plus
+    ``predictions_default``; ``anomalies.prediction_id`` becomes a plain UUID, as in the
+    partitioned layout. A stand-in for that layout, kept small and self-contained."""
+    statements = [
+        "ALTER TABLE anomalies DROP CONSTRAINT IF EXISTS anomalies_prediction_id_fkey",
+        "ALTER TABLE predictions RENAME TO predictions_plain",
+        "CREATE TABLE predictions (LIKE predictions_plain INCLUDING DEFAULTS) "
+        "PARTITION BY RANGE (created_at)",
+        "ALTER TABLE predictions ADD PRIMARY KEY (id, created_at)",
+        "ALTER TABLE predictions ADD FOREIGN KEY (transaction_hash) "
+        "REFERENCES transactions (hash) ON DELETE RESTRICT",
+        "ALTER TABLE predictions ADD FOREIGN KEY (model_version_id) "
+        "REFERENCES model_versions (id) ON DELETE RESTRICT",
+        "CREATE INDEX ON predictions (created_at)",
+        "CREATE TABLE predictions_default PARTITION OF predictions DEFAULT",
+    ]
+    for start, end in month_bounds(first, months):
+        statements.append(
+            f"CREATE TABLE predictions_p{start:%Y_%m} PARTITION OF predictions "
+            f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
+        )
+    statements.append("DROP TABLE predictions_plain")
+    for statement in statements:
+        await database.engine.run_ddl(statement)
