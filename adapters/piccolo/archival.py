@@ -61,13 +61,13 @@ _TABLES = {table._meta.tablename: table for table in TABLES}
 _RECORD_COLUMNS = tuple(c for c in ARCHIVES.columns if c not in ("id", "created_at"))
 _LOCK_TIMEOUT = "30s"
 _PARTITION_KEY = """
-SELECT pt.partstrat AS strategy, pt.partnatts AS columns, a.attname AS key
+SELECT pt.partstrat::text AS strategy, pt.partnatts AS columns, a.attname::text AS key
 FROM pg_catalog.pg_partitioned_table pt
 JOIN pg_catalog.pg_attribute a ON a.attrelid = pt.partrelid AND a.attnum = pt.partattrs[0]
 WHERE pt.partrelid = to_regclass({})
 """
 _PARTITIONS = """
-SELECT c.relname AS name, c.relkind AS kind, pg_get_expr(c.relpartbound, c.oid) AS bound
+SELECT c.relname::text AS name, c.relkind::text AS kind, pg_get_expr(c.relpartbound, c.oid) AS bound
 FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
 WHERE i.inhparent = to_regclass({})
 ORDER BY c.relname
@@ -75,7 +75,7 @@ ORDER BY c.relname
 # Foreign keys of one column pointing at the table, as declared (not their copies on
 # each partition).
 _REFERENCES = """
-SELECT DISTINCT child.relname AS child, ca.attname AS column, pa.attname AS key
+SELECT DISTINCT child.relname::text AS child, ca.attname::text AS column, pa.attname::text AS key
 FROM pg_catalog.pg_constraint c
 JOIN pg_catalog.pg_class child ON child.oid = c.conrelid
 JOIN pg_catalog.pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = c.conkey[1]
