@@ -8,23 +8,23 @@ may say ``{"archive_only": true}``. Its result is the run's figures.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Sequence
 
 from adapters.parquet_archive import ParquetArchiveFormat
 from adapters.piccolo import PiccoloDatabase
 from adapters.piccolo.archival import PiccoloArchivalDatabase
+from domain.archival import RetentionPolicy
 from domain.jobs import Job, JSONDict
 from domain.services import Services
 from domain.services.retention import RetentionPorts, RetentionReport, apply_retention
 from entrypoints.blobs import blob_store_from_url
+from entrypoints.jobs import Handler, JobProgress
 from entrypoints.settings import ARCHIVES_FOLDER, ConfigError, Settings
 from ports.blobs import BlobStore
 from ports.clock import Clock
 
 RETENTION_APPLY = "retention.apply"
 """The job kind of a retention run."""
-JobHandler = Callable[[Services, Job, Any], Coroutine[Any, Any, JSONDict]]
 
 
 def piccolo_database(database: object) -> PiccoloDatabase | None:
@@ -45,9 +45,13 @@ def archive_store(settings: Settings) -> BlobStore:
         raise ConfigError(f"CHAINWATCH_ARCHIVE_URL: {error}") from None
 
 
+def archival_database(database: PiccoloDatabase) -> PiccoloArchivalDatabase:
+    return PiccoloArchivalDatabase(lambda: database.engine)
+
+
 def retention_ports(database: PiccoloDatabase, store: BlobStore, clock: Clock) -> RetentionPorts:
     return RetentionPorts(
-        database=PiccoloArchivalDatabase(lambda: database.engine),
+        database=archival_database(database),
         store=store,
         archive_format=ParquetArchiveFormat(),
         clock=clock,
@@ -66,16 +70,17 @@ def report_figures(report: RetentionReport) -> JSONDict:
     }
 
 
-def retention_job(settings: Settings, database: PiccoloDatabase) -> JobHandler:
-    """The handler of ``retention.apply`` jobs, over ``database`` and the settings'
-    archive store and policies."""
-    store = archive_store(settings)
+def retention_job(
+    database: PiccoloDatabase, store: BlobStore, policies: Sequence[RetentionPolicy]
+) -> Handler:
+    """The handler of ``retention.apply`` jobs: ``policies`` over ``database``, archiving
+    into ``store``."""
 
-    async def run(services: Services, job: Job, progress: Any) -> JSONDict:
+    async def run(services: Services, job: Job, progress: JobProgress) -> JSONDict:
         ports = retention_ports(database, store, services.clock)
         report = await apply_retention(
             ports,
-            settings.retention.policies,
+            policies,
             progress=progress,
             archive_only=bool(job.payload.get("archive_only", False)),
         )

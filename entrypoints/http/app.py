@@ -35,8 +35,15 @@ from entrypoints.http.observability import (
 from entrypoints.http.predicting import Predictor
 from entrypoints.http.problems import problem_handlers
 from entrypoints.http.rate_limits import RateLimits
+from entrypoints.http.retention_watch import RetentionWatch
 from entrypoints.http.security import LastUsedBuffer, security_components
-from entrypoints.jobs import JobWorker
+from entrypoints.jobs import HANDLERS, Handler, JobWorker
+from entrypoints.retention import (
+    RETENTION_APPLY,
+    archival_database,
+    piccolo_database,
+    retention_job,
+)
 from entrypoints.serving import ModelServing
 from entrypoints.settings import (
     BackupWatchSettings,
@@ -44,6 +51,7 @@ from entrypoints.settings import (
     JobSettings,
     PredictLimits,
     RateLimitSettings,
+    RetentionSettings,
     S3Settings,
 )
 
@@ -66,6 +74,7 @@ def create_app(
     s3: S3Settings | None = None,
     extra_api_handlers: list[ControllerRouterHandler] | None = None,
     drain: Drain | None = None,
+    retention: RetentionSettings | None = None,
 ) -> Litestar:
     """The HTTP app over ``container``.
 
@@ -99,7 +108,8 @@ def create_app(
     metrics = prometheus_config()
     services = container.services
     predictor = Predictor(container.scorer, services, predict or PredictLimits())
-    worker = JobWorker(services, jobs or JobSettings(), ready=lambda: lifecycle.started)
+    handlers, retention_watch = _retention(container, retention, s3)
+    worker = JobWorker(services, jobs or JobSettings(), handlers, ready=lambda: lifecycle.started)
     drift_settings = drift or DriftSettings()
     drift_monitor = DriftMonitor(services, drift_settings)
     queue_depth = scoring_queue_depth or (lambda: predictor.batcher.depth)
@@ -176,6 +186,7 @@ def create_app(
             serving.lifespan(lambda: lifecycle.started),
             drift_monitor.lifespan(lambda: lifecycle.started),
             *([] if backup_watch is None else [backup_watch.lifespan()]),
+            *([] if retention_watch is None else [retention_watch.lifespan()]),
             record_key_use,
             run_scoring_queue,
             run_jobs,
@@ -205,6 +216,27 @@ def create_app(
     app.state.drift = drift_monitor
     app.state.rate_limits = limits
     app.state.backups = backup_watch
+    app.state.retention = retention_watch
     close_request_bodies(app)
     declare_links(app)
     return app
+
+
+def _retention(
+    container: Container, settings: RetentionSettings | None, s3: S3Settings | None
+) -> tuple[dict[str, Handler], RetentionWatch | None]:
+    """The job handlers (retention's added) and the retention watch, when configured."""
+    handlers: dict[str, Handler] = dict(HANDLERS)
+    database = piccolo_database(container.database)
+    if settings is None or database is None:
+        return handlers, None
+    if settings.archive_url is not None:
+        store = blob_store_from_url(settings.archive_url, s3)
+        handlers[RETENTION_APPLY] = retention_job(database, store, settings.policies)
+    watch = RetentionWatch(
+        archival_database(database),
+        settings.policies,
+        container.services.clock,
+        settings.refresh_s,
+    )
+    return handlers, watch

@@ -3,7 +3,6 @@ removed, and runs that die at each step and are taken up again."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -37,7 +36,7 @@ BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture(params=BACKENDS)
-async def database(request: pytest.FixtureRequest) -> AsyncIterator[PiccoloDatabase]:
+async def database(request: pytest.FixtureRequest) -> PiccoloDatabase:
     found: PiccoloDatabase = request.getfixturevalue(f"{request.param}_database")
     await reset_database(found)
     return found
