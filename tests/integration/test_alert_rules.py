@@ -17,9 +17,11 @@ import httpx
 import pytest
 import yaml
 
-from entrypoints.bootstrap import bootstrap_in_memory
+from adapters.piccolo import LentDatabase, PiccoloDatabase
+from entrypoints.bootstrap import wire
 from entrypoints.http import create_app
-from entrypoints.settings import BackupWatchSettings
+from entrypoints.settings import BackupWatchSettings, RetentionSettings
+from tests.backends import reset_database
 from tests.integration.api.conftest import CHEAP_PASSWORDS, running
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -80,6 +82,11 @@ def test_the_rules_cover_what_the_issue_asks_to_alert_on() -> None:
         "ChainwatchPartitionMissing": {"chainwatch_partitions_ahead"},
         "ChainwatchHigh5xxRate": {"chainwatch_requests_total"},
         "ChainwatchDatabaseUnavailable": {"chainwatch_requests_total"},
+        "ChainwatchRetentionBehind": {
+            "chainwatch_retention_rows_pending",
+            "chainwatch_retention_last_run_timestamp_seconds",
+        },
+        "ChainwatchRetentionUnfinished": {"chainwatch_retention_unfinished_archives"},
     }
     rules = {rule["alert"]: rule for rule in alerting_rules()}
     for alert, metrics in wanted.items():
@@ -88,14 +95,21 @@ def test_the_rules_cover_what_the_issue_asks_to_alert_on() -> None:
     assert "26 * 3600" in rules["ChainwatchBackupMissing"]["expr"]
 
 
-async def exported_metrics(tmp_path: Path) -> set[str]:
+async def exported_metrics(tmp_path: Path, database: PiccoloDatabase) -> set[str]:
     """Every metric name a test app's /metrics declares (``# TYPE`` lines and samples),
-    with a backup target and after a few requests (request counters start at the first)."""
-    container = bootstrap_in_memory(passwords=CHEAP_PASSWORDS, bootstrap_model=False)
-    app = create_app(container, backups=BackupWatchSettings(url=tmp_path.as_uri()))
+    over ``database`` with a backup target and retention, after a few requests (request
+    counters start at the first)."""
+    await reset_database(database)
+    container = wire(LentDatabase(database), passwords=CHEAP_PASSWORDS, bootstrap_model=False)
+    app = create_app(
+        container,
+        backups=BackupWatchSettings(url=tmp_path.as_uri()),
+        retention=RetentionSettings(archive_url=tmp_path.as_uri()),
+    )
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
     async with running(app), httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         await app.state.backups.refresh()
+        await app.state.retention.refresh()
         for path in ("/health", "/ready", "/api/v1/transactions"):
             await client.get(path)
         text = (await client.get("/metrics")).text
@@ -109,9 +123,9 @@ async def exported_metrics(tmp_path: Path) -> set[str]:
 
 
 async def test_every_metric_a_rule_names_is_exported_or_arrives_with_a_named_feature(
-    tmp_path: Path,
+    tmp_path: Path, sqlite_database: PiccoloDatabase
 ) -> None:
-    exported = await exported_metrics(tmp_path)
+    exported = await exported_metrics(tmp_path, sqlite_database)
     assert "chainwatch_db_pool_waiting_callers" in exported  # the scrape saw the gauges
     header = RULES.read_text().split("groups:", 1)[0]
     for rule in alerting_rules():

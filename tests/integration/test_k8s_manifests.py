@@ -104,6 +104,44 @@ def test_the_backup_runs_daily_at_two_utc_backup_then_verify_then_prune() -> Non
     assert "--keep-days" in script
 
 
+def test_retention_runs_nightly_after_the_backup_with_the_configured_policies(
+    tmp_path: Path,
+) -> None:
+    cronjob = the("CronJob", "chainwatch-retention")
+    backup = the("CronJob", "chainwatch-backup")
+    assert cronjob["spec"]["timeZone"] == "UTC"
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    minute, hour = (int(part) for part in cronjob["spec"]["schedule"].split()[:2])
+    backup_minute, backup_hour = (int(part) for part in backup["spec"]["schedule"].split()[:2])
+    assert (hour, minute) > (backup_hour, backup_minute)
+    (container,) = pod_spec(cronjob)["containers"]
+    script = "\n".join(container["args"])
+    assert "set -eu" in script
+    assert script.index("chainwatch retention plan") < script.index("chainwatch retention apply")
+    config = the("ConfigMap", "chainwatch-config")["data"]
+    retention = load_settings(
+        {
+            "CHAINWATCH_DATA_DIR": str(tmp_path),
+            "CHAINWATCH_SECRET_KEY": "k" * 40,
+            **{
+                k: v
+                for k, v in config.items()
+                if k.startswith(("CHAINWATCH_RETENTION_", "CHAINWATCH_ARCHIVE"))
+            },
+        }
+    ).retention
+    assert {p.table: p.keep_days for p in retention.policies} == {
+        "predictions": 90,
+        "system_metrics": 30,
+        "audit_logs": 400,
+        "transactions": None,
+        "anomalies": None,
+    }
+    assert retention.archive_url == config["CHAINWATCH_ARCHIVE_URL"]
+    assert pod_spec(cronjob)["serviceAccountName"] == "chainwatch-retention"
+    the("ServiceAccount", "chainwatch-retention")
+
+
 def test_the_api_is_probed_on_health_and_ready_behind_a_service() -> None:
     deployment = the("Deployment", "chainwatch-api")
     (container,) = pod_spec(deployment)["containers"]
@@ -133,6 +171,7 @@ def test_the_api_drains_and_exits_within_its_termination_grace_period(tmp_path: 
     [
         ("Deployment", "chainwatch-api"),
         ("CronJob", "chainwatch-backup"),
+        ("CronJob", "chainwatch-retention"),
         ("StatefulSet", "postgresql"),
     ],
 )
