@@ -119,10 +119,13 @@ async def raw_copy(dsn: str, files: Sequence[tuple[str, Path]], jobs: int) -> fl
     return seconds
 
 
-async def load(dsn: str, files: Sequence[tuple[str, Path]], jobs: int) -> dict[str, float]:
-    """Load ``files`` into the migrated tables; seconds per phase (``copy``, ``indexes``
-    - primary keys included -, ``foreign_keys``, ``total``; then ``vacuum_analyze``,
-    which a loader runs so that plans and index-only scans are right at once)."""
+async def load(
+    dsn: str, files: Sequence[tuple[str, Path]], jobs: int, after_copy: Sequence[str] = ()
+) -> dict[str, float]:
+    """Load ``files`` into the migrated tables; seconds per phase (``copy`` - then the
+    ``after_copy`` statements, in the same phase -, ``indexes`` - primary keys included -,
+    ``foreign_keys``, ``total``; then ``vacuum_analyze``, which a loader runs so that
+    plans and index-only scans are right at once)."""
     phases: dict[str, float] = {}
     async with asyncpg.create_pool(dsn, min_size=jobs, max_size=jobs) as pool:
         async with pool.acquire() as connection:
@@ -130,6 +133,8 @@ async def load(dsn: str, files: Sequence[tuple[str, Path]], jobs: int) -> dict[s
             await _drop(connection, objects)
         started = time.perf_counter()
         await _copy_files(pool, files)
+        for statement in after_copy:
+            await pool.execute(statement)
         phases["copy"] = time.perf_counter() - started
         mark = time.perf_counter()
         keys = [f'ALTER TABLE {t} ADD CONSTRAINT "{n}" {d}' for t, n, d in objects.keys]

@@ -99,7 +99,8 @@ def _window(params: Params) -> TimeRange:
 
 
 def catalogue(samples: Samples, deep_cursor: str | None) -> list[Query]:
-    """The queries of issue 12's table, in its order."""
+    """The queries of issue 12's table, in its order, after the floor: ``/health`` (no
+    authentication, no database), what any request costs on this machine."""
 
     def by_hash(rng: random.Random) -> tuple[str, Params]:
         return f"/api/v1/transactions/{rng.choice(samples.hashes)}", {}
@@ -118,7 +119,11 @@ def catalogue(samples: Samples, deep_cursor: str | None) -> list[Query]:
     def by_address(rng: random.Random) -> tuple[str, Params]:
         return "/api/v1/transactions", {"address": rng.choice(samples.addresses), "limit": PAGE}
 
+    async def nothing(_: Services, __: str, ___: Params) -> object:
+        return None
+
     return [
+        Query("(floor) GET /health", lambda _: ("/health", {}), nothing),
         Query(
             "tx by hash",
             by_hash,
@@ -180,8 +185,7 @@ def measure(
             raise RuntimeError(f"{query.name}: {answer.status_code} {answer.text[:300]}")
         if i >= warmup:
             samples.append(elapsed)
-    cuts = statistics.quantiles(samples, n=100, method="inclusive")
-    return {"p50": cuts[49], "p95": cuts[94], "p99": cuts[98], "max": max(samples)}
+    return percentiles(samples)
 
 
 class StatementRecorder:
@@ -202,6 +206,27 @@ class StatementRecorder:
         Connection._execute = recorded
 
 
+def percentiles(samples: list[float]) -> dict[str, float]:
+    cuts = statistics.quantiles(samples, n=100, method="inclusive")
+    return {"p50": cuts[49], "p95": cuts[94], "p99": cuts[98], "max": max(samples)}
+
+
+async def time_use_case(
+    services: Services, query: Query, count: int, warmup: int
+) -> dict[str, float]:
+    """p50/p95/p99/max in ms of the use case alone (no HTTP, no authentication), for the
+    same draws of parameters as ``measure``."""
+    rng = random.Random(query.name)
+    samples = []
+    for i in range(warmup + count):
+        path, params = query.request(rng)
+        started = time.perf_counter()
+        await query.use_case(services, path, params)
+        if i >= warmup:
+            samples.append((time.perf_counter() - started) * 1000)
+    return percentiles(samples)
+
+
 async def explain(
     services: Services, connection: asyncpg.Connection, query: Query
 ) -> list[dict[str, Any]]:
@@ -219,5 +244,8 @@ async def explain(
         if not statement.lstrip().upper().startswith(("SELECT", "WITH")):
             continue
         rows = await connection.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {statement}", *args)
-        plans.append({"sql": statement, "plan": [row[0] for row in rows]})
+        plan = [row[0] for row in rows]
+        executed = [line for line in plan if line.startswith("Execution Time:")]
+        ms = float(executed[0].split()[2]) if executed else float("nan")
+        plans.append({"sql": statement, "plan": plan, "execution_ms": ms})
     return plans
