@@ -84,13 +84,13 @@ def to_partitioned(database: PiccoloDatabase) -> list[str]:
     transactions``). The loader reads indexes and constraints from the catalog, so
     nothing else here needs to know the layout. If the partitioning is a migration of the
     ordinary chain (so ``migrate()`` already partitions), make ``plain`` revert it
-    instead (``migrate_backwards`` to the migration before it) in ``_prepare``."""
+    instead (``migrate_backwards`` to the migration before it) in ``prepare``."""
     raise NotImplementedError(
         "the partitioned layout is not wired yet: see to_partitioned in benchmarks/at_scale.py"
     )
 
 
-def _shape(rows: int, chunk_rows: int, addresses: int) -> Shape:
+def shape_for(rows: int, chunk_rows: int, addresses: int) -> Shape:
     stable = uuid.UUID(int=0xC4A1_0000_0000_0000_0000_0000_0000_0000)
     return Shape(
         rows=rows,
@@ -104,7 +104,7 @@ def _shape(rows: int, chunk_rows: int, addresses: int) -> Shape:
     )
 
 
-def _write_chunk(shape: Shape, index: int, folder: Path) -> list[tuple[str, Path]]:
+def write_chunk(shape: Shape, index: int, folder: Path) -> list[tuple[str, Path]]:
     written = []
     for table, text in chunk(shape, index).items():
         path = folder / f"{table}-{index:05d}.csv"
@@ -117,7 +117,7 @@ def generate(shape: Shape, folder: Path, jobs: int) -> list[tuple[str, Path]]:
     """Every chunk's CSV files, written by ``jobs`` processes."""
     with ProcessPoolExecutor(jobs) as pool:
         done = pool.map(
-            _write_chunk, [shape] * shape.chunks, range(shape.chunks), [folder] * shape.chunks
+            write_chunk, [shape] * shape.chunks, range(shape.chunks), [folder] * shape.chunks
         )
         return [entry for written in done for entry in written]
 
@@ -137,7 +137,7 @@ async def _seed(database: PiccoloDatabase, shape: Shape) -> None:
         await work.commit()
 
 
-async def _prepare(url: str, shape: Shape, layout: str) -> list[str]:
+async def prepare(url: str, shape: Shape, layout: str) -> list[str]:
     """Migrate, lay out and seed the scratch database; the statements to run after COPY."""
     database = PiccoloDatabase(postgres_config(url))
     await database.start()
@@ -198,7 +198,7 @@ async def run_layout(
     url = urlunsplit(urlsplit(admin_url())._replace(path=f"/{name}"))
     work = Path(tempfile.mkdtemp(prefix=f"chainwatch-scale-{layout}-"))
     try:
-        after_copy = await _prepare(url, shape, layout)
+        after_copy = await prepare(url, shape, layout)
         print(f"[{layout}] raw COPY baseline ...", flush=True)
         raw_s = await raw_copy(url, files, arguments.jobs)
         print(f"[{layout}] load (drop indexes, COPY, build indexes and keys) ...", flush=True)
@@ -300,7 +300,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the scratch database(s)")
     arguments = parser.parse_args()
     addresses = arguments.addresses or max(1000, min(300_000, arguments.rows // 30))
-    shape = _shape(arguments.rows, arguments.chunk_rows, addresses)
+    shape = shape_for(arguments.rows, arguments.chunk_rows, addresses)
     layouts = ["plain", "partitioned"] if arguments.layout == "both" else [arguments.layout]
     folder = Path(tempfile.mkdtemp(prefix="chainwatch-scale-rows-"))
     try:
