@@ -26,7 +26,7 @@ from adapters.transaction_csv import read_transactions_csv
 from domain.errors import InvalidInput, ModelNotFound
 from domain.features import FEATURE_VERSION, SUPPORTED_FEATURE_VERSIONS
 from domain.model import Model, ModelStatus, ModelVersion
-from domain.services import lifecycle
+from domain.services import Services, lifecycle
 from domain.services.model_queries import get_model
 from domain.services.naming import version_label
 from domain.services.registry import (
@@ -141,46 +141,72 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
     params = _params(args.params)
     source = _source(args)
     container = bootstrap(settings)
-    services = container.services
     name = lookup_key(args.model)
-
-    async def work() -> ModelVersion:
-        # From the primary, not a replica: a model created a moment ago must be found here.
-        try:
-            model: Model | None = (await get_model(services, name)).model
-        except ModelNotFound:
-            model = None
-        if model is None:
-            note(f"creating model {name}")
-            await create_model(
-                services, name, args.algorithm or DEFAULT_ALGORITHM, args.description, actor=None
-            )
-        else:
-            try:
-                check_algorithm(model, args.algorithm)
-            except InvalidInput as error:
-                raise UsageError(error.message) from None
-        version = await train_version(
-            services,
+    version = run_database(
+        container,
+        lambda: train_model(
+            container.services,
             name,
             source,
             params,
-            actor=None,
-            progress=note,
+            algorithm=args.algorithm,
+            description=args.description,
             feature_version=args.feature_version,
-        )
-        if args.activate:
-            version = await lifecycle.activate(
-                services, name, version.version, args.weight, actor=None
-            )
-        return version
+            weight=args.weight if args.activate else None,
+        ),
+    )
+    print_trained(name, version)
+    return EXIT_OK
 
-    version = run_database(container, work)
+
+async def train_model(
+    services: Services,
+    name: str,
+    source: TrainingSource,
+    params: dict[str, Any],
+    *,
+    algorithm: str | None,
+    description: str = "",
+    feature_version: int = FEATURE_VERSION,
+    weight: int | None = None,
+) -> ModelVersion:
+    """Train a version of model ``name`` (created with ``algorithm``, by default
+    ``DEFAULT_ALGORITHM``, if it does not exist) on ``source``, reporting progress on
+    stderr; activate it at ``weight``% unless ``weight`` is None. ``UsageError`` when an
+    existing model trains another algorithm."""
+    # From the primary, not a replica: a model created a moment ago must be found here.
+    try:
+        model: Model | None = (await get_model(services, name)).model
+    except ModelNotFound:
+        model = None
+    if model is None:
+        note(f"creating model {name}")
+        await create_model(services, name, algorithm or DEFAULT_ALGORITHM, description, actor=None)
+    else:
+        try:
+            check_algorithm(model, algorithm)
+        except InvalidInput as error:
+            raise UsageError(error.message) from None
+    version = await train_version(
+        services,
+        name,
+        source,
+        params,
+        actor=None,
+        progress=note,
+        feature_version=feature_version,
+    )
+    if weight is not None:
+        version = await lifecycle.activate(services, name, version.version, weight, actor=None)
+    return version
+
+
+def print_trained(name: str, version: ModelVersion) -> None:
+    """The new version's status and headline metrics, on stdout."""
     print(f"{version_label(name, version.version)}: {version.status.value}", end="")
     print(f" at {version.traffic_weight}%" if version.status.value == "active" else "")
     for line in _metric_lines(version.metrics):
         print(f"  {line}")
-    return EXIT_OK
 
 
 def _metric_lines(metrics: dict[str, Any]) -> list[str]:
