@@ -38,7 +38,7 @@ from domain.services.training_data import StoredTransactions
 from domain.values import lookup_key
 from entrypoints.bootstrap import Container, bootstrap
 from entrypoints.cli.common import EXIT_OK, Commands, UsageError, note, run_database
-from entrypoints.cli.models import print_trained, train_model
+from entrypoints.cli.training import print_trained, train_model
 from entrypoints.serving import ModelServing
 from entrypoints.settings import Settings
 from ports.repositories import TimeRange

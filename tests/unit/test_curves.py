@@ -4,6 +4,7 @@ small and faithful where they are thinned."""
 from __future__ import annotations
 
 import itertools
+import math
 import random
 from typing import Any
 
@@ -21,7 +22,7 @@ scores_and_targets = st.lists(
 
 
 def area(points: list[dict[str, Any]]) -> float:
-    return sum(
+    return math.fsum(
         (b["fpr"] - a["fpr"]) * (a["tpr"] + b["tpr"]) / 2 for a, b in itertools.pairwise(points)
     )
 

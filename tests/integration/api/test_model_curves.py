@@ -6,6 +6,7 @@ OpenAPI document declares."""
 from __future__ import annotations
 
 import itertools
+import math
 from typing import Any
 
 from adapters.synthetic import generate_stream
@@ -31,7 +32,7 @@ async def version(api: Api, name: str, number: int, role: Role = Role.VIEWER) ->
 
 
 def trapezoid_area(points: list[dict[str, Any]]) -> float:
-    return sum(
+    return math.fsum(
         (b["fpr"] - a["fpr"]) * (a["tpr"] + b["tpr"]) / 2 for a, b in itertools.pairwise(points)
     )
 
