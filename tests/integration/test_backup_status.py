@@ -5,6 +5,7 @@ verdict - from a real SQLite backup in a folder, and problem documents when it c
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ async def status(
     """The answer to an admin's (or ``role``'s; ``key`` instead, when given) request for
     the status, from a new app with ``backups``."""
     container: Container = bootstrap_in_memory(
-        clock=ManualClock(), passwords=CHEAP_PASSWORDS, bootstrap_model=False
+        clock=SystemClock(), passwords=CHEAP_PASSWORDS, bootstrap_model=False
     )
     _, issued = await user_with_key(container, role)
     app = create_app(container, backups=backups, s3=s3)
@@ -70,7 +71,8 @@ async def test_verify_records_its_verdict_and_the_status_shows_it(
 ) -> None:
     folder = LocalFolderBlobStore(tmp_path / "backups")
     target = BackupWatchSettings(url=folder.uri)
-    good = await back_up(source, folder, SystemClock(), models=NO_MODELS)
+    an_hour_ago = ManualClock(start=SystemClock().now() - timedelta(hours=1), step=timedelta(0))
+    good = await back_up(source, folder, an_hour_ago, models=NO_MODELS)  # ids sort by time
     report = await verify(folder, good.backup_id, source)
     passed = load_verification(folder, good.backup_id)
     assert passed is not None
@@ -84,7 +86,7 @@ async def test_verify_records_its_verdict_and_the_status_shows_it(
     )
     newest = answer["newest"]
     assert newest["backup_id"] == good.backup_id
-    assert newest["age_seconds"] >= 0
+    assert newest["age_seconds"] >= 3600
     assert newest["verification"]["outcome"] == "passed"
     assert newest["verification"]["rows"] == good.total_rows
     assert answer["newest_verified"] == newest
