@@ -23,9 +23,11 @@ from ops.manifest import (
     is_backup_id,
     manifest_key,
 )
+from ops.verification import VERIFICATION_SUFFIX, verification_key
 from ports.blobs import BlobStore
 
-_SUFFIXES = (MANIFEST_SUFFIX, *DATA_SUFFIXES.values())
+# A verification record belongs to its backup (pruned with it) but does not make one.
+_SUFFIXES = (MANIFEST_SUFFIX, VERIFICATION_SUFFIX, *DATA_SUFFIXES.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,11 @@ class StoredBackup:
         has_manifest = manifest_key(self.backup_id) in self.keys
         data_files = {self.backup_id + suffix for suffix in DATA_SUFFIXES.values()}
         return has_manifest and not data_files.isdisjoint(self.keys)
+
+    @property
+    def verified(self) -> bool:
+        """A verification of it is recorded (passed or failed: read it to know which)."""
+        return verification_key(self.backup_id) in self.keys
 
 
 def stored_backups(store: BlobStore) -> list[StoredBackup]:

@@ -7,7 +7,8 @@ PostgreSQL server, or a temporary SQLite file - where every table's row count an
 are recomputed and compared with the manifest, one row is read from each table, and every
 artifact the restored model versions reference must be one the backup holds (or, for a
 version that does not serve, one recorded as missing when the backup was made). The
-scratch database is dropped whatever happens.
+scratch database is dropped whatever happens. The verdict is recorded next to the backup
+(``ops.verification``) for ``GET /api/v1/backups/status``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+from adapters.clock import SystemClock
 from adapters.piccolo import DatabaseConfig, PostgresConfig
+from domain.errors import DomainError
 from ops import postgres
 from ops.artifacts import (
     Reference,
@@ -41,10 +44,12 @@ from ops.checksums import (
     sqlite_smoke,
     sqlite_summaries,
 )
-from ops.errors import RestoreRefused, ToolFailed, VerificationFailed
+from ops.errors import BackupCorrupt, RestoreRefused, ToolFailed, VerificationFailed
 from ops.manifest import Manifest, TableSummary
 from ops.sqlite import online_copy, open_read_only
+from ops.verification import Verification, record_verification
 from ports.blobs import BlobStore
+from ports.clock import Clock
 
 Progress = Callable[[str], None]
 SCRATCH_PREFIX = "chainwatch_verify_"
@@ -78,13 +83,52 @@ async def verify(
     *,
     jobs: int = 2,
     progress: Progress = _quiet,
+    clock: Clock | None = None,
 ) -> VerifyReport:
     """Verify ``backup_id`` (None: the newest complete backup). PostgreSQL backups are
     restored on ``server``'s server (which must allow CREATE DATABASE). Raises
-    ``VerificationFailed``/``BackupCorrupt``/``BackupNotFound`` with one line."""
+    ``VerificationFailed``/``BackupCorrupt``/``BackupNotFound`` with one line.
+
+    The verdict - passed, or failed with the reason (``VerificationFailed``,
+    ``BackupCorrupt``) - is recorded next to the backup (``ops.verification``, at
+    ``clock``'s time, the system clock by default). A record the store refuses is
+    reported through ``progress`` as a warning and changes nothing else."""
     if backup_id is None:
         backup_id = await asyncio.to_thread(latest_backup_id, store)
-    manifest = await asyncio.to_thread(load_manifest, store, backup_id)
+    now = (clock or SystemClock()).now
+    try:
+        manifest = await asyncio.to_thread(load_manifest, store, backup_id)
+        report = await _check(store, manifest, server, jobs, progress)
+    except (VerificationFailed, BackupCorrupt) as error:
+        await _record(store, Verification(backup_id, "failed", now(), error.message), progress)
+        raise
+    detail = (
+        f"{report.tables} tables, {report.rows} rows and {report.artifacts} model "
+        "artifact(s) match its manifest"
+    )
+    verdict = Verification(
+        backup_id, "passed", now(), detail, report.tables, report.rows, report.artifacts
+    )
+    await _record(store, verdict, progress)
+    return report
+
+
+async def _record(store: BlobStore, verification: Verification, progress: Progress) -> None:
+    try:
+        await asyncio.to_thread(record_verification, store, verification)
+    except (DomainError, OSError) as error:
+        reason = error.message if isinstance(error, DomainError) else str(error)
+        progress(f"warning: the verification result could not be recorded in the store: {reason}")
+
+
+async def _check(
+    store: BlobStore,
+    manifest: Manifest,
+    server: DatabaseConfig,
+    jobs: int,
+    progress: Progress,
+) -> VerifyReport:
+    backup_id = manifest.backup_id
     method = CHECKSUM_METHODS[manifest.engine]
     if manifest.checksum_method != method:
         raise VerificationFailed(

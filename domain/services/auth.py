@@ -36,6 +36,8 @@ class Permission(StrEnum):
     OWN_KEYS = "own-keys"
     """Issue, list and revoke one's own API keys."""
     READ_AUDIT = "read-audit"
+    READ_BACKUPS = "read-backups"
+    """The backup status: the newest backup, its age and verification."""
 
 
 GRANTS: Mapping[Role, frozenset[Permission]] = {

@@ -4,7 +4,8 @@ With enough held-out labels of both classes (``MIN_LABELS_PER_CLASS``), a versio
 ROC-AUC, average precision and precision at the top 1% - over the labelled held-out rows
 only (unlabelled rows have no truth to score against). It always gets score statistics
 (mean, p50, p95, p99 and the share at or above its anomaly threshold), which are what is
-left to judge a version by when nobody has labelled anything.
+left to judge a version by when nobody has labelled anything. With the classification
+metrics comes the ROC curve they summarise (``curves.roc_curve``, at most 100 points).
 
 Conventions match scikit-learn's ``roc_auc_score`` (ties count one half) and
 ``average_precision_score`` (one step per distinct score), which the tests check.
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from domain.errors import InvalidInput
+from domain.services.curves import ROC_KEY, roc_curve
 
 MIN_LABELS_PER_CLASS = 5
 TOP_SHARE = 0.01
@@ -133,4 +135,5 @@ def evaluate(
     metrics["roc_auc"] = roc_auc(labelled_scores, targets)
     metrics["average_precision"] = average_precision(labelled_scores, targets)
     metrics["precision_at_1pct"] = precision_at_top(labelled_scores, targets)
+    metrics[ROC_KEY] = roc_curve(labelled_scores, targets)
     return metrics

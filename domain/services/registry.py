@@ -10,7 +10,8 @@ Training a version (``train_version``):
    floors of the training scores (``policies.severity_thresholds``, contamination from
    the detector's params) are stored next to it for builds that predate calibration;
 4. score the held-out rows, calibrate and evaluate them (``evaluation.evaluate``, the
-   flagged share at the alert budget);
+   flagged share at the alert budget; the ROC curve and the score histogram of
+   ``curves``, kept in the metrics for the console's pictures);
 5. reserve the next version number (a STAGED row without artifact, committed, so two
    concurrent trainings never take the same number), store the artifact by content
    (``models/sha256/<hex>.pyod``, written once: no other database or version sharing the
@@ -34,6 +35,7 @@ from domain.model import Model, ModelStatus, ModelVersion
 from domain.policies import severity_thresholds
 from domain.services.artifacts import artifact_uri_for, store_artifact
 from domain.services.audit import model_resource, succeeded, version_resource
+from domain.services.curves import HISTOGRAM_KEY, score_histogram
 from domain.services.evaluation import evaluate
 from domain.services.naming import version_label
 from domain.services.services import Services
@@ -202,18 +204,23 @@ async def _evaluate(
     reference, and ``flagged_share`` is the share at or above the alert budget's floor
     (about ``alert_share`` when held-out rows look like the training rows)."""
     held_out = data.held_out
+    labels: list[bool | None]
     alert_share = services.alerts.alert_share
     floor = 1.0 - alert_share
     if len(held_out.rows):
         _say(progress, f"evaluating on {len(held_out.rows):,} held-out rows", 0.7)
         detector = await asyncio.to_thread(services.detectors.load, trained.artifact)
         scores = await asyncio.to_thread(detector.score, held_out.rows)
-        metrics = evaluate([reference.quantile(s) for s in scores], held_out.labels, floor)
+        calibrated = [reference.quantile(s) for s in scores]
+        labels, rows = list(held_out.labels), "held-out"
+        metrics = evaluate(calibrated, labels, floor)
     else:
         # Too few rows to hold any out: statistics of the training scores are all there is.
         calibrated = [reference.quantile(s) for s in trained.training_scores]
-        metrics = evaluate(calibrated, [None] * len(calibrated), floor)
+        labels, rows = [None] * len(calibrated), "training"
+        metrics = evaluate(calibrated, labels, floor)
         metrics["held_out_rows"] = 0
+    metrics[HISTOGRAM_KEY] = score_histogram(calibrated, labels, rows=rows, threshold=floor)
     metrics.update(
         {
             "alert_share": alert_share,

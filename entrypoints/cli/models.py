@@ -23,24 +23,20 @@ from pathlib import Path
 from typing import Any
 
 from adapters.transaction_csv import read_transactions_csv
-from domain.errors import InvalidInput, ModelNotFound
+from domain.errors import InvalidInput
 from domain.features import FEATURE_VERSION, SUPPORTED_FEATURE_VERSIONS
-from domain.model import Model, ModelStatus, ModelVersion
+from domain.model import ModelStatus, ModelVersion
 from domain.services import lifecycle
-from domain.services.model_queries import get_model
 from domain.services.naming import version_label
 from domain.services.registry import (
-    DEFAULT_ALGORITHM,
     ModelOverview,
-    check_algorithm,
-    create_model,
     list_models,
-    train_version,
 )
 from domain.services.training_data import GivenTransactions, StoredTransactions, TrainingSource
 from domain.values import lookup_key
 from entrypoints.bootstrap import bootstrap
 from entrypoints.cli.common import EXIT_OK, Command, Commands, UsageError, note, run_database
+from entrypoints.cli.training import print_trained, train_model
 from entrypoints.settings import Settings
 from ports.repositories import TimeRange
 
@@ -141,62 +137,22 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
     params = _params(args.params)
     source = _source(args)
     container = bootstrap(settings)
-    services = container.services
     name = lookup_key(args.model)
-
-    async def work() -> ModelVersion:
-        # From the primary, not a replica: a model created a moment ago must be found here.
-        try:
-            model: Model | None = (await get_model(services, name)).model
-        except ModelNotFound:
-            model = None
-        if model is None:
-            note(f"creating model {name}")
-            await create_model(
-                services, name, args.algorithm or DEFAULT_ALGORITHM, args.description, actor=None
-            )
-        else:
-            try:
-                check_algorithm(model, args.algorithm)
-            except InvalidInput as error:
-                raise UsageError(error.message) from None
-        version = await train_version(
-            services,
+    version = run_database(
+        container,
+        lambda: train_model(
+            container.services,
             name,
             source,
             params,
-            actor=None,
-            progress=note,
+            algorithm=args.algorithm,
+            description=args.description,
             feature_version=args.feature_version,
-        )
-        if args.activate:
-            version = await lifecycle.activate(
-                services, name, version.version, args.weight, actor=None
-            )
-        return version
-
-    version = run_database(container, work)
-    print(f"{version_label(name, version.version)}: {version.status.value}", end="")
-    print(f" at {version.traffic_weight}%" if version.status.value == "active" else "")
-    for line in _metric_lines(version.metrics):
-        print(f"  {line}")
+            weight=args.weight if args.activate else None,
+        ),
+    )
+    print_trained(name, version)
     return EXIT_OK
-
-
-def _metric_lines(metrics: dict[str, Any]) -> list[str]:
-    shown = (
-        "evaluation", "roc_auc", "average_precision", "precision_at_1pct", "flagged_share",
-        "score_p50", "score_p99", "training_rows", "held_out_rows", "supervised",
-    )  # fmt: skip
-    return [f"{key}: {_format(metrics[key])}" for key in shown if key in metrics]
-
-
-def _format(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    return str(value)
 
 
 # -- models --------------------------------------------------------------------------------

@@ -177,6 +177,7 @@ def create_app(
             "jobs": Provide(lambda: worker, use_cache=True, sync_to_thread=False),
             "drift_settings": Provide(lambda: drift_settings, use_cache=True, sync_to_thread=False),
             "drain": Provide(lambda: draining, use_cache=True, sync_to_thread=False),
+            "backup_watch": Provide(lambda: backup_watch, use_cache=True, sync_to_thread=False),
         },
         # Exited in reverse: readiness fails first; running jobs are given back, queued
         # predictions end, and key uses and rate-limit counts are flushed, before the

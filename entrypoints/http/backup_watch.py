@@ -5,7 +5,8 @@ worker thread: listing S3 blocks) and keeps when the newest *complete* backup wa
 The app's lifespan refreshes it at start-up (without holding start-up up) and every
 ``BackupWatchSettings.refresh_s`` seconds; a scrape only reads what is kept, and the
 gauges give the age at scrape time. A failed listing keeps the previous figures; the
-refresh timestamp then stops advancing, which the alert rules notice.
+refresh timestamp then stops advancing, which the alert rules notice. ``status()`` reads
+the full backup status (with verifications) for ``GET /api/v1/backups/status``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from domain.errors import DomainError
 from ops.catalogue import stored_backups
+from ops.status import BackupStatus, backup_status
 from ports.blobs import BlobStore
 from ports.clock import Clock
 
@@ -45,6 +47,15 @@ class BackupWatch:
         complete = [backup.created_at for backup in backups if backup.complete]
         self.newest_at = max(complete, default=None)
         self.refreshed_at = self.clock.now()
+
+    async def status(self) -> BackupStatus:
+        """The backup status read from the store now (``ops.status``), for
+        ``GET /backups/status``; the figures for ``/metrics`` are updated from it too.
+        Raises what the store raises (``Unavailable``: it cannot be read)."""
+        status = await asyncio.to_thread(backup_status, self._store, self.clock)
+        self.newest_at = None if status.newest is None else status.newest.created_at
+        self.refreshed_at = status.checked_at
+        return status
 
     def newest_age_s(self) -> float | None:
         """Seconds since the newest complete backup was taken: ``inf`` when the last

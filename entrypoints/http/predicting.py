@@ -5,7 +5,7 @@ Both endpoints end in ``Scorer.score_transactions`` (one unit of work per call):
 transactions through ``MicroBatcher``, a batch request directly. Each successful request
 is audited in that unit of work: one ``transaction.predict`` row per single transaction
 (resource ``transactions/<hash>``), one ``transaction.predict_batch`` row per batch
-(resource ``transactions``, details ``count``, ``anomalies``, ``replayed``), replays
+(``domain.services.batch_scoring``, which ``chainwatch demo --load`` uses too), replays
 included — the request happened even when nothing new was stored.
 """
 
@@ -15,18 +15,19 @@ import uuid
 from collections.abc import Mapping, Sequence
 
 from domain.errors import InvalidInput
-from domain.model import AuditLog, ModelVersion, Transaction
+from domain.model import ModelVersion, Transaction
 from domain.services import Services
-from domain.services.audit import current_origin, origin, succeeded, transaction_resource
+from domain.services.audit import succeeded, transaction_resource
+from domain.services.batch_scoring import PREDICT_BATCH_ACTION, score_batch
 from domain.services.naming import version_tag
 from domain.services.scoring import ScoredTransaction, Scorer
 from domain.transaction_input import parse_transaction
 from entrypoints.http.batching import MicroBatcher
 from entrypoints.settings import PredictLimits
 
+__all__ = ["PREDICT_ACTION", "PREDICT_BATCH_ACTION", "Predictor"]
+
 PREDICT_ACTION = "transaction.predict"
-PREDICT_BATCH_ACTION = "transaction.predict_batch"
-BATCH_RESOURCE = "transactions"
 
 
 class Predictor:
@@ -61,25 +62,7 @@ class Predictor:
         self, txs: Sequence[Transaction], actor: uuid.UUID | None
     ) -> list[ScoredTransaction]:
         """Score ``txs`` in one unit of work with one audit row for the whole request."""
-        where = current_origin()
-
-        def audit(results: Sequence[ScoredTransaction]) -> list[AuditLog]:
-            details = {
-                "count": len(results),
-                "anomalies": sum(1 for r in results if r.prediction.is_anomaly),
-                "replayed": sum(1 for r in results if r.replayed),
-            }
-            with origin(where):
-                entry = succeeded(
-                    PREDICT_BATCH_ACTION,
-                    BATCH_RESOURCE,
-                    actor=actor,
-                    at=self._clock.now(),
-                    details=details,
-                )
-            return [entry]
-
-        return await self._scorer.score_transactions(txs, audit=audit)
+        return await score_batch(self._scorer, self._clock, txs, actor=actor)
 
     def parse_batch(self, items: Sequence[object]) -> list[Transaction]:
         """Every item parsed, or ``InvalidInput`` naming ``transactions[i].<field>`` of the

@@ -84,6 +84,7 @@ def test_backup_verify_prune_of_postgresql_to_a_folder(postgres_url: str, tmp_pa
     assert sorted(p.name for p in (tmp_path / "backups").iterdir()) == [
         f"{backup_id}.manifest.json",
         f"{backup_id}.pgdump",
+        f"{backup_id}.verify.json",  # what verify found, for GET /api/v1/backups/status
     ]
 
 

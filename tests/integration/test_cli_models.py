@@ -64,6 +64,7 @@ def test_demo_train_and_switch_versions_end_to_end(
     assert _run(capsys, "models", "activate", "fraud", "2", "--weight", "25")[0] == 0
     code, out, _ = _run(capsys, "models", "list")
     assert [row[:4] for row in _table(out)] == [
+        ["bootstrap-tails", "1", "active", "0"],  # what demo --load scored with, standing by
         ["fraud", "1", "active", "75"],
         ["fraud", "2", "active", "25"],
     ]

@@ -4,6 +4,7 @@ and shapes the answer. ``API_CONTROLLERS`` is what the ``/api/v1`` router mounts
 from entrypoints.http.controllers.anomalies import AnomalyController
 from entrypoints.http.controllers.api_keys import ApiKeyController
 from entrypoints.http.controllers.audit_logs import AuditLogController
+from entrypoints.http.controllers.backups import BackupController
 from entrypoints.http.controllers.models import ModelController
 from entrypoints.http.controllers.predict import PredictController
 from entrypoints.http.controllers.predictions import PredictionController
@@ -22,6 +23,7 @@ API_CONTROLLERS = [
     UserController,
     ApiKeyController,
     AuditLogController,
+    BackupController,
     SystemMetricController,
 ]
 
@@ -30,6 +32,7 @@ __all__ = [
     "AnomalyController",
     "ApiKeyController",
     "AuditLogController",
+    "BackupController",
     "ModelController",
     "PredictController",
     "PredictionController",

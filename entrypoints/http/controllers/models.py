@@ -30,6 +30,7 @@ from entrypoints.http.schemas.models import (
     VersionChange,
     VersionList,
     VersionOut,
+    drift_out,
     job_out,
     model_list,
     model_out,
@@ -104,6 +105,27 @@ class ModelController(Controller):
         found = await drift_queries.model_drift(services, name, window=drift_settings.window)
         model = found.overview.model
         return VersionList(version_outs(model.name, found.overview.versions, found))
+
+    @get(
+        "/{name:str}/versions/{version:int}",
+        opt=requires(Permission.READ),
+        responses=read_errors(404),
+        summary="One version: status, metrics, its ROC curve and score histogram, and its "
+        "drift when it serves",
+    )
+    async def version(
+        self,
+        services: NamedDependency[Services],
+        drift_settings: NamedDependency[DriftSettings],
+        name: ModelName,
+        version: VersionNumber,
+    ) -> VersionOut:
+        found = await drift_queries.version_drift(
+            services, name, version, window=drift_settings.window
+        )
+        serving = found.version.status in drift_queries.SERVING_STATUSES
+        drift = drift_out(found.drift, found.window) if serving else None
+        return version_out(found.model, found.version, drift)
 
     @post(
         "/{name:str}/versions",

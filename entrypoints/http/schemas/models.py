@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
@@ -12,6 +12,7 @@ from domain.calibration import summarise
 from domain.drift import Drift, DriftReading
 from domain.jobs import Job, JobStatus
 from domain.model import Model, ModelStatus, ModelVersion
+from domain.services.curves import HISTOGRAM_KEY, ROC_KEY
 from domain.services.drift_queries import ModelDrift
 from domain.services.naming import version_tag
 from domain.services.registry import ModelOverview
@@ -59,6 +60,48 @@ class DriftOut(msgspec.Struct):
     """The PSI bins; null for a version without a reference distribution."""
 
 
+class RocPointOut(msgspec.Struct):
+    fpr: float
+    """False positive rate: the share of the legitimate rows scored at or above
+    ``threshold``."""
+    tpr: float
+    """True positive rate: the share of the fraud rows scored at or above it."""
+    threshold: float | None
+    """A calibrated score; null for the first point, ``(0, 0)``, which flags nothing."""
+
+
+class RocCurveOut(msgspec.Struct):
+    """The ROC curve on the labelled held-out rows (at most 100 points, from ``(0, 0)`` to
+    ``(1, 1)``), whose area is ``metrics.roc_auc``."""
+
+    fraud: int
+    legitimate: int
+    points: list[RocPointOut]
+
+
+class HistogramBinOut(msgspec.Struct):
+    lower: float
+    upper: float
+    """The bin is ``[lower, upper)``; the last one is closed."""
+    count: int
+    fraud: int
+    """Rows of the bin labelled fraud."""
+    legitimate: int
+    """Rows of the bin labelled legitimate."""
+
+
+class ScoreHistogramOut(msgspec.Struct):
+    """The calibrated scores of the rows the version was evaluated on, in equal bins."""
+
+    rows: Literal["held-out", "training"]
+    """``held-out``: the newest 20% of the training period, the version never learned
+    from them; ``training``: too few rows to hold any out."""
+    count: int
+    threshold: float
+    """The alert boundary the version was evaluated at (``1 - alert_share``)."""
+    bins: list[HistogramBinOut]
+
+
 class VersionOut(msgspec.Struct):
     id: uuid.UUID
     model: str
@@ -70,6 +113,8 @@ class VersionOut(msgspec.Struct):
     feature_version: int
     params: dict[str, Any]
     metrics: dict[str, Any]
+    """Evaluation figures (ROC-AUC, average precision, score statistics, ...); the
+    curves are ``roc_curve`` and ``score_histogram``."""
     thresholds: dict[str, Any]
     """Raw-score floors and, for a calibrated version, the size of its reference
     distribution (``{"rows", "points"}``; the quantiles themselves are not shown)."""
@@ -77,8 +122,13 @@ class VersionOut(msgspec.Struct):
     trained_at: datetime | None
     created_at: datetime
     drift: DriftOut | None = None
-    """For ACTIVE and SHADOW versions on ``GET /models/{name}`` and its ``/versions``;
-    null otherwise."""
+    """For ACTIVE and SHADOW versions on ``GET /models/{name}``, its ``/versions`` and
+    ``/versions/{version}``; null otherwise."""
+    roc_curve: RocCurveOut | None = None
+    """Null when the held-out rows had too few labels of either class (or the version was
+    trained before curves were kept)."""
+    score_histogram: ScoreHistogramOut | None = None
+    """Null for a version trained before histograms were kept."""
 
 
 class ModelOut(msgspec.Struct):
@@ -173,13 +223,30 @@ def version_out(
         traffic_weight=version.traffic_weight,
         feature_version=version.feature_version,
         params=dict(version.params),
-        metrics=dict(version.metrics),
+        metrics={k: v for k, v in version.metrics.items() if k not in _CURVES},
         thresholds=summarise(version.thresholds),
         artifact_sha256=version.artifact_sha256,
         trained_at=version.trained_at,
         created_at=version.created_at,
         drift=drift,
+        roc_curve=_curve(version.metrics.get(ROC_KEY), RocCurveOut),
+        score_histogram=_curve(version.metrics.get(HISTOGRAM_KEY), ScoreHistogramOut),
     )
+
+
+_CURVES = frozenset({ROC_KEY, HISTOGRAM_KEY})
+CurveT = TypeVar("CurveT", RocCurveOut, ScoreHistogramOut)
+
+
+def _curve(stored: object, shape: type[CurveT]) -> CurveT | None:
+    """A curve kept in a version's metrics; None when there is none, or it is not in the
+    shape this build reads (a version from another build is shown without it)."""
+    if stored is None:
+        return None
+    try:
+        return msgspec.convert(stored, shape)
+    except msgspec.ValidationError:
+        return None
 
 
 def model_out(
