@@ -47,10 +47,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PEERS = ROOT.parent / "shared" / "peers"
 LUA = PEERS / "load" / "predict.lua"
-PEER_VENV = Path("/tmp/peer")
+PEER_VENV = Path("/tmp/peer")  # noqa: S108 - where the peers README puts it
 BIN = Path(sys.executable).parent
 PG_ADMIN_URL = os.environ.get("PG_ADMIN_URL", "postgresql://root@127.0.0.1:5432/postgres")
-SECRET_KEY = "benchmark-only-secret-key-0123456789abcdef"
+SECRET_KEY = "benchmark-only-secret-key-0123456789abcdef"  # noqa: S105 - scratch only
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
@@ -104,7 +104,9 @@ def _parse_wrk(output: str) -> Load:
 
     percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", output, re.MULTILINE))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
     return Load(
         requests=int(re.search(r"(\d+) requests in", output).group(1)),  # type: ignore[union-attr]
         rps=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),  # type: ignore[union-attr]
@@ -155,11 +157,13 @@ def wait_for(url: str, timeout_s: float, process: subprocess.Popen[bytes]) -> No
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited with {process.returncode}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 - local URL
-                if answer.status == 200:
-                    return
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(url, timeout=5) as answer,  # noqa: S310 - local URL
+        ):
+            if answer.status == 200:
+                return
         time.sleep(0.5)
     raise RuntimeError(f"{url} did not answer 200 within {timeout_s} s")
 
@@ -185,7 +189,8 @@ def serving(
 
 
 def psql(sql: str) -> None:
-    subprocess.run(["psql", PG_ADMIN_URL, "-qc", sql], check=True, capture_output=True)  # noqa: S607
+    command = ["psql", PG_ADMIN_URL, "-qc", sql]
+    subprocess.run(command, check=True, capture_output=True)  # noqa: S603 - our SQL
 
 
 @contextlib.contextmanager
@@ -203,27 +208,47 @@ def peer_figures(args: argparse.Namespace, work: Path) -> list[Figures]:
         say(f"creating the peer's venv in {PEER_VENV}")
         subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)  # noqa: S603
         subprocess.run(  # noqa: S603
-            [str(PEER_VENV / "bin" / "pip"), "install", "-q", "-r",
-             str(PEERS / "seed_stack" / "requirements.txt")],
+            [
+                str(PEER_VENV / "bin" / "pip"),
+                "install",
+                "-q",
+                "-r",
+                str(PEERS / "seed_stack" / "requirements.txt"),
+            ],
             check=True,
         )
     figures = []
     with scratch_database(f"peer_hot_{os.getpid()}") as url:
-        environment = {**os.environ, "PEER_DATABASE_URL": url.replace("postgresql://", "postgresql+psycopg2://")}
-        command = [str(PEER_VENV / "bin" / "uvicorn"), "app:app", "--port", str(args.port + 1),
-                   "--log-level", "warning"]
+        environment = {
+            **os.environ,
+            "PEER_DATABASE_URL": url.replace("postgresql://", "postgresql+psycopg2://"),
+        }
+        command = [
+            str(PEER_VENV / "bin" / "uvicorn"),
+            "app:app",
+            "--port",
+            str(args.port + 1),
+            "--log-level",
+            "warning",
+        ]
         base = f"http://127.0.0.1:{args.port + 1}"
         with serving(command, f"{base}/docs", environment, work / "peer.log", PEERS / "seed_stack"):
             say("the old stack: warming up")
             wrk(base, 16, 3)
             for connections in args.connections:
                 say(f"the old stack: /predict at {connections} connections")
-                figures.append(Figures("old stack", "/predict", connections, wrk(base, connections, args.duration)))
+                figures.append(
+                    Figures(
+                        "old stack", "/predict", connections, wrk(base, connections, args.duration)
+                    )
+                )
     return figures
 
 
 def chainwatch_environment(url: str, work: Path) -> dict[str, str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "CHAINWATCH_"))}
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "CHAINWATCH_"))
+    }
     environment.update(
         DATABASE_URL=url,
         CHAINWATCH_DATA_DIR=str(work / "data"),
@@ -237,13 +262,30 @@ def chainwatch_environment(url: str, work: Path) -> dict[str, str]:
 def chainwatch_command(server: str, port: int, workers: int) -> list[str]:
     if server == "uvicorn":
         return [str(BIN / "chainwatch"), "serve", "--port", str(port), "--workers", str(workers)]
-    return [str(BIN / "granian"), "--interface", "asgi", "--loop", "uvloop", "--port", str(port),
-            "--workers", str(workers), "--no-ws", "--factory", "benchmarks.served_apps:chainwatch"]
+    return [
+        str(BIN / "granian"),
+        "--interface",
+        "asgi",
+        "--loop",
+        "uvloop",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-ws",
+        "--factory",
+        "benchmarks.served_apps:chainwatch",
+    ]
 
 
 def measured(
-    stack: str, path: str, base: str, connections: int, args: argparse.Namespace,
-    pids: list[int], key: str | None,
+    stack: str,
+    path: str,
+    base: str,
+    connections: int,
+    args: argparse.Namespace,
+    pids: list[int],
+    key: str | None,
 ) -> Figures:
     say(f"{stack}: {path} at {connections} connections")
     before = cpu_seconds(pids)
@@ -260,10 +302,17 @@ def chainwatch_figures(
         environment = chainwatch_environment(url, work)
         cw = str(BIN / "chainwatch")
         subprocess.run([cw, "migrate"], env=environment, check=True, capture_output=True)  # noqa: S603
-        key = subprocess.run(  # noqa: S603
-            [cw, "create-user", "--username", "bench", "--role", "service"],
-            env=environment, check=True, capture_output=True, text=True,
-        ).stdout.strip().splitlines()[-1]
+        key = (
+            subprocess.run(  # noqa: S603
+                [cw, "create-user", "--username", "bench", "--role", "service"],
+                env=environment,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         base = f"http://127.0.0.1:{args.port}"
         stack = f"chainwatch ({server})"
         command = chainwatch_command(server, args.port, args.workers)
@@ -283,16 +332,31 @@ def chainwatch_figures(
 
 def bare_health_figures(args: argparse.Namespace, work: Path) -> list[Figures]:
     """The bare Litestar app on uvicorn with chainwatch's loop, parser and worker count."""
-    command = [str(BIN / "uvicorn"), "benchmarks.served_apps:bare", "--port", str(args.port + 2),
-               "--workers", str(args.workers), "--loop", "uvloop", "--http", "httptools",
-               "--no-access-log", "--no-server-header", "--log-level", "warning"]
+    command = [
+        str(BIN / "uvicorn"),
+        "benchmarks.served_apps:bare",
+        "--port",
+        str(args.port + 2),
+        "--workers",
+        str(args.workers),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--no-server-header",
+        "--log-level",
+        "warning",
+    ]
     base = f"http://127.0.0.1:{args.port + 2}"
     figures = []
     with serving(command, f"{base}/health", dict(os.environ), work / "bare.log") as process:
         pids = process_tree(process.pid)
         wrk(f"{base}/health", 16, 2)
         for connections in args.connections:
-            figures.append(measured("bare Litestar", "/health", base, connections, args, pids, None))
+            figures.append(
+                measured("bare Litestar", "/health", base, connections, args, pids, None)
+            )
     return figures
 
 
@@ -310,12 +374,17 @@ def batch_copy_hook(base_url: str, api_key: str, database_url: str) -> None:
 
 def report(figures: list[Figures], rss: dict[str, list[float]], args: argparse.Namespace) -> None:
     print(f"\nwrk -t2, {args.duration} s per run, chainwatch with {args.workers} worker(s)")
-    print(f"{'stack':<22} {'path':<9} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-          f"{'non-2xx':>8} {'sock err':>8} {'CPU ms/req':>10}")
+    print(
+        f"{'stack':<22} {'path':<9} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'non-2xx':>8} {'sock err':>8} {'CPU ms/req':>10}"
+    )
     for f in figures:
         cpu = "" if f.cpu_ms_per_request is None else f"{f.cpu_ms_per_request:.3f}"
-        print(f"{f.stack:<22} {f.path:<9} {f.connections:>5} {f.load.rps:>9.1f} {f.load.p50_ms:>8.2f} "
-              f"{f.load.p99_ms:>8.2f} {f.load.non_2xx:>8} {f.load.socket_errors:>8} {cpu:>10}")
+        print(
+            f"{f.stack:<22} {f.path:<9} {f.connections:>5} {f.load.rps:>9.1f} "
+            f"{f.load.p50_ms:>8.2f} {f.load.p99_ms:>8.2f} {f.load.non_2xx:>8} "
+            f"{f.load.socket_errors:>8} {cpu:>10}"
+        )
     index = {(f.stack, f.path, f.connections): f for f in figures}
     print()
     for connections in args.connections:
@@ -325,15 +394,23 @@ def report(figures: list[Figures], rss: dict[str, list[float]], args: argparse.N
             stack = f"chainwatch ({server})"
             mine = index.get((stack, "/predict", connections))
             if mine and peer:
-                print(f"/predict -c{connections}: {stack} / old stack = {mine.load.rps / peer.load.rps:.1f}x "
-                      f"requests/s (target >= 25x); p99 {mine.load.p99_ms:.1f} ms (target <= 25)")
+                print(
+                    f"/predict -c{connections}: {stack} / old stack = "
+                    f"{mine.load.rps / peer.load.rps:.1f}x "
+                    f"requests/s (target >= 25x); p99 {mine.load.p99_ms:.1f} ms (target <= 25)"
+                )
             health = index.get((stack, "/health", connections))
             if health and bare:
-                print(f"/health  -c{connections}: {stack} / bare Litestar = "
-                      f"{health.load.rps / bare.load.rps:.2f}x (target >= 0.8x)")
+                print(
+                    f"/health  -c{connections}: {stack} / bare Litestar = "
+                    f"{health.load.rps / bare.load.rps:.2f}x (target >= 0.8x)"
+                )
     for server, sizes in rss.items():
-        print(f"RSS per worker, chainwatch ({server}), model loaded: "
-              + ", ".join(f"{size:.0f} MB" for size in sizes) + " (target <= 400 MB)")
+        print(
+            f"RSS per worker, chainwatch ({server}), model loaded: "
+            + ", ".join(f"{size:.0f} MB" for size in sizes)
+            + " (target <= 400 MB)"
+        )
     print("\n" + json.dumps({"figures": [asdict(f) for f in figures], "rss_mb": rss}))
 
 
@@ -347,7 +424,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8140, help="chainwatch's; +1 peer, +2 bare")
     parser.add_argument("--servers", default="uvicorn", help="uvicorn and/or granian")
     parser.add_argument("--skip-peer", action="store_true")
-    parser.add_argument("--batch-copy", action="store_true", help="run benchmarks/batch_copy.py too")
+    parser.add_argument(
+        "--batch-copy", action="store_true", help="run benchmarks/batch_copy.py too"
+    )
     args = parser.parse_args()
     args.servers = [s.strip() for s in args.servers.split(",") if s.strip()]
     if shutil.which("wrk") is None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import logging
+import math
 import multiprocessing
 import os
 import shutil
@@ -35,12 +36,14 @@ import tempfile
 import time
 from collections.abc import Callable
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from types import FrameType
 
 from adapters.piccolo import PostgresConfig
 from entrypoints.settings import Settings
 
 EXIT_SERVER_FAILED = 3
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 _POLL_S = 0.2
 _PR_SET_PDEATHSIG = 1
@@ -53,8 +56,8 @@ until signalled and exits with the server's own code."""
 
 def worker_count(settings: Settings, requested: int | None = None) -> int:
     """How many workers to run: ``requested`` (``--workers``), else ``settings.workers``
-    (``CHAINWATCH_WORKERS``), else one per CPU this process may run on for PostgreSQL and
-    one for SQLite (one writer at a time: more processes only queue on its lock)."""
+    (``CHAINWATCH_WORKERS``), else one per CPU this process may use (``usable_cpus``) on
+    PostgreSQL and one on SQLite (one writer at a time: more processes only queue on its lock)."""
     chosen = requested if requested is not None else settings.workers
     if chosen is not None:
         return chosen
@@ -63,13 +66,34 @@ def worker_count(settings: Settings, requested: int | None = None) -> int:
     return usable_cpus()
 
 
-def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity mask, as containers and ``taskset`` set
-    it), not the machine's count."""
+def usable_cpus(cgroup_cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """CPUs this process may use: those its affinity mask allows (``taskset``, cpusets),
+    and no more than its cgroup's CPU quota rounded up (a Kubernetes CPU limit, ``docker
+    --cpus``), not the machine's count."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+        cpus = os.cpu_count() or 1
+    try:
+        quota = cpu_quota(cgroup_cpu_max.read_text())
+    except OSError:
+        quota = None
+    return max(1, cpus if quota is None else min(cpus, quota))
+
+
+def cpu_quota(cpu_max: str) -> int | None:
+    """CPUs a cgroup v2 ``cpu.max`` (``"<quota> <period>"`` or ``"max <period>"``) allows,
+    rounded up; None when unlimited or unreadable."""
+    parts = cpu_max.split()
+    if len(parts) != 2 or parts[0] == "max":
+        return None
+    try:
+        quota, period = int(parts[0]), int(parts[1])
+    except ValueError:
+        return None
+    if quota <= 0 or period <= 0:
+        return None
+    return max(1, math.ceil(quota / period))
 
 
 class Supervisor:
