@@ -9,7 +9,7 @@
   supervisor and every worker over the wrk run; target <= 0.4 ms), and each worker's RSS
   with the model loaded (target <= 400 MB).
 - ``GET /health``: chainwatch against a bare Litestar app (``served_apps.bare``) on the
-  same server configuration and worker count (target >= 0.8x).
+  same server configuration and worker count, in alternating rounds (target >= 0.8x).
 - ``--servers uvicorn,granian``: the same figures for chainwatch's app on granian too
   (when ``granian`` is installed; it is not in the locks), the measurement behind the
   choice of uvicorn + uvloop + httptools (``entrypoints/http/server.py``).
@@ -323,15 +323,22 @@ def chainwatch_figures(
             for connections in args.connections:
                 figures.append(measured(stack, "/predict", base, connections, args, pids, key))
             rss = [rss_mb(pid) for pid in pids if pid != process.pid and not _is_helper(pid)]
-            for connections in args.connections:
-                figures.append(measured(stack, "/health", base, connections, args, pids, None))
+            if server == "uvicorn":
+                with bare_server(args, work) as (bare, bare_pids):
+                    figures += health_figures(
+                        [(stack, base, pids), ("bare Litestar", bare, bare_pids)], args
+                    )
+            else:
+                figures += health_figures([(stack, base, pids)], args)
             if args.batch_copy and server == "uvicorn":
                 batch_copy_hook(base, key, url)
     return figures, rss
 
 
-def bare_health_figures(args: argparse.Namespace, work: Path) -> list[Figures]:
-    """The bare Litestar app on uvicorn with chainwatch's loop, parser and worker count."""
+@contextlib.contextmanager
+def bare_server(args: argparse.Namespace, work: Path) -> Iterator[tuple[str, list[int]]]:
+    """The bare Litestar app on uvicorn with chainwatch's loop, parser and worker count;
+    yields its base URL and processes."""
     command = [
         str(BIN / "uvicorn"),
         "benchmarks.served_apps:bare",
@@ -349,14 +356,35 @@ def bare_health_figures(args: argparse.Namespace, work: Path) -> list[Figures]:
         "warning",
     ]
     base = f"http://127.0.0.1:{args.port + 2}"
-    figures = []
     with serving(command, f"{base}/health", dict(os.environ), work / "bare.log") as process:
-        pids = process_tree(process.pid)
         wrk(f"{base}/health", 16, 2)
-        for connections in args.connections:
-            figures.append(
-                measured("bare Litestar", "/health", base, connections, args, pids, None)
-            )
+        yield base, process_tree(process.pid)
+
+
+HEALTH_ROUNDS = 3
+
+
+def health_figures(
+    servers: list[tuple[str, str, list[int]]], args: argparse.Namespace
+) -> list[Figures]:
+    """``GET /health`` on each (stack, base URL, processes), in alternating rounds (the
+    machine's load changes from second to second; alternating gives every server the same
+    share of it): per stack the round of median requests/s, CPU over all its rounds."""
+    figures = []
+    short = argparse.Namespace(**{**vars(args), "duration": max(3, args.duration // 3)})
+    for connections in args.connections:
+        rounds: dict[str, list[Figures]] = {stack: [] for stack, _, _ in servers}
+        for _ in range(HEALTH_ROUNDS):
+            for stack, base, pids in servers:
+                rounds[stack].append(
+                    measured(stack, "/health", base, connections, short, pids, None)
+                )
+        for found in rounds.values():
+            found.sort(key=lambda f: f.load.rps)
+            median = found[len(found) // 2]
+            cpu = [f.cpu_ms_per_request or 0.0 for f in found]
+            median.cpu_ms_per_request = sum(cpu) / len(cpu)
+            figures.append(median)
     return figures
 
 
@@ -445,7 +473,6 @@ def main() -> None:
             for server in args.servers:
                 found, rss[server] = chainwatch_figures(args, work, server)
                 figures += found
-            figures += bare_health_figures(args, work)
         except Exception:
             for log in work.glob("*.log"):
                 print(f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}", file=sys.stderr)
