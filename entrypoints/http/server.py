@@ -1,9 +1,10 @@
 """The production HTTP server configuration: uvicorn on uvloop with the httptools parser.
 
-Chosen by measurement (``benchmarks/hot_path.py`` and the README's Benchmarks): against
-granian serving the same app, uvicorn with uvloop + httptools was as fast on ``/predict``
-(the app's own work dominates) and keeps the graceful drain of
-``entrypoints.http.draining``, which hooks into uvicorn's server loop.
+Chosen by measurement (``benchmarks/hot_path.py --servers uvicorn,granian``, figures in
+the README's Benchmarks): granian serving the same app, two workers each, was no faster on
+``/predict`` (586 vs 589 requests/s at 16 connections, more CPU per request: the app's own
+work dominates) and slower on ``/health`` (11,292 vs 13,022); uvicorn also keeps the
+graceful drain of ``entrypoints.http.draining``, which hooks into its server loop.
 """
 
 from __future__ import annotations
