@@ -59,7 +59,11 @@ from entrypoints.settings import JobSettings
 CLEANUP_EVERY_S = 3_600.0
 MAX_RETRY_DELAY = timedelta(minutes=10)
 _logger = logging.getLogger("chainwatch.jobs")
-JOBS_RUNNING = Gauge("chainwatch_jobs_running", "Jobs this process is running now")
+JOBS_RUNNING = Gauge(
+    "chainwatch_jobs_running",
+    "Jobs running now (over every live worker in multiprocess mode)",
+    multiprocess_mode="livesum",
+)
 JOB_ATTEMPTS_ENDED = Counter(
     "chainwatch_job_attempts_ended",
     "Job attempts this process ended: succeeded, failed, retry (queued again), released "

@@ -201,6 +201,7 @@ class RetentionSettings:
     refresh_s: float = 300.0
 
 
+MAX_WORKERS = 256
 DEFAULT_API_KEY_CACHE_S = 5
 MAX_API_KEY_CACHE_S = 300
 """A revoked key may work this long elsewhere at most: keep the window short."""
@@ -233,6 +234,10 @@ class Settings:
     shutdown: ShutdownSettings = ShutdownSettings()
     jobs: JobSettings = JobSettings()
     retention: RetentionSettings = dataclasses.field(default_factory=RetentionSettings)
+    workers: int | None = None
+    """HTTP worker processes ``chainwatch serve`` runs (``CHAINWATCH_WORKERS``); None: as
+    many as this process may use CPUs on PostgreSQL, one on SQLite
+    (``entrypoints.http.workers.worker_count``)."""
     api_key_cache_s: int = DEFAULT_API_KEY_CACHE_S
     """Seconds a verified API key is answered from this process's memory (0: every request
     asks the database): a revocation, deactivation or role change made elsewhere takes
@@ -285,6 +290,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         shutdown=_shutdown(env),
         jobs=_jobs(env),
         retention=_retention(env, data_dir),
+        workers=(
+            None
+            if env.get("CHAINWATCH_WORKERS") is None
+            else env.integer("CHAINWATCH_WORKERS", 1, minimum=1, maximum=MAX_WORKERS)
+        ),
         api_key_cache_s=env.integer(
             "CHAINWATCH_API_KEY_CACHE_S",
             DEFAULT_API_KEY_CACHE_S,

@@ -18,7 +18,6 @@ from entrypoints.bootstrap import Container
 from entrypoints.http.api import api_router, close_request_bodies
 from entrypoints.http.audit import audit_failures
 from entrypoints.http.backup_watch import BackupWatch
-from entrypoints.http.client_address import resolve_client_addresses
 from entrypoints.http.draining import Drain
 from entrypoints.http.drift import DriftMonitor
 from entrypoints.http.health import HealthController
@@ -28,14 +27,13 @@ from entrypoints.http.observability import (
     MetricsController,
     RuntimeSource,
     echo_request_id,
-    log_requests,
-    prometheus_config,
     report_runtime,
 )
 from entrypoints.http.predicting import Predictor
 from entrypoints.http.problems import problem_handlers
 from entrypoints.http.rate_limits import RateLimits
 from entrypoints.http.retention_watch import RetentionWatch
+from entrypoints.http.request_layer import observe_requests
 from entrypoints.http.security import LastUsedBuffer, security_components
 from entrypoints.jobs import HANDLERS, Handler, JobWorker
 from entrypoints.retention import (
@@ -105,7 +103,6 @@ def create_app(
     serving = ModelServing(container)
     lifecycle = DatabaseLifecycle(container.database, migrate=migrate, then=serving.ensure_ready)
     last_used = LastUsedBuffer()
-    metrics = prometheus_config()
     services = container.services
     predictor = Predictor(container.scorer, services, predict or PredictLimits())
     handlers, retention_watch = _retention(container, retention, s3)
@@ -196,11 +193,8 @@ def create_app(
         exception_handlers=problem_handlers(),
         after_exception=[audit_failures(services)],
         before_send=[echo_request_id],
-        middleware=[
-            resolve_client_addresses(limit_settings.trusted_proxies),
-            metrics.middleware,
-            log_requests,
-        ],
+        # One layer: client address, request id, audit origin, log line, metrics.
+        middleware=[observe_requests(limit_settings.trusted_proxies)],
         openapi_config=OpenAPIConfig(
             title="chainwatch",
             version=API_VERSION,

@@ -14,10 +14,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
-from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import Scope
 
-from entrypoints.http.context import request_context
 from entrypoints.settings import IPNetwork
 
 FORWARDED_FOR = b"x-forwarded-for"
@@ -40,27 +38,6 @@ def client_address(scope: Scope, trusted: tuple[IPNetwork, ...]) -> str | None:
         if not any(parsed in network for network in trusted):
             break
     return address[:MAX_ADDRESS]
-
-
-def resolve_client_addresses(trusted: tuple[IPNetwork, ...]) -> type[_ClientAddresses]:
-    """Route middleware (the outermost): set the request context's client address."""
-
-    class Middleware(_ClientAddresses):
-        networks = trusted
-
-    return Middleware
-
-
-class _ClientAddresses:
-    networks: tuple[IPNetwork, ...] = ()
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == ScopeType.HTTP:
-            request_context(scope).ip = client_address(scope, self.networks)
-        await self.app(scope, receive, send)
 
 
 def _is_trusted(peer: str, trusted: tuple[IPNetwork, ...]) -> bool:

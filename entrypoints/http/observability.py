@@ -1,12 +1,10 @@
-"""Request ids, one access-log line per request, and Prometheus metrics.
+"""Request ids on responses, and Prometheus metrics.
 
 - ``echo_request_id`` (a ``before_send`` hook, so it sees every response, routed or not)
-  puts ``X-Request-ID`` on the response: the client's own when it sent a sane one.
-- ``log_requests`` (route middleware) logs request id, method, route template, status and
-  duration, and stamps the request's origin on audit rows written while it runs. No bodies,
-  no headers: an ``X-API-Key`` never reaches a log.
-- ``/metrics``: Litestar's Prometheus middleware (requests and latencies labelled by route
-  template, never raw URLs) plus the scoring queue depth; per database node (label
+  puts ``X-Request-ID`` on the response: the client's own when it sent a sane one. The
+  access log line and the request metrics come from ``entrypoints.http.request_layer``.
+- ``/metrics``: the request metrics (labelled by route template, never raw URLs; added up
+  over the workers in multiprocess mode) plus the scoring queue depth; per database node (label
   ``node``: ``primary``) its pool: ``chainwatch_db_pool_max_connections``,
   ``..._in_use_connections``, ``..._idle_connections``, ``..._waiting_callers`` and the
   histogram ``chainwatch_db_pool_acquire_wait_seconds`` (``adapters.piccolo.sql.pool``);
@@ -23,90 +21,62 @@
 
 from __future__ import annotations
 
-import logging
 import math
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from litestar import Controller, Response, get
 from litestar.datastructures import MutableScopeHeaders
-from litestar.enums import ScopeType
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from prometheus_client import REGISTRY
+from litestar.types import Message, Scope
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from adapters.piccolo import ReplicaStatus
 from adapters.piccolo.sql.pool import WAIT_BUCKETS_S, PoolStats
-from domain.services.audit import origin
 from domain.services.drift_queries import VersionDrift
 from entrypoints.http.context import REQUEST_ID_HEADER, request_context
 
-_access = logging.getLogger("chainwatch.http.access")
-# Probes and scrapes come every few seconds: log them only at debug level.
-_QUIET_PATHS = ("/health", "/ready", "/metrics", "/schema")
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 async def echo_request_id(message: Message, scope: Scope) -> None:
+    """``before_send`` hook: the request id on every response, routed or not."""
     if message["type"] == "http.response.start":
         headers = MutableScopeHeaders.from_message(message)
         headers[REQUEST_ID_HEADER] = request_context(scope).request_id
 
 
-def log_requests(app: ASGIApp) -> ASGIApp:
-    """Route middleware: the access log line, and the audit origin of the request."""
+class MetricsController(Controller):
+    """``GET /metrics``: every metric of this process; under ``chainwatch serve --workers
+    N`` (``PROMETHEUS_MULTIPROC_DIR`` set) the counters, histograms and gauges of every
+    worker added up, plus the scrape-time gauges (queue depth, pool, drift, backups) of
+    the worker that answers."""
 
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await app(scope, receive, send)
-            return
-        context = request_context(scope)
-        status = 500
-
-        async def send_and_note(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            with origin(context.origin):
-                await app(scope, receive, send_and_note)
-        finally:
-            route = scope.get("path_template", "")
-            quiet = route.startswith(_QUIET_PATHS) and status < 400
-            principal = context.principal
-            _access.log(
-                logging.DEBUG if quiet else logging.INFO,
-                "request",
-                extra={
-                    "request_id": context.request_id,
-                    "method": scope.get("method"),
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(context.elapsed_ms(), 3),
-                    "user_id": None if principal is None else str(principal.user_id),
-                },
-            )
-
-    return middleware
-
-
-def prometheus_config() -> PrometheusConfig:
-    return PrometheusConfig(
-        app_name="chainwatch",
-        prefix="chainwatch",
-        group_path=True,
-        exclude_unhandled_paths=True,
-        exclude=["^/metrics$"],
-    )
-
-
-class MetricsController(PrometheusController):
     path = "/metrics"
     include_in_schema = False
+
+    @get(sync_to_thread=False)
+    def metrics(self) -> Response[bytes]:
+        return Response(generate_latest(_registry()), media_type=CONTENT_TYPE_LATEST)
+
+
+def _registry() -> CollectorRegistry:
+    if MULTIPROC_DIR not in os.environ:
+        return REGISTRY
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    registry.register(_RUNTIME)
+    return registry
 
 
 @runtime_checkable
@@ -362,8 +332,6 @@ __all__ = [
     "MetricsController",
     "RuntimeSource",
     "echo_request_id",
-    "log_requests",
     "no_queue",
-    "prometheus_config",
     "report_runtime",
 ]
