@@ -32,8 +32,8 @@ from entrypoints.http.observability import (
 from entrypoints.http.predicting import Predictor
 from entrypoints.http.problems import problem_handlers
 from entrypoints.http.rate_limits import RateLimits
-from entrypoints.http.retention_watch import RetentionWatch
 from entrypoints.http.request_layer import observe_requests
+from entrypoints.http.retention_watch import RetentionWatch
 from entrypoints.http.security import LastUsedBuffer, security_components
 from entrypoints.jobs import HANDLERS, Handler, JobWorker
 from entrypoints.retention import (

@@ -75,7 +75,8 @@ def _registry() -> CollectorRegistry:
         return REGISTRY
     registry = CollectorRegistry()
     MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-    registry.register(_RUNTIME)
+    for collector in _SCRAPE_TIME:
+        registry.register(collector)
     return registry
 
 
@@ -306,8 +307,18 @@ def _drift_gauges(sources: list[DriftSource]) -> Iterator[Metric]:
     yield from (scored, flagged, psi, refreshed)
 
 
+_SCRAPE_TIME: list[Collector] = []
+
+
+def scrape_time(collector: Collector) -> None:
+    """Export ``collector`` (read at scrape time from this process's own state) on
+    ``/metrics``, in multiprocess mode too, where the default registry is not scraped."""
+    REGISTRY.register(collector)
+    _SCRAPE_TIME.append(collector)
+
+
 _RUNTIME = _RuntimeCollector()
-REGISTRY.register(_RUNTIME)
+scrape_time(_RUNTIME)
 
 
 def report_runtime(source: RuntimeSource) -> Callable[[], None]:

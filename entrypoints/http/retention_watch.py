@@ -28,13 +28,13 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from prometheus_client import REGISTRY
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from domain.archival import RetentionPolicy
 from domain.errors import DomainError
 from domain.services.retention import TableRetention, retention_status
+from entrypoints.http.observability import scrape_time
 from ports.archival import ArchivalDatabase
 from ports.clock import Clock
 
@@ -146,4 +146,4 @@ class _RetentionCollector(Collector):
 
 
 _COLLECTOR = _RetentionCollector()
-REGISTRY.register(_COLLECTOR)
+scrape_time(_COLLECTOR)

@@ -73,8 +73,12 @@ def test_two_workers_add_up_their_request_counts_on_every_scrape(
     assert _workers_that_counted(tmp_path) == 2, server.output()
 
     # Every scrape sees the sum, whichever worker answers it (ten scrapes reach both).
-    totals = {_health_requests(httpx.get(f"{server.url}/metrics").text) for _ in range(10)}
-    assert totals == {REQUESTS}, server.output()[-3000:]
+    scrapes = [httpx.get(f"{server.url}/metrics").text for _ in range(10)]
+    assert {_health_requests(text) for text in scrapes} == {REQUESTS}, server.output()[-3000:]
+    # The scrape-time gauges of the answering worker are there too, not only the sums.
+    for text in scrapes:
+        assert "chainwatch_db_pool_in_use_connections" in text
+        assert "chainwatch_retention_keep_days" in text
 
 
 def test_a_revoked_key_stops_working_on_every_worker_within_the_cache_time(
