@@ -39,6 +39,8 @@ from adapters.piccolo.schema.tables import (
     Anomalies,
     ApiKeys,
     AuditLogs,
+    Comments,
+    ConsoleSessions,
     Jobs,
     Labels,
     Models,
@@ -60,6 +62,7 @@ from adapters.piccolo.sql.values import (
     from_json,
     to_json,
 )
+from domain.comments import Comment
 from domain.jobs import Job
 from domain.model import (
     Anomaly,
@@ -73,6 +76,7 @@ from domain.model import (
     Transaction,
     User,
 )
+from domain.sessions import ConsoleSession
 
 E = TypeVar("E")
 Encoder = Callable[[Any, Dialect], Any]
@@ -234,3 +238,5 @@ API_KEYS = Codec(ApiKeys, APIKey)
 AUDIT_LOGS = Codec(AuditLogs, AuditLog)
 SYSTEM_METRICS = Codec(SystemMetrics, SystemMetric)
 JOBS = Codec(Jobs, Job)
+COMMENTS = Codec(Comments, Comment)
+CONSOLE_SESSIONS = Codec(ConsoleSessions, ConsoleSession)
