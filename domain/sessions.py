@@ -19,7 +19,7 @@ from domain.values import check_text, check_utc, utcnow
 
 
 class SignInMethod(StrEnum):
-    PASSWORD = "password"
+    PASSWORD = "password"  # noqa: S105 - a method name
     API_KEY = "api-key"
 
 

@@ -175,6 +175,28 @@ async def severity_counts(
 
 
 @dataclass(frozen=True, slots=True)
+class AnomalyInbox:
+    """The console's inbox: one page of anomalies, the counts per severity, and who's who."""
+
+    listing: AnomalyListing
+    severity_counts: dict[Severity, tuple[int, bool]]
+    """Per severity: (count, exact), see ``severity_counts``."""
+    usernames: dict[uuid.UUID, str]
+
+
+async def anomaly_inbox(
+    services: Services, criteria: AnomalyFilter, page: PageRequest
+) -> AnomalyInbox:
+    """A page of ``list_anomalies`` (bounded total), ``severity_counts`` of the same
+    criteria, and the users' names (for assignees)."""
+    listing = await list_anomalies(services, criteria, page)
+    counts = await severity_counts(services, criteria)
+    async with services.read_uow() as work:
+        usernames = {user.id: user.username for user in await work.users.list()}
+    return AnomalyInbox(listing, counts, usernames)
+
+
+@dataclass(frozen=True, slots=True)
 class AnomalyCase:
     """Everything the case view shows of one anomaly, read in one unit of work."""
 

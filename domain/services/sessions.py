@@ -26,11 +26,11 @@ from domain.services.auth import AuthenticationFailed, Permission, Principal, au
 from domain.services.services import Services
 from domain.sessions import ConsoleSession, SessionPolicy, SignInMethod
 
-TOKEN_PREFIX = "cws_"
+TOKEN_PREFIX = "cws_"  # noqa: S105 - a public marker, not a secret
 TOUCH_EVERY = timedelta(seconds=60)
 """``last_seen_at`` is written at most this often per session (idle expiry is coarse)."""
 MAX_TOKEN = 128
-_WRONG_PASSWORD = "the username or password is not right"
+_WRONG_PASSWORD = "the username or password is not right"  # noqa: S105 - a message
 _ENDED = "the session has ended; sign in again"
 
 

@@ -54,6 +54,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             jobs=settings.jobs,
             backups=settings.backups,
             s3=settings.s3,
+            console=settings.console,
         ),
         host=args.host or settings.host,
         port=port,

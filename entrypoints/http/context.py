@@ -29,11 +29,13 @@ class RequestContext:
     ip: str | None
     started: float = field(default_factory=time.perf_counter)
     principal: Principal | None = None
+    via: str = "api"
+    """The channel for audit rows: "api" under ``/api/v1``, "console" for the web pages."""
 
     @property
     def origin(self) -> Origin:
         """Where this request comes from, for audit rows."""
-        return Origin(ip=self.ip, request_id=self.request_id, via="api")
+        return Origin(ip=self.ip, request_id=self.request_id, via=self.via)
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000
@@ -44,7 +46,8 @@ def request_context(scope: Any) -> RequestContext:
     state: dict[str, Any] = scope.setdefault("state", {})
     context = state.get(_STATE_KEY)
     if context is None:
-        context = RequestContext(request_id=_request_id(scope), ip=_client_ip(scope))
+        via = "api" if str(scope.get("path", "")).startswith(API_PREFIX) else "console"
+        context = RequestContext(request_id=_request_id(scope), ip=_client_ip(scope), via=via)
         state[_STATE_KEY] = context
     assert isinstance(context, RequestContext)
     return context

@@ -144,7 +144,6 @@ async def test_a_session_digest_is_unique(uow_factory: UnitOfWorkFactory) -> Non
     async with uow_factory() as uow:
         with pytest.raises(DuplicateRecord):
             await uow.sessions.add(_session(user.id, digest=session.digest))
-            await uow.commit()
 
 
 async def test_touch_moves_last_seen_forwards_only_and_revoke_keeps_the_first_time(
