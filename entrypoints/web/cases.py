@@ -9,10 +9,11 @@ panel that changed.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
+from litestar.params import Parameter
 from litestar.response import Template
 
 from domain.errors import InvalidInput
@@ -28,6 +29,8 @@ from entrypoints.web.errors import is_htmx
 from entrypoints.web.rendering import back_to, field, page
 from entrypoints.web.session import Console, signed_in
 
+AnomalyId = Annotated[str, Parameter(description="The anomaly's id")]
+TxHash = Annotated[str, Parameter(description="The transaction's hash")]
 REVIEW_CHOICES = [
     (ReviewStatus.CONFIRMED.value, "Confirm", "fraud: records a fraud label", "c"),
     (ReviewStatus.DISMISSED.value, "Dismiss", "legitimate: records a legitimate label", "d"),
@@ -41,7 +44,10 @@ class AnomalyPages(Controller):
 
     @get("/{anomaly_id:str}", opt=requires(Permission.READ))
     async def case(
-        self, request: Request[Any, Any, Any], console: NamedDependency[Console], anomaly_id: str
+        self,
+        request: Request[Any, Any, Any],
+        console: NamedDependency[Console],
+        anomaly_id: AnomalyId,
     ) -> Template:
         found = await queries.anomaly_case(console.services, parse_id(anomaly_id, "anomaly_id"))
         context = {
@@ -58,7 +64,10 @@ class AnomalyPages(Controller):
 
     @post("/{anomaly_id:str}/review", opt=requires(Permission.REVIEW, "anomaly.review"))
     async def review(
-        self, request: Request[Any, Any, Any], console: NamedDependency[Console], anomaly_id: str
+        self,
+        request: Request[Any, Any, Any],
+        console: NamedDependency[Console],
+        anomaly_id: AnomalyId,
     ) -> Response[Any]:
         identifier = parse_id(anomaly_id, "anomaly_id")
         form = await request.form()
@@ -73,7 +82,10 @@ class AnomalyPages(Controller):
 
     @post("/{anomaly_id:str}/assign", opt=requires(Permission.REVIEW, "anomaly.assign"))
     async def assign(
-        self, request: Request[Any, Any, Any], console: NamedDependency[Console], anomaly_id: str
+        self,
+        request: Request[Any, Any, Any],
+        console: NamedDependency[Console],
+        anomaly_id: AnomalyId,
     ) -> Response[Any]:
         identifier = parse_id(anomaly_id, "anomaly_id")
         form = await request.form()
@@ -93,7 +105,10 @@ class AnomalyPages(Controller):
 
     @post("/{anomaly_id:str}/comments", opt=requires(Permission.REVIEW, "anomaly.comment"))
     async def comment(
-        self, request: Request[Any, Any, Any], console: NamedDependency[Console], anomaly_id: str
+        self,
+        request: Request[Any, Any, Any],
+        console: NamedDependency[Console],
+        anomaly_id: AnomalyId,
     ) -> Response[Any]:
         identifier = parse_id(anomaly_id, "anomaly_id")
         form = await request.form()
@@ -115,7 +130,7 @@ class TransactionPages(Controller):
 
     @get("/{tx_hash:str}", opt=requires(Permission.READ))
     async def transaction(
-        self, request: Request[Any, Any, Any], console: NamedDependency[Console], tx_hash: str
+        self, request: Request[Any, Any, Any], console: NamedDependency[Console], tx_hash: TxHash
     ) -> Template:
         record = await queries.get_transaction(console.services, tx_hash)
         context = {"record": record, "tx": record.transaction}
