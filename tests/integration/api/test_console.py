@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from domain.explanations import Contribution
 from domain.model import LabelKind, Outcome, ReviewStatus, Role, Severity
 from domain.rate_limits import Rate
 from domain.services.users import create_user, update_user
@@ -365,7 +366,8 @@ async def test_the_case_view_shows_exact_wei_beside_eth_and_the_senders_history(
     sender = "0x" + "ab" * 20
     huge = a_transaction(value=2**256 - 1, from_address=sender, timestamp=at(10))
     earlier = a_transaction(value=15 * 10**17, from_address=sender, timestamp=at(5))
-    prediction = a_prediction(huge, version, created_at=at(10))
+    why = (Contribution("value_log", 3.25), Contribution("gas_price_log", -0.5))
+    prediction = a_prediction(huge, version, created_at=at(10), contributions=why)
     anomaly = an_anomaly(prediction, detected_at=at(10))
     async with api.container.services.uow() as uow:
         await uow.transactions.add_many([huge, earlier])
@@ -380,6 +382,8 @@ async def test_the_case_view_shows_exact_wei_beside_eth_and_the_senders_history(
         in case.text
     )
     assert "1.5 ETH" in case.text  # the sender's earlier transaction
+    assert re.search(r"<code>value_log</code></th><td class=\"num\">\+3\.2500</td>", case.text)
+    assert '<meter min="0" max="3.25" value="0.5"' in case.text
     assert case.text.index(huge.hash[:10]) < case.text.rindex(earlier.hash[:10])
 
 
