@@ -29,6 +29,8 @@ from entrypoints.web.sign_in import SignInController
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
+CONSOLE_OPT = "console"
+"""Set on every console route (pages and assets): they answer to sessions, not API keys."""
 PAGES: list[ControllerRouterHandler] = [
     SignInController,
     InboxController,
@@ -55,12 +57,14 @@ def console_routes(console: Console) -> list[ControllerRouterHandler]:
         exception_handlers={Exception: console_error},
         response_headers=SECURITY_HEADERS,
         include_in_schema=False,
+        opt={CONSOLE_OPT: True},
     )
     assets = create_static_files_router(
         path="/static",
         directories=[STATIC],
         include_in_schema=False,
         name="console-static",
+        opt={CONSOLE_OPT: True},
     )
     return [pages, assets]
 

@@ -127,6 +127,8 @@ def console_guard(
     async def guard(
         connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
     ) -> None:
+        if getattr(handler, "http_methods", None) == {"OPTIONS"}:
+            return  # Litestar's automatic OPTIONS answer: nothing to protect
         unsafe = connection.scope.get("method", "GET") in UNSAFE
         if handler.opt.get("public"):
             if unsafe:

@@ -13,14 +13,18 @@ from typing import Any
 
 import httpx
 import pytest
+from litestar.routes import HTTPRoute
 
 from domain.explanations import Contribution
 from domain.model import LabelKind, Outcome, ReviewStatus, Role, Severity
 from domain.rate_limits import Rate
+from domain.services.auth import GRANTS, Permission
 from domain.services.users import create_user, update_user
 from entrypoints.bootstrap import bootstrap_in_memory
 from entrypoints.http import create_app
+from entrypoints.http.security import PERMISSION_OPT
 from entrypoints.settings import RateLimitSettings
+from entrypoints.web.console import CONSOLE_OPT
 from ports import AuditFilter
 from tests.builders import a_prediction, a_transaction, an_anomaly, at
 from tests.clocks import ManualClock
@@ -473,6 +477,54 @@ async def test_cookies_are_secure_behind_a_trusted_tls_proxy_only() -> None:
                 cookies[peer] = form.headers["set-cookie"]
     assert "Secure" in cookies["10.1.2.3"]
     assert "Secure" not in cookies["192.0.2.1"]
+
+
+async def test_every_console_route_declares_who_may_use_it_and_holds_to_it(
+    api: Api, browsers: Any
+) -> None:
+    """Generated from the route table, like the API's matrix: every console page is public
+    or declares a permission; without a session it sends the browser to sign in (a GET) or
+    refuses (a POST); with a session, a role without the permission gets 403 and one with
+    it gets past the guard."""
+    (flag,) = await _flags(api, 1)
+    sessions = {role: await browsers(role) for role in (Role.ADMIN, Role.ANALYST, Role.VIEWER)}
+    stranger = await browsers()
+    wrong: list[str] = []
+    checked = 0
+    for route in api.app.routes:
+        if not isinstance(route, HTTPRoute) or route.path.startswith("/static"):
+            continue
+        for handler in route.route_handlers:
+            if not handler.opt.get(CONSOLE_OPT) or handler.http_methods == {"OPTIONS"}:
+                continue
+            permission = handler.opt.get(PERMISSION_OPT)
+            if handler.opt.get("public"):
+                continue
+            if not isinstance(permission, Permission):
+                wrong.append(f"{route.path}: neither public nor a permission")
+                continue
+            url = route.path_format.format(
+                anomaly_id=flag.anomaly.id, tx_hash=flag.transaction.hash
+            )
+            for method in handler.http_methods:
+                checked += 1
+                anonymous = await stranger.client.request(method, url)
+                if anonymous.status_code != (303 if method == "GET" else 401):
+                    wrong.append(f"no session: {method} {url} -> {anonymous.status_code}")
+                for role, browser in sessions.items():
+                    await browser.page("/inbox")
+                    answer = await (
+                        browser.page(url)
+                        if method == "GET"
+                        else browser.post(url, {"status": "escalated", "body": "x"})
+                    )
+                    granted = permission in GRANTS[role]
+                    if granted == (answer.status_code in (401, 403)):
+                        wrong.append(f"{role.value}: {method} {url} -> {answer.status_code}")
+                    if method == "POST" and url.endswith("sign-out"):
+                        sessions[role] = await browsers(role)
+    assert not wrong, "\n".join(wrong)
+    assert checked >= 7
 
 
 def _page() -> Any:
