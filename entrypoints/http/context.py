@@ -30,7 +30,7 @@ class RequestContext:
     started: float = field(default_factory=time.perf_counter)
     principal: Principal | None = None
     via: str = "api"
-    """The channel for audit rows: "api" under ``/api/v1``, "console" for the web pages."""
+    """The channel for audit rows: "api", or "console" (set by the console's guard)."""
 
     @property
     def origin(self) -> Origin:
@@ -46,8 +46,7 @@ def request_context(scope: Any) -> RequestContext:
     state: dict[str, Any] = scope.setdefault("state", {})
     context = state.get(_STATE_KEY)
     if context is None:
-        via = "api" if str(scope.get("path", "")).startswith(API_PREFIX) else "console"
-        context = RequestContext(request_id=_request_id(scope), ip=_client_ip(scope), via=via)
+        context = RequestContext(request_id=_request_id(scope), ip=_client_ip(scope))
         state[_STATE_KEY] = context
     assert isinstance(context, RequestContext)
     return context

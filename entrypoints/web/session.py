@@ -31,6 +31,7 @@ from litestar.handlers import BaseRouteHandler
 
 from domain.errors import Forbidden
 from domain.services import Services
+from domain.services.audit import restamp
 from domain.services.auth import AuthenticationFailed, Permission, Principal, authorise
 from domain.services.sessions import csrf_matches, csrf_token, resume_session
 from domain.sessions import SessionPolicy
@@ -129,6 +130,9 @@ def console_guard(
     ) -> None:
         if getattr(handler, "http_methods", None) == {"OPTIONS"}:
             return  # Litestar's automatic OPTIONS answer: nothing to protect
+        context = request_context(connection.scope)
+        context.via = "console"  # audit rows of this request say where it came from
+        restamp(context.origin)
         unsafe = connection.scope.get("method", "GET") in UNSAFE
         if handler.opt.get("public"):
             if unsafe:
@@ -142,7 +146,7 @@ def console_guard(
             principal = await resume_session(console.services, token, console.policy)
         except AuthenticationFailed as ended:
             raise SignInRequired(ended.message) from None
-        request_context(connection.scope).principal = principal
+        context.principal = principal
         connection.scope.setdefault("state", {})[_TOKEN_STATE] = token
         if unsafe:
             assert token is not None  # resume_session refuses a missing token
