@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from adapters.piccolo import LentDatabase, PiccoloDatabase, PostgresConfig
-from benchmarks.ingest_lookup import ADMIN_DSN, make_transactions, pct
+from ingest_lookup import ADMIN_DSN, make_transactions, pct
 from domain.model import Anomaly, Model, ModelVersion, Prediction, ReviewStatus, Severity
 from domain.pagination import PageRequest
 from domain.services import queries
