@@ -30,9 +30,9 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import asyncpg
+from ingest_lookup import ADMIN_DSN, make_transactions, pct
 
 from adapters.piccolo import LentDatabase, PiccoloDatabase, PostgresConfig
-from ingest_lookup import ADMIN_DSN, make_transactions, pct
 from domain.model import Anomaly, Model, ModelVersion, Prediction, ReviewStatus, Severity
 from domain.pagination import PageRequest
 from domain.services import queries
