@@ -1,5 +1,6 @@
 # make run   set up .venv from requirements.lock, then `chainwatch serve` (embedded SQLite)
-# make test  set up .venv from requirements-dev.lock; ruff check + format --check, mypy, lint-imports, pytest
+# make test  set up .venv from requirements-dev.lock and Chromium (apt-get, for the browser tests);
+#            ruff check + format --check, mypy, lint-imports, pytest
 # make lock  recompile the hashed locks from pyproject.toml (UPGRADE=1 to take newer releases)
 # make audit pip-audit every lock, strictly (fails if a package cannot be audited; SERVICE=osv)
 #
@@ -29,7 +30,7 @@ define sync
 	touch $@
 endef
 
-.PHONY: help run test lint typecheck imports pytest lock audit clean
+.PHONY: help run test lint typecheck imports pytest lock audit clean chromium
 
 help:
 	@sed -n 's/^# \(make .*\)/\1/p' Makefile
@@ -38,12 +39,21 @@ help:
 run: $(if $(wildcard $(DEV_STAMP)),$(DEV_STAMP),$(RUN_STAMP))
 	$(BIN)/chainwatch serve $(ARGS)
 
-test: $(DEV_STAMP)
+test: $(DEV_STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 	$(BIN)/lint-imports
 	$(BIN)/pytest $(ARGS)
+
+# The browser tests (tests/browser) drive Debian's chromium package through Playwright
+# (`playwright install` downloads from the internet; the system package is what CI uses).
+# Installed when missing and apt-get can; otherwise those tests skip - or fail under CI=true.
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@test -x $(CHROMIUM) || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
+		&& { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+		|| echo "make: $(CHROMIUM) is missing and cannot be installed here (apt-get install -y chromium)"; }
 
 $(RUN_STAMP): | $(UV)
 	$(call sync,requirements.lock)

@@ -181,10 +181,15 @@ class Anomaly:
     note: str | None = None
     detected_at: datetime = field(default_factory=utcnow)
     id: uuid.UUID = field(default_factory=new_id)
+    assigned_to: uuid.UUID | None = None
+    """The analyst working on it (None: unassigned)."""
+    assigned_at: datetime | None = None
 
     def __post_init__(self) -> None:
         self.transaction_hash = normalize_hash(self.transaction_hash, "transaction_hash")
         self.severity = parse_enum(Severity, self.severity, "severity")
+        if self.assigned_at is not None:
+            self.assigned_at = check_utc(self.assigned_at, "assigned_at")
         self.status = parse_enum(ReviewStatus, self.status, "status")
         self.score = check_finite(self.score, "score")
         self.detected_at = check_utc(self.detected_at, "detected_at")
@@ -206,6 +211,11 @@ class Anomaly:
         self.note = (
             None if note is None else check_text(note, "note", max_length=4000, allow_empty=True)
         )
+
+    def assign(self, assignee: uuid.UUID | None, *, at: datetime) -> None:
+        """Hand the anomaly to ``assignee`` (``None``: back to the unassigned pool)."""
+        self.assigned_to = assignee
+        self.assigned_at = None if assignee is None else check_utc(at, "assigned_at")
 
 
 @dataclass(slots=True)

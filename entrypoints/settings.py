@@ -36,6 +36,7 @@ from domain.archival import RETAINED_TABLES, RetentionPolicy, default_policies
 from domain.errors import InvalidInput
 from domain.policies import BAND_FRACTIONS, MAX_ALERT_SHARE, AlertBudget
 from domain.rate_limits import Rate, parse_rate
+from domain.sessions import SessionPolicy
 
 SQLITE_FILENAME = "chainwatch.sqlite3"
 SECRET_KEY_FILENAME = "secret_key"  # noqa: S105 - a file name, not a secret
@@ -242,6 +243,9 @@ class Settings:
     """Seconds a verified API key is answered from this process's memory (0: every request
     asks the database): a revocation, deactivation or role change made elsewhere takes
     effect within this time."""
+    console: SessionPolicy = dataclasses.field(default_factory=SessionPolicy)
+    """Console sessions' idle and absolute lifetimes (``CHAINWATCH_SESSION_IDLE_MINUTES``,
+    ``CHAINWATCH_SESSION_MAX_HOURS``)."""
     replicas: ReplicaConfig = dataclasses.field(default_factory=ReplicaConfig)
     """Read replicas of the PostgreSQL primary (``DATABASE_REPLICA_URLS``); none by default."""
     secret_key: str | None = dataclasses.field(default=None, repr=False)
@@ -294,6 +298,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             None
             if env.get("CHAINWATCH_WORKERS") is None
             else env.integer("CHAINWATCH_WORKERS", 1, minimum=1, maximum=MAX_WORKERS)
+        ),
+        console=SessionPolicy(
+            idle=timedelta(
+                minutes=env.integer("CHAINWATCH_SESSION_IDLE_MINUTES", 30, minimum=1, maximum=1440)
+            ),
+            absolute=timedelta(
+                hours=env.integer("CHAINWATCH_SESSION_MAX_HOURS", 12, minimum=1, maximum=720)
+            ),
         ),
         api_key_cache_s=env.integer(
             "CHAINWATCH_API_KEY_CACHE_S",

@@ -14,6 +14,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
+from domain.comments import Comment
 from domain.history import HistoryPoint, SenderActivity
 from domain.jobs import Job
 from domain.model import (
@@ -32,6 +33,7 @@ from domain.model import (
     User,
 )
 from domain.pagination import Page, PageRequest
+from domain.sessions import ConsoleSession
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +110,8 @@ class AnomalyFilter:
     statuses: frozenset[ReviewStatus] = field(default_factory=frozenset)
     period: TimeRange = field(default_factory=TimeRange)
     model_version_id: uuid.UUID | None = None
+    assigned_to: uuid.UUID | None = None
+    """Only the anomalies assigned to this user."""
 
     def matches(self, anomaly: Anomaly) -> bool:
         return (
@@ -115,6 +119,7 @@ class AnomalyFilter:
             and (not self.statuses or anomaly.status in self.statuses)
             and self.period.contains(anomaly.detected_at)
             and (self.model_version_id is None or anomaly.model_version_id == self.model_version_id)
+            and (self.assigned_to is None or anomaly.assigned_to == self.assigned_to)
         )
 
 
@@ -237,6 +242,51 @@ class AnomalyRepository(Protocol):
     async def record_review(self, anomaly: Anomaly) -> None:
         """Persist the review fields (status, reviewed_by, reviewed_at, note) of ``anomaly``.
         Raises ``AnomalyNotFound``."""
+        ...
+
+    async def record_assignment(self, anomaly: Anomaly) -> None:
+        """Persist ``assigned_to`` and ``assigned_at`` of ``anomaly``. Raises
+        ``AnomalyNotFound``."""
+        ...
+
+
+class CommentRepository(Protocol):
+    """Anomalies' comment threads; append-only."""
+
+    async def add(self, comment: Comment) -> None:
+        """Raises ``AnomalyNotFound`` when the anomaly is not stored and
+        ``DuplicateRecord`` when the id exists."""
+        ...
+
+    async def list_for(self, anomaly_id: uuid.UUID, limit: int) -> list[Comment]:
+        """The anomaly's newest ``limit`` comments, oldest first (by ``(created_at, id)``)."""
+        ...
+
+
+class SessionRepository(Protocol):
+    """Console sessions (``domain.sessions``), found by the digest of their token."""
+
+    async def add(self, session: ConsoleSession) -> None:
+        """Raises ``DuplicateRecord`` when the id or the digest exists."""
+        ...
+
+    async def find_by_digest(self, digest: str) -> ConsoleSession | None: ...
+
+    async def touch(self, session_id: uuid.UUID, at: datetime) -> None:
+        """Move ``last_seen_at`` to ``at`` (never backwards); unknown ids are ignored."""
+        ...
+
+    async def revoke(self, session_id: uuid.UUID, at: datetime) -> None:
+        """Mark the session revoked (the first revocation time is kept); unknown ids are
+        ignored."""
+        ...
+
+    async def revoke_user(self, user_id: uuid.UUID, at: datetime) -> int:
+        """Revoke every live session of the user; return how many."""
+        ...
+
+    async def delete_ended_before(self, instant: datetime) -> int:
+        """Delete sessions that expired or were revoked before ``instant``; return how many."""
         ...
 
 
@@ -464,6 +514,8 @@ class UnitOfWork(Protocol):
     labels: LabelRepository
     rate_counters: RateCounterRepository
     jobs: JobRepository
+    comments: CommentRepository
+    sessions: SessionRepository
 
     async def __aenter__(self) -> Self: ...
 

@@ -74,3 +74,12 @@ class InMemoryAnomalyRepository:
         stored.reviewed_at = anomaly.reviewed_at
         stored.note = anomaly.note
         table.replace(stored.id, stored)
+
+    async def record_assignment(self, anomaly: Anomaly) -> None:
+        table = self._workspace().anomalies
+        stored = table.get(anomaly.id)
+        if stored is None:
+            raise AnomalyNotFound(anomaly.id)
+        stored.assigned_to = anomaly.assigned_to
+        stored.assigned_at = anomaly.assigned_at
+        table.replace(stored.id, stored)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from domain.comments import Comment
 from domain.errors import (
     Conflict,
     DomainError,
@@ -40,6 +41,7 @@ from domain.model import (
     User,
 )
 from domain.pagination import Page
+from domain.sessions import ConsoleSession
 from ports.repositories import CounterKey
 
 K = TypeVar("K", bound=Hashable)
@@ -175,6 +177,10 @@ class Store:
         # workspace that touched one holds this lock until its unit of work ends.
         self.rate_counters_lock = asyncio.Lock()
         self.jobs: Table[uuid.UUID, Job] = Table("job")
+        self.comments: Table[uuid.UUID, Comment] = Table("comment")
+        self.sessions: Table[uuid.UUID, ConsoleSession] = Table(
+            "session", [Unique(_session_digest, _duplicate_session)]
+        )
         # Jobs a unit of work has locked to claim (``JobRepository.next_claimable``):
         # others skip them until it ends, as PostgreSQL's FOR UPDATE SKIP LOCKED does.
         self.claimed_jobs: set[uuid.UUID] = set()
@@ -199,6 +205,8 @@ class Workspace:
         self.labels = TableView(store.labels)
         self.rate_counters = TableView(store.rate_counters)
         self.jobs = TableView(store.jobs)
+        self.comments = TableView(store.comments)
+        self.sessions = TableView(store.sessions)
         self.store = store
         self.held_locks: list[asyncio.Lock] = []
         self.claimed_jobs: set[uuid.UUID] = set()
@@ -235,6 +243,8 @@ class Workspace:
             self.labels,
             self.rate_counters,
             self.jobs,
+            self.comments,
+            self.sessions,
         )
         # Validate everything before touching the store, so a clash leaves it unchanged.
         for view in views:
@@ -275,6 +285,14 @@ def _key_prefix(key: APIKey) -> Hashable:
 
 def _duplicate_key(key: APIKey) -> DomainError:
     return DuplicateApiKey(key.prefix)
+
+
+def _session_digest(session: ConsoleSession) -> Hashable:
+    return session.digest
+
+
+def _duplicate_session(session: ConsoleSession) -> DomainError:
+    return DuplicateRecord("session", session.id)
 
 
 def copied(rows: Iterable[V]) -> list[V]:

@@ -9,6 +9,7 @@ from typing import Self
 from adapters.memory.anomalies import InMemoryAnomalyRepository
 from adapters.memory.api_keys import InMemoryApiKeyRepository
 from adapters.memory.audit_log import InMemoryAuditLogRepository
+from adapters.memory.console import InMemoryCommentRepository, InMemorySessionRepository
 from adapters.memory.jobs import InMemoryJobRepository
 from adapters.memory.labels import InMemoryLabelRepository
 from adapters.memory.models import InMemoryModelRepository
@@ -22,11 +23,13 @@ from ports.repositories import (
     AnomalyRepository,
     ApiKeyRepository,
     AuditLogRepository,
+    CommentRepository,
     JobRepository,
     LabelRepository,
     ModelRepository,
     PredictionRepository,
     RateCounterRepository,
+    SessionRepository,
     SystemMetricRepository,
     TransactionRepository,
     UserRepository,
@@ -59,6 +62,8 @@ class InMemoryUnitOfWork:
         self.labels: LabelRepository = InMemoryLabelRepository(self._current)
         self.rate_counters: RateCounterRepository = InMemoryRateCounterRepository(self._current)
         self.jobs: JobRepository = InMemoryJobRepository(self._current)
+        self.comments: CommentRepository = InMemoryCommentRepository(self._current)
+        self.sessions: SessionRepository = InMemorySessionRepository(self._current)
 
     async def __aenter__(self) -> Self:
         if self._work is not None:

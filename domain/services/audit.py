@@ -48,6 +48,13 @@ def origin(where: Origin) -> Iterator[Origin]:
         _ORIGIN.reset(token)
 
 
+def restamp(where: Origin) -> None:
+    """Stamp ``where`` on the rest of the current context's rows (inside an ``origin``
+    block, whose end restores what was there before): for an entrypoint that learns more
+    about the request midway, e.g. that it is a console page."""
+    _ORIGIN.set(where)
+
+
 def current_origin() -> Origin:
     return _ORIGIN.get()
 

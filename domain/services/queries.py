@@ -8,10 +8,12 @@ served prediction) and the model versions' tags (two small registry queries).
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from domain.comments import Comment
 from domain.errors import AnomalyNotFound, InvalidInput, TransactionNotFound, UserNotFound
 from domain.explanations import Contribution
 from domain.model import (
@@ -20,10 +22,13 @@ from domain.model import (
     Label,
     ModelStatus,
     Prediction,
+    Severity,
     SystemMetric,
     Transaction,
+    User,
 )
 from domain.pagination import Page, PageRequest, paginate
+from domain.services.auth import GRANTS, Permission
 from domain.services.naming import parse_version_tag, version_tag
 from domain.services.services import Services
 from domain.values import normalize_address, normalize_hash
@@ -152,6 +157,100 @@ async def get_anomaly(services: Services, anomaly_id: uuid.UUID) -> AnomalyRecor
     if not records:
         raise AnomalyNotFound(anomaly_id)
     return records[0]
+
+
+async def severity_counts(
+    services: Services, criteria: AnomalyFilter, *, count_bound: int = COUNT_BOUND
+) -> dict[Severity, tuple[int, bool]]:
+    """For each severity, how many anomalies match ``criteria`` with that severity (its
+    own severity filter ignored), and whether the count is exact: bounded like listings,
+    one index-backed count per severity."""
+    counts = {}
+    async with services.read_uow() as work:
+        for severity in Severity:
+            only = dataclasses.replace(criteria, severities=frozenset({severity}))
+            seen = await work.anomalies.count(only, at_most=count_bound + 1)
+            counts[severity] = (min(seen, count_bound), seen <= count_bound)
+    return counts
+
+
+@dataclass(frozen=True, slots=True)
+class AnomalyInbox:
+    """The console's inbox: one page of anomalies, the counts per severity, and who's who."""
+
+    listing: AnomalyListing
+    severity_counts: dict[Severity, tuple[int, bool]]
+    """Per severity: (count, exact), see ``severity_counts``."""
+    usernames: dict[uuid.UUID, str]
+
+
+async def anomaly_inbox(
+    services: Services, criteria: AnomalyFilter, page: PageRequest
+) -> AnomalyInbox:
+    """A page of ``list_anomalies`` (bounded total), ``severity_counts`` of the same
+    criteria, and the users' names (for assignees)."""
+    listing = await list_anomalies(services, criteria, page)
+    counts = await severity_counts(services, criteria)
+    async with services.read_uow() as work:
+        usernames = {user.id: user.username for user in await work.users.list()}
+    return AnomalyInbox(listing, counts, usernames)
+
+
+@dataclass(frozen=True, slots=True)
+class AnomalyCase:
+    """Everything the case view shows of one anomaly, read in one unit of work."""
+
+    record: AnomalyRecord
+    label: Label | None
+    """The transaction's latest label."""
+    predictions: list[PredictionRecord]
+    """Every prediction of the transaction (served and shadow), oldest first."""
+    sender_recent: list[Transaction]
+    """The sender's newest transactions (this one included), newest first."""
+    comments: list[Comment]
+    """The thread, oldest first."""
+    people: dict[uuid.UUID, User]
+    """Every user, by id: names for reviewers, assignees and authors."""
+
+    @property
+    def assignable(self) -> list[User]:
+        """Active users who may review, by username: who the anomaly can be assigned to."""
+        return sorted(
+            (u for u in self.people.values() if u.active and Permission.REVIEW in GRANTS[u.role]),
+            key=lambda u: u.username,
+        )
+
+
+async def anomaly_case(
+    services: Services, anomaly_id: uuid.UUID, *, recent: int = 10, thread: int = 200
+) -> AnomalyCase:
+    """The anomaly with its transaction, label, prediction history, the sender's ``recent``
+    newest transactions, the newest ``thread`` comments and the users. Read from the
+    primary: the case view is what an analyst reads right after acting on it. Raises
+    ``AnomalyNotFound``."""
+    async with services.uow() as work:
+        anomaly = await work.anomalies.get(anomaly_id)
+        records = await _anomaly_records(work, [anomaly])
+        if not records:
+            raise AnomalyNotFound(anomaly_id)
+        record = records[0]
+        tx_hash = anomaly.transaction_hash
+        labels = await work.labels.latest_for([tx_hash])
+        predictions = await work.predictions.list_by_transaction(tx_hash)
+        tags = await _version_tags(work, (p.model_version_id for p in predictions))
+        sender = await work.transactions.list_by_address(
+            record.transaction.from_address, TimeRange(), PageRequest(recent)
+        )
+        comments = await work.comments.list_for(anomaly_id, thread)
+        people = {user.id: user for user in await work.users.list()}
+    return AnomalyCase(
+        record=record,
+        label=labels.get(tx_hash),
+        predictions=[_prediction_record(p, tags) for p in predictions],
+        sender_recent=sender.items,
+        comments=comments,
+        people=people,
+    )
 
 
 async def _anomaly_records(work: UnitOfWork, anomalies: list[Anomaly]) -> list[AnomalyRecord]:

@@ -105,6 +105,8 @@ async def update_user(
             user.active = active
         await _keep_an_admin(work, user)
         await work.users.update(user)
+        if not user.active:  # a deactivated user's console sessions end with it
+            await work.sessions.revoke_user(user.id, services.clock.now())
         after = {"role": user.role.value, "active": user.active}
         await work.audit.append(
             succeeded(

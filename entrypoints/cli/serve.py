@@ -84,6 +84,7 @@ def serve_http(
         backups=settings.backups,
         s3=settings.s3,
         retention=settings.retention,
+        console=settings.console,
     )
     # SIGTERM: /ready 503 for the drain delay, then uvicorn's graceful shutdown, all within
     # the grace period (entrypoints/http/draining.py).

@@ -13,6 +13,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.types import ControllerRouterHandler
 
 from domain.errors import Unavailable
+from domain.sessions import SessionPolicy
 from entrypoints.blobs import blob_store_from_url
 from entrypoints.bootstrap import Container
 from entrypoints.http.api import api_router, close_request_bodies
@@ -52,6 +53,7 @@ from entrypoints.settings import (
     RetentionSettings,
     S3Settings,
 )
+from entrypoints.web import Console, console_routes, template_config
 
 _logger = logging.getLogger("chainwatch.http")
 API_VERSION = "1.0.0"
@@ -73,6 +75,7 @@ def create_app(
     extra_api_handlers: list[ControllerRouterHandler] | None = None,
     drain: Drain | None = None,
     retention: RetentionSettings | None = None,
+    console: SessionPolicy | None = None,
 ) -> Litestar:
     """The HTTP app over ``container``.
 
@@ -97,7 +100,9 @@ def create_app(
     ``RateLimits``). ``extra_api_handlers`` adds controllers under ``/api/v1``.
     ``/ready`` answers 503 once ``drain`` (``chainwatch serve`` begins it on SIGTERM) or
     the app's shutdown has begun; at shutdown the scoring queue finishes the micro-batches
-    it holds before the database stops (``entrypoints/http/draining.py``).
+    it holds before the database stops (``entrypoints/http/draining.py``). The analyst
+    console (``entrypoints.web``) is served at ``/``, its sessions living as ``console``
+    says (default ``SessionPolicy()``).
     """
     migrate = container.auto_migrate if migrate_on_start is None else migrate_on_start
     serving = ModelServing(container)
@@ -166,7 +171,16 @@ def create_app(
             HealthController,
             MetricsController,
             api_router(services, last_used, limits, extra_api_handlers),
+            *console_routes(
+                Console(
+                    services,
+                    console or SessionPolicy(),
+                    limits,
+                    limit_settings.trusted_proxies,
+                )
+            ),
         ],
+        template_config=template_config(),
         dependencies={
             "services": Provide(lambda: services, use_cache=True, sync_to_thread=False),
             "database": Provide(lambda: lifecycle, use_cache=True, sync_to_thread=False),

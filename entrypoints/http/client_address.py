@@ -19,6 +19,7 @@ from litestar.types import Scope
 from entrypoints.settings import IPNetwork
 
 FORWARDED_FOR = b"x-forwarded-for"
+FORWARDED_PROTO = b"x-forwarded-proto"
 MAX_ADDRESS = 64
 
 
@@ -38,6 +39,22 @@ def client_address(scope: Scope, trusted: tuple[IPNetwork, ...]) -> str | None:
         if not any(parsed in network for network in trusted):
             break
     return address[:MAX_ADDRESS]
+
+
+def request_scheme(scope: Scope, trusted: tuple[IPNetwork, ...]) -> str:
+    """The scheme the client used: ``X-Forwarded-Proto`` (its last value) when the peer is
+    a trusted proxy, else the ASGI scope's own - so a cookie is marked ``Secure`` behind a
+    TLS-terminating proxy, and a client cannot claim TLS it does not have."""
+    scheme = str(scope.get("scheme", "http"))
+    client = scope.get("client")
+    if not client or not trusted or not _is_trusted(str(client[0]), trusted):
+        return scheme
+    for name, value in scope.get("headers", ()):
+        if name.lower() == FORWARDED_PROTO:
+            claimed = bytes(value).decode("latin-1").split(",")[-1].strip().lower()
+            if claimed in ("http", "https"):
+                scheme = claimed
+    return scheme
 
 
 def _is_trusted(peer: str, trusted: tuple[IPNetwork, ...]) -> bool:

@@ -29,11 +29,13 @@ class RequestContext:
     ip: str | None
     started: float = field(default_factory=time.perf_counter)
     principal: Principal | None = None
+    via: str = "api"
+    """The channel for audit rows: "api", or "console" (set by the console's guard)."""
 
     @property
     def origin(self) -> Origin:
         """Where this request comes from, for audit rows."""
-        return Origin(ip=self.ip, request_id=self.request_id, via="api")
+        return Origin(ip=self.ip, request_id=self.request_id, via=self.via)
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000

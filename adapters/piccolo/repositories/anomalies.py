@@ -40,6 +40,7 @@ from ports.repositories import AnomalyFilter
 
 _SELECT = ANOMALIES.select()
 _REVIEW = ("status", "reviewed_by", "reviewed_at", "note")
+_ASSIGNMENT = ("assigned_to", "assigned_at")
 
 
 def _conditions(criteria: AnomalyFilter, dialect: Dialect) -> list[QueryString | None]:
@@ -57,6 +58,11 @@ def _conditions(criteria: AnomalyFilter, dialect: Dialect) -> list[QueryString |
         else sql(
             "model_version_id = {}",
             ANOMALIES.encode("model_version_id", criteria.model_version_id, dialect),
+        ),
+        None
+        if criteria.assigned_to is None
+        else sql(
+            "assigned_to = {}", ANOMALIES.encode("assigned_to", criteria.assigned_to, dialect)
         ),
     ]
 
@@ -139,4 +145,9 @@ class PiccoloAnomalyRepository:
     async def record_review(self, anomaly: Anomaly) -> None:
         session = await self._session()
         if await update(session, ANOMALIES, anomaly, _REVIEW) == 0:
+            raise AnomalyNotFound(anomaly.id)
+
+    async def record_assignment(self, anomaly: Anomaly) -> None:
+        session = await self._session()
+        if await update(session, ANOMALIES, anomaly, _ASSIGNMENT) == 0:
             raise AnomalyNotFound(anomaly.id)

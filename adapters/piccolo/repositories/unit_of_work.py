@@ -13,6 +13,10 @@ from piccolo.engine.sqlite import SQLiteEngine
 from adapters.piccolo.repositories.anomalies import PiccoloAnomalyRepository
 from adapters.piccolo.repositories.api_keys import PiccoloApiKeyRepository
 from adapters.piccolo.repositories.audit_log import PiccoloAuditLogRepository
+from adapters.piccolo.repositories.console import (
+    PiccoloCommentRepository,
+    PiccoloSessionRepository,
+)
 from adapters.piccolo.repositories.jobs import PiccoloJobRepository
 from adapters.piccolo.repositories.labels import PiccoloLabelRepository
 from adapters.piccolo.repositories.models import PiccoloModelRepository
@@ -26,11 +30,13 @@ from ports.repositories import (
     AnomalyRepository,
     ApiKeyRepository,
     AuditLogRepository,
+    CommentRepository,
     JobRepository,
     LabelRepository,
     ModelRepository,
     PredictionRepository,
     RateCounterRepository,
+    SessionRepository,
     SystemMetricRepository,
     TransactionRepository,
     UserRepository,
@@ -62,6 +68,8 @@ class PiccoloUnitOfWork:
         self.labels: LabelRepository = PiccoloLabelRepository(self._current)
         self.rate_counters: RateCounterRepository = PiccoloRateCounterRepository(self._current)
         self.jobs: JobRepository = PiccoloJobRepository(self._current)
+        self.comments: CommentRepository = PiccoloCommentRepository(self._current)
+        self.sessions: SessionRepository = PiccoloSessionRepository(self._current)
 
     async def __aenter__(self) -> Self:
         if self._entered:

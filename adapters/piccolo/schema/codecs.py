@@ -40,6 +40,8 @@ from adapters.piccolo.schema.tables import (
     ApiKeys,
     Archives,
     AuditLogs,
+    Comments,
+    ConsoleSessions,
     Jobs,
     Labels,
     Models,
@@ -62,6 +64,7 @@ from adapters.piccolo.sql.values import (
     to_json,
 )
 from domain.archival import ArchiveRecord
+from domain.comments import Comment
 from domain.jobs import Job
 from domain.model import (
     Anomaly,
@@ -75,6 +78,7 @@ from domain.model import (
     Transaction,
     User,
 )
+from domain.sessions import ConsoleSession
 
 E = TypeVar("E")
 Encoder = Callable[[Any, Dialect], Any]
@@ -237,3 +241,5 @@ AUDIT_LOGS = Codec(AuditLogs, AuditLog)
 SYSTEM_METRICS = Codec(SystemMetrics, SystemMetric)
 JOBS = Codec(Jobs, Job)
 ARCHIVES = Codec(Archives, ArchiveRecord)
+COMMENTS = Codec(Comments, Comment)
+CONSOLE_SESSIONS = Codec(ConsoleSessions, ConsoleSession)

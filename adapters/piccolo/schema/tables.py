@@ -117,6 +117,9 @@ class Anomalies(Table, tablename="anomalies"):
     reviewed_at = Timestamptz(null=True, default=None)
     note = Text(null=True, default=None)
     detected_at = Timestamptz(default=None, index=True)
+    # A plain UUID like reviewed_by: the assignment outlives the user it names.
+    assigned_to = UUID(null=True, default=None)
+    assigned_at = Timestamptz(null=True, default=None)
 
 
 class Users(Table, tablename="users"):
@@ -226,6 +229,30 @@ class Archives(Table, tablename="archives"):
     size_bytes = BigInt()
     created_at = Timestamptz(default=None)
     updated_at = Timestamptz(default=None)
+class Comments(Table, tablename="comments"):
+    """Anomalies' comment threads; ``author_id`` is a plain UUID (a thread outlives its
+    authors); deleting a commented anomaly is refused (RESTRICT)."""
+
+    id = UUID(primary_key=True, default=None)
+    anomaly_id = ForeignKey(references=Anomalies, on_delete=OnDelete.restrict, null=False)
+    author_id = UUID()
+    body = Text()
+    created_at = Timestamptz(default=None)
+
+
+class ConsoleSessions(Table, tablename="console_sessions"):
+    """Signed-in console browsers (``domain.sessions``): the keyed digest of each token,
+    unique; a session goes with its user (CASCADE)."""
+
+    id = UUID(primary_key=True, default=None)
+    user_id = ForeignKey(references=Users, on_delete=OnDelete.cascade, null=False, index=True)
+    digest = Varchar(length=256, unique=True)
+    method = Varchar(length=16)
+    expires_at = Timestamptz(default=None, index=True)
+    created_at = Timestamptz(default=None)
+    last_seen_at = Timestamptz(default=None)
+    revoked_at = Timestamptz(null=True, default=None)
+    ip = Varchar(length=64, null=True, default=None)
 
 
 TABLES: tuple[type[Table], ...] = (
@@ -242,6 +269,8 @@ TABLES: tuple[type[Table], ...] = (
     RateCounters,
     Jobs,
     Archives,
+    Comments,
+    ConsoleSessions,
 )
 """Every chainwatch table, parents before children (the order to create them in)."""
 
@@ -275,6 +304,9 @@ COMPOSITE_INDEXES: tuple[CompositeIndex, ...] = (
     # The review queue: anomalies in a status (e.g. open), newest first.
     CompositeIndex("anomalies_status_time_idx", "anomalies", ("status", "detected_at")),
     CompositeIndex("anomalies_version_time_idx", "anomalies", ("model_version_id", "detected_at")),
+    # "Assigned to me", newest first; a thread in order.
+    CompositeIndex("anomalies_assignee_time_idx", "anomalies", ("assigned_to", "detected_at")),
+    CompositeIndex("comments_anomaly_time_idx", "comments", ("anomaly_id", "created_at", "id")),
     # Drift: one version's scores since an instant, as an index-only scan.
     CompositeIndex(
         "predictions_version_time_score_idx",

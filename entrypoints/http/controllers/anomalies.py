@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from litestar import Controller, get, patch
+from litestar import Controller, get, patch, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter
 
 from domain.model import ReviewStatus, Severity
 from domain.pagination import DEFAULT_LIMIT
 from domain.services import Services, queries
+from domain.services.assignments import assign_anomaly
 from domain.services.auth import Permission, Principal
 from domain.services.reviews import review_anomaly
 from entrypoints.http.controllers.errors import read_errors, write_errors
@@ -27,6 +28,7 @@ from entrypoints.http.params import (
 from entrypoints.http.schemas.anomalies import (
     AnomalyOut,
     AnomalyPage,
+    AssignIn,
     ReviewIn,
     anomaly_out,
     anomaly_page,
@@ -66,6 +68,10 @@ class AnomalyController(Controller):
                 description="A model version's id or `<model name>:<version>`, e.g. iforest:3",
             ),
         ] = None,
+        assigned_to: Annotated[
+            str | None,
+            Parameter(pattern=UUID_PATTERN, description="Only those assigned to this user id"),
+        ] = None,
         cursor: Cursor = None,
         limit: Limit = DEFAULT_LIMIT,
         count: Annotated[
@@ -87,6 +93,7 @@ class AnomalyController(Controller):
             statuses=frozenset(status or ()),
             period=time_range(since, until),
             model_version_id=version_id,
+            assigned_to=None if assigned_to is None else parse_id(assigned_to, "assigned_to"),
         )
         listing = await queries.list_anomalies(
             services, criteria, page_request(limit, cursor), exact_count=count == "exact"
@@ -121,4 +128,22 @@ class AnomalyController(Controller):
     ) -> AnomalyOut:
         identifier = parse_id(anomaly_id, "anomaly_id")
         await review_anomaly(services, identifier, data.status, data.note, actor=principal.user_id)
+        return anomaly_out(await queries.get_anomaly(services, identifier))
+
+    @put(
+        "/{anomaly_id:str}/assignee",
+        opt=requires(Permission.REVIEW, "anomaly.assign"),
+        responses=write_errors(404),
+        summary="Assign an anomaly to an analyst, or unassign it (assignee null)",
+        status_code=200,
+    )
+    async def assign(
+        self,
+        services: NamedDependency[Services],
+        principal: NamedDependency[Principal],
+        anomaly_id: AnomalyId,
+        data: JSONBody[AssignIn],
+    ) -> AnomalyOut:
+        identifier = parse_id(anomaly_id, "anomaly_id")
+        await assign_anomaly(services, identifier, data.assignee, actor=principal.user_id)
         return anomaly_out(await queries.get_anomaly(services, identifier))

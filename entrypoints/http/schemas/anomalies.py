@@ -39,6 +39,9 @@ class AnomalyOut(msgspec.Struct):
     note: str | None
     contributions: Contributions
     """Why the flagging prediction scored so: its largest feature contributions."""
+    assigned_to: uuid.UUID | None = None
+    """The user working on it (None: unassigned)."""
+    assigned_at: datetime | None = None
 
 
 class AnomalyPage(msgspec.Struct):
@@ -48,6 +51,11 @@ class AnomalyPage(msgspec.Struct):
     next_cursor: str | None
     total_count_exact: bool
     """False when counting stopped at 10,000 matches (ask ``count=exact`` for the rest)."""
+
+
+class AssignIn(msgspec.Struct, forbid_unknown_fields=True):
+    assignee: uuid.UUID | None
+    """The user to assign the anomaly to (an active analyst or admin); null unassigns it."""
 
 
 class ReviewIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -77,6 +85,8 @@ def anomaly_out(record: AnomalyRecord) -> AnomalyOut:
         reviewed_at=anomaly.reviewed_at,
         note=anomaly.note,
         contributions=contributions_out(record.contributions),
+        assigned_to=anomaly.assigned_to,
+        assigned_at=anomaly.assigned_at,
     )
 
 

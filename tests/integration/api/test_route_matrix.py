@@ -23,6 +23,7 @@ from domain.model import Role
 from domain.services.auth import GRANTS, Permission
 from domain.services.users import create_user, issue_api_key, revoke_api_key, update_user
 from entrypoints.http.security import API_KEY_HEADER, PERMISSION_OPT
+from entrypoints.web.console import CONSOLE_OPT
 from tests.integration.api.conftest import Api
 
 # Paths (Litestar's templates) that answer without an API key, on purpose.
@@ -70,8 +71,8 @@ def route_table(app: Litestar, public: Iterable[str] = PUBLIC_ROUTES) -> RouteTa
             }
         )
         for handler in route.route_handlers:
-            if handler.http_methods == {"OPTIONS"}:
-                continue
+            if handler.http_methods == {"OPTIONS"} or handler.opt.get(CONSOLE_OPT):
+                continue  # the console's routes answer to sessions: see test_console.py
             permission = handler.opt.get(PERMISSION_OPT)
             for method in sorted(handler.http_methods):
                 routes.append(Route(method, route.path, url, permission))
