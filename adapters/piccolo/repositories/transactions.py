@@ -84,7 +84,7 @@ class PiccoloTransactionRepository:
         if not new:
             return set()
         try:
-            async with session.write():
+            async with session.write(recovers=True):
                 await copy(session, TRANSACTIONS, new)
         except UniqueViolation:
             # A concurrent unit of work stored some of these since the check above.

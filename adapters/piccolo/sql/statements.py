@@ -22,7 +22,7 @@ from typing import Any, Protocol, TypeVar
 from piccolo.querystring import QueryString
 
 from adapters.piccolo.sql.engine import Dialect
-from adapters.piccolo.sql.errors import ConstraintViolation, translate_errors
+from adapters.piccolo.sql.errors import ConstraintViolation
 from adapters.piccolo.sql.session import Row, Session
 from adapters.piccolo.sql.values import db_instant, db_uuid
 from domain.errors import InvalidInput
@@ -196,10 +196,7 @@ async def copy(session: Session, codec: RowCodec[E], entities: Sequence[E]) -> N
     """``COPY`` the entities into the table (PostgreSQL only), on the unit of work's own
     connection so it is part of its transaction; the fastest bulk path asyncpg offers."""
     records = [codec.to_row(entity, "postgres") for entity in entities]
-    with translate_errors():
-        await session.connection.copy_records_to_table(
-            codec.tablename, records=records, columns=codec.columns
-        )
+    await session.copy_records(codec.tablename, records, codec.columns)
 
 
 async def update(
