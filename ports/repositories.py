@@ -135,7 +135,10 @@ class AuditFilter:
 class TransactionRepository(Protocol):
     async def add_many(self, transactions: Sequence[Transaction]) -> AddManyResult:
         """Insert new transactions; a hash already stored (or repeated in the batch) is
-        reported in ``duplicates`` and left untouched — never overwritten, never an error."""
+        reported in ``duplicates`` and left untouched — never overwritten, never an error.
+        In an ``all_or_nothing`` unit of work, a hash that a concurrent unit of work
+        stores while this one writes may instead raise ``Conflict`` (retry the unit of
+        work: the hash is then stored)."""
         ...
 
     async def get(self, tx_hash: str) -> Transaction:

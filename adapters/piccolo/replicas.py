@@ -304,9 +304,7 @@ class _ReadOnlySession(Session):
         return await (await self._moved()).fetchrow(query)
 
     @asynccontextmanager
-    async def write(
-        self, *, savepoint: bool = True, recovers: bool = False
-    ) -> AsyncIterator[Session]:
+    async def write(self, *, savepoint: bool = True) -> AsyncIterator[Session]:
         raise RuntimeError("a read-only unit of work cannot write; use services.uow()")
         yield self  # pragma: no cover - makes this a generator
 

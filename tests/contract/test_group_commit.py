@@ -17,7 +17,8 @@ import pytest
 
 from adapters.memory.blobs import InMemoryBlobStore
 from adapters.piccolo import PiccoloDatabase
-from domain.errors import DuplicateRecord
+from adapters.piccolo.sql.statements import COPY_THRESHOLD
+from domain.errors import Conflict, DuplicateRecord, TransactionNotFound
 from domain.model import AuditLog, ModelStatus, Transaction
 from domain.pagination import PageRequest
 from domain.services.artifacts import artifact_uri_for, store_artifact
@@ -26,7 +27,14 @@ from entrypoints.bootstrap import services_over
 from entrypoints.http.batching import MicroBatcher
 from ports import AuditFilter, TimeRange
 from tests.backends import reset_database
-from tests.builders import a_model, a_model_version, a_transaction, an_audit_entry
+from tests.builders import (
+    a_model,
+    a_model_version,
+    a_prediction,
+    a_transaction,
+    an_audit_entry,
+    stored_model_version,
+)
 from tests.clocks import ManualClock
 from tests.detectors import LinearFactory
 
@@ -175,3 +183,80 @@ async def test_an_all_or_nothing_unit_refuses_to_go_on_after_a_failed_write(
 
     async with database.uow() as uow:
         assert await uow.transactions.get_many([tx.hash]) == {}
+
+
+@pytest.mark.postgres
+async def test_a_copy_that_races_a_concurrent_writer_is_a_conflict_to_retry(
+    postgres_database: PiccoloDatabase,
+) -> None:
+    database = postgres_database
+    await reset_database(database)
+    batch = [a_transaction() for _ in range(COPY_THRESHOLD)]  # the COPY path
+
+    async def store_too() -> None:
+        async with database.uow() as uow:
+            uow.all_or_nothing()
+            await uow.transactions.add_many(batch)
+            await uow.commit()
+
+    async with database.uow() as first:
+        await first.transactions.add_many(batch)
+        racing = asyncio.create_task(store_too())
+        await asyncio.sleep(0.5)  # its COPY waits for the first writer's keys
+        assert not racing.done()
+        await first.commit()
+    with pytest.raises(Conflict):
+        await racing
+
+    async with database.uow() as uow:  # a retry finds them stored
+        uow.all_or_nothing()
+        result = await uow.transactions.add_many(batch)
+    assert result.inserted == ()
+    assert len(result.duplicates) == COPY_THRESHOLD
+
+
+@pytest.mark.postgres
+async def test_large_batches_are_copied_in_the_same_few_statements(
+    postgres_database: PiccoloDatabase,
+) -> None:
+    await reset_database(postgres_database)
+    scorer = await _scorer(postgres_database)
+
+    spent = [
+        await _statements_of(
+            postgres_database,
+            scorer.score_transactions(_half_flagged(size), audit=lambda _: [an_audit_entry()]),
+        )
+        for size in (COPY_THRESHOLD, 3 * COPY_THRESHOLD)
+    ]
+
+    # The COPY path's existence check of the transactions is one statement more.
+    assert spent == [STATEMENTS_PER_BATCH + 1] * 2
+    async with postgres_database.uow() as uow:
+        page = await uow.transactions.list_by_time(TimeRange(), PageRequest(1))
+    assert page.items
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("all_or_nothing", [False, True])
+async def test_a_copied_prediction_of_an_unknown_transaction_is_refused_by_name(
+    postgres_database: PiccoloDatabase, all_or_nothing: bool
+) -> None:
+    await reset_database(postgres_database)
+    version = await stored_model_version(postgres_database.uow)
+    known = [a_transaction() for _ in range(COPY_THRESHOLD)]
+    orphan = a_transaction()
+    async with postgres_database.uow() as uow:
+        await uow.transactions.add_many(known)
+        await uow.commit()
+    predictions = [a_prediction(tx, version) for tx in [*known, orphan]]
+
+    async with postgres_database.uow() as uow:
+        if all_or_nothing:
+            uow.all_or_nothing()
+        with pytest.raises(TransactionNotFound) as refused:
+            await uow.predictions.add_many(predictions)
+    assert refused.value.key == orphan.hash
+
+    async with postgres_database.uow() as uow:
+        assert await uow.predictions.served_for(tx.hash for tx in known) == {}

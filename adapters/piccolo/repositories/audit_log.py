@@ -10,6 +10,7 @@ from adapters.piccolo.schema.codecs import AUDIT_LOGS
 from adapters.piccolo.sql.errors import UniqueViolation
 from adapters.piccolo.sql.session import SessionProvider
 from adapters.piccolo.sql.statements import (
+    add_rows,
     first_repeat,
     insert,
     newest_first,
@@ -43,7 +44,7 @@ class PiccoloAuditLogRepository:
         session = await self._session()
         try:
             async with session.write():
-                await insert(session, AUDIT_LOGS, entries)
+                await add_rows(session, AUDIT_LOGS, entries)
         except UniqueViolation:
             ids = [entry.id for entry in entries]
             stored = await first_present(session, "audit_logs", "id", ids)

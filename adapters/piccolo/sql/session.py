@@ -293,21 +293,19 @@ class Session:
             await transaction.ensure_begun()
 
     @asynccontextmanager
-    async def write(
-        self, *, savepoint: bool = True, recovers: bool = False
-    ) -> AsyncIterator[Session]:
+    async def write(self, *, savepoint: bool = True) -> AsyncIterator[Session]:
         """Begin the transaction if needed and run the block in a savepoint: on an error
         the block's changes are undone and the error propagates; earlier work stays.
 
         ``savepoint=False`` saves two round trips for statements that cannot fail on a
         constraint; if one fails anyway, PostgreSQL refuses the rest of the transaction.
-        In an all-or-nothing session no savepoint is taken unless the caller ``recovers``
-        from the block's error and goes on writing: a failure rolls the whole transaction
-        back at once (so the reads that explain the error still work) and fails the
-        session."""
+        In an all-or-nothing session no savepoint is taken (a caller that would recover
+        from the block's error and go on checks ``all_or_nothing`` and does not): a
+        failure rolls the whole transaction back at once (so the reads that explain the
+        error still work) and fails the session."""
         with translate_errors():
             await self._begin()
-        if self.all_or_nothing and not recovers:
+        if self.all_or_nothing:
             try:
                 yield self
             except BaseException:
