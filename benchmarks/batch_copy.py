@@ -127,7 +127,12 @@ def _rekeyed(rows: _Rows) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
         for table in ("predictions", "anomalies", "audit_logs")
         for row in rows.tables[table]
     }
-    renamed = {"hash": hashes, "transaction_hash": hashes, "id": ids, "prediction_id": ids}
+    renamed: dict[str, dict[Any, Any]] = {
+        "hash": hashes,
+        "transaction_hash": hashes,
+        "id": ids,
+        "prediction_id": ids,
+    }
     copies: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = {}
     for table in TABLES:
         found = rows.tables[table]
