@@ -50,6 +50,14 @@ def _one(item: object) -> Contribution:
     )
 
 
+class _Normalised(tuple[Contribution, ...]):
+    """A tuple that ``normalize_contributions`` or ``top_contributions`` made, so known to
+    be normal: passing it in again costs nothing (the hot path builds one per prediction
+    and the ``Prediction`` normalises it again). Equal to the plain tuple of its items."""
+
+    __slots__ = ()
+
+
 def normalize_contributions(value: object) -> tuple[Contribution, ...] | None:
     """``None`` (not recorded, e.g. a prediction stored before contributions were) or up
     to ``MAX_CONTRIBUTIONS`` distinct features, largest absolute contribution first.
@@ -58,6 +66,8 @@ def normalize_contributions(value: object) -> tuple[Contribution, ...] | None:
     JSON column reads back); idempotent. Raises ``InvalidInput``."""
     if value is None:
         return None
+    if type(value) is _Normalised:
+        return value
     if isinstance(value, str | bytes) or not isinstance(value, Sequence):
         raise InvalidInput("contributions must be a list", field="contributions")
     if len(value) > MAX_CONTRIBUTIONS:
@@ -68,7 +78,7 @@ def normalize_contributions(value: object) -> tuple[Contribution, ...] | None:
     items = [_one(item) for item in value]
     if len({item.feature for item in items}) != len(items):
         raise InvalidInput("contributions must name each feature once", field="contributions")
-    return tuple(sorted(items, key=lambda item: -abs(item.contribution)))
+    return _Normalised(sorted(items, key=lambda item: -abs(item.contribution)))
 
 
 def top_contributions(
@@ -88,4 +98,4 @@ def top_contributions(
     sizes = [abs(value) for value in values]
     order = sorted(range(len(values)), key=sizes.__getitem__, reverse=True)
     kept = [j for j in order if sizes[j] > 0.0][: max(0, min(limit, MAX_CONTRIBUTIONS))]
-    return tuple(Contribution(names[j], float(values[j])) for j in kept)
+    return _Normalised(Contribution(names[j], float(values[j])) for j in kept)

@@ -118,7 +118,12 @@ class _Fields:
 
     def optional(self, field: str) -> _Field | None:
         """The field under whichever alias the client used; ``None`` when absent or null."""
-        present = [name for name in ALIASES[field] if name in self._data]
+        names = ALIASES[field]
+        data = self._data
+        if len(names) == 1 or names[0] in data:  # the common spellings: one lookup or two
+            present = [name for name in names if name in data]
+        else:
+            present = [name for name in names[1:] if name in data]
         if len(present) > 1:
             raise InvalidInput(
                 f"give only one of {', '.join(present)}: they mean the same field",

@@ -140,7 +140,10 @@ class AuditFilter:
 class TransactionRepository(Protocol):
     async def add_many(self, transactions: Sequence[Transaction]) -> AddManyResult:
         """Insert new transactions; a hash already stored (or repeated in the batch) is
-        reported in ``duplicates`` and left untouched — never overwritten, never an error."""
+        reported in ``duplicates`` and left untouched — never overwritten, never an error.
+        In an ``all_or_nothing`` unit of work, a hash that a concurrent unit of work
+        stores while this one writes may instead raise ``Conflict`` (retry the unit of
+        work: the hash is then stored)."""
         ...
 
     async def get(self, tx_hash: str) -> Transaction:
@@ -410,7 +413,13 @@ class ApiKeyRepository(Protocol):
 
 
 class AuditLogRepository(Protocol):
-    async def append(self, entry: AuditLog) -> None: ...
+    async def append(self, entry: AuditLog) -> None:
+        """Raises ``DuplicateRecord`` when an entry with its id is stored."""
+        ...
+
+    async def append_many(self, entries: Sequence[AuditLog]) -> None:
+        """``append`` of each entry, all or none (one statement where the engine allows)."""
+        ...
 
     async def find(self, entry_id: uuid.UUID) -> AuditLog | None:
         """The entry with that id, or None."""
@@ -529,6 +538,13 @@ class UnitOfWork(Protocol):
     async def commit(self) -> None: ...
 
     async def rollback(self) -> None: ...
+
+    def all_or_nothing(self) -> None:
+        """Declare (inside ``async with``) that no write of this unit of work is retried
+        or recovered from: when one fails, the caller leaves the unit of work and all of
+        its work is undone. An adapter may then skip the per-write savepoints that keep a
+        unit of work usable after a failed write, and refuse to commit after one."""
+        ...
 
 
 class UnitOfWorkFactory(Protocol):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from adapters.memory.store import Workspace, copied_page
+from domain.errors import DuplicateRecord
 from domain.model import AuditLog
 from domain.pagination import Page, PageRequest, paginate
 from ports.repositories import AuditFilter
@@ -21,7 +22,18 @@ class InMemoryAuditLogRepository:
         self._workspace = workspace
 
     async def append(self, entry: AuditLog) -> None:
-        self._workspace().audit.insert(entry.id, entry)
+        await self.append_many([entry])
+
+    async def append_many(self, entries: Sequence[AuditLog]) -> None:
+        view = self._workspace().audit
+        # Check the whole batch first: like one SQL statement, it is stored entirely or not at all.
+        seen: set[uuid.UUID] = set()
+        for entry in entries:
+            if entry.id in seen or entry.id in view:
+                raise DuplicateRecord("audit log entry", entry.id)
+            seen.add(entry.id)
+        for entry in entries:
+            view.insert(entry.id, entry)
 
     async def find(self, entry_id: uuid.UUID) -> AuditLog | None:
         return self._workspace().audit.get(entry_id)

@@ -94,6 +94,11 @@ class InMemoryUnitOfWork:
             work.release_locks()
         self.commits += 1
 
+    def all_or_nothing(self) -> None:
+        """Nothing to skip: the fake's writes check everything before changing anything,
+        and its work is dropped unless committed."""
+        self._current()
+
     async def rollback(self) -> None:
         self._current().release_locks()
         self._work = Workspace(self._store)

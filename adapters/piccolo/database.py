@@ -26,6 +26,7 @@ from adapters.piccolo.sql.engine import (
 )
 from adapters.piccolo.sql.errors import translate_errors
 from adapters.piccolo.sql.pool import MeteredPool, PoolStats
+from adapters.piccolo.sql.session import StatementMeter
 from domain.errors import DatabaseUnavailable
 
 PING_TIMEOUT_S = 5.0
@@ -61,6 +62,8 @@ class PiccoloDatabase:
         self._engine: PostgresEngine | SQLiteEngine | None = None
         self._recycler: asyncio.Task[None] | None = None
         self.locks = PiccoloLocks(config, lambda: self.engine)
+        self.statements = StatementMeter()
+        """Statements sent by this database's units of work on the primary (a count)."""
 
     @property
     def dialect(self) -> Dialect:
@@ -152,7 +155,7 @@ class PiccoloDatabase:
             table._meta.db = engine
 
     def uow(self) -> PiccoloUnitOfWork:
-        return PiccoloUnitOfWork(lambda: self.engine)
+        return PiccoloUnitOfWork(lambda: self.engine, self.statements)
 
     def read_uow(self) -> PiccoloUnitOfWork:
         """A read-only unit of work for reads that may lag the primary by up to the

@@ -16,17 +16,19 @@ a batch of any size:
    is fed the feature set stored with it), then each ACTIVE version
    scores the transactions that ``policies.assign_version`` sends it, and each SHADOW
    version scores all of them;
-3. one unit of work: the new transactions, one served prediction per transaction, one
-   shadow prediction per shadow version, and an ``Anomaly`` for each transaction its
-   served prediction flags. The stored score, the anomaly flag and the severity come from
-   the version's ``calibration.ScoreRule``: the calibrated score (the quantile of the raw
-   score in the version's reference distribution) under ``services.alerts``, or - for a
-   version trained before calibration - the raw score and its stored raw floors. A
-   concurrent writer that stored and scored the same hash in between
-   shows up as a duplicate of ``add_many``: that transaction becomes a replay too.
-   The caller's audit rows (``audit=``, built from the results) are appended in that
-   same unit of work, so they exist exactly when the predictions do; when every
-   transaction is a replay, they are committed on their own (the request still happened).
+3. one all-or-nothing unit of work (``UnitOfWork.all_or_nothing``: one multi-row
+   statement, or COPY, per table and no savepoints): the new transactions, one served
+   prediction per transaction, one shadow prediction per shadow version, and an
+   ``Anomaly`` for each transaction its served prediction flags. The stored score, the
+   anomaly flag and the severity come from the version's ``calibration.ScoreRule``: the
+   calibrated score (the quantile of the raw score in the version's reference
+   distribution) under ``services.alerts``, or - for a version trained before
+   calibration - the raw score and its stored raw floors. A concurrent writer that stored
+   and scored the same hash in between shows up as a duplicate of ``add_many``: that
+   transaction becomes a replay too. The caller's audit rows (``audit=``, built from the
+   results) are appended in that same unit of work, with one statement, so they exist
+   exactly when the predictions do; when every transaction is a replay, they are
+   committed on their own (the request still happened).
 
 ``refresh()`` reads the ACTIVE and SHADOW versions from the repository (so every replica
 serves the same set), loads each artifact after checking its sha256 and warms it; call
@@ -209,6 +211,7 @@ class Scorer:
                 histories = batch_histories(pending, activity)
         scored = await asyncio.to_thread(score_pending, serving, pending, histories)
         async with self._uow() as uow:
+            uow.all_or_nothing()  # one multi-row statement per table, no savepoints
             new = [tx for tx in pending if tx.hash not in stored]
             added = await uow.transactions.add_many(new)
             if added.duplicates:
@@ -336,6 +339,5 @@ async def _append_audit(
     if audit is None:
         return 0
     entries = audit(_ordered(batch, outcome))
-    for entry in entries:
-        await uow.audit.append(entry)
+    await uow.audit.append_many(entries)
     return len(entries)

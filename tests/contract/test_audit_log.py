@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
+from domain.errors import DuplicateRecord
 from domain.model import AuditLog, Outcome
 from domain.pagination import PageRequest
 from ports import AuditFilter, TimeRange, UnitOfWorkFactory
@@ -103,3 +106,27 @@ async def test_put_inserts_then_replaces_the_entry_with_its_id(
         assert await uow.audit.find(entry.id) == entry
         page = await uow.audit.query(AuditFilter(), PageRequest(10))
     assert [e.id for e in page.items] == [entry.id]
+
+
+async def test_append_many_stores_every_entry_or_none(uow_factory: UnitOfWorkFactory) -> None:
+    (stored,) = await _appended(uow_factory, an_audit_entry())
+    fresh = [an_audit_entry(timestamp=at(i)) for i in range(3)]
+
+    async with uow_factory() as uow:
+        with pytest.raises(DuplicateRecord):
+            await uow.audit.append_many([*fresh, stored])
+        with pytest.raises(DuplicateRecord):
+            await uow.audit.append_many([fresh[0], fresh[0]])
+        await uow.audit.append_many([])
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert [e.id for e in (await uow.audit.query(AuditFilter(), PageRequest(10))).items] == [
+            stored.id
+        ]
+
+    async with uow_factory() as uow:
+        await uow.audit.append_many(fresh)
+        await uow.commit()
+    async with uow_factory() as uow:
+        page = await uow.audit.query(AuditFilter(), PageRequest(10))
+    assert [e.id for e in page.items] == _newest_first([stored, *fresh])

@@ -8,7 +8,7 @@ from domain.errors import DuplicateUser, TransactionNotFound
 from domain.model import Transaction
 from domain.pagination import PageRequest
 from ports import TimeRange, UnitOfWorkFactory
-from tests.builders import a_transaction, a_user, stored_model_version
+from tests.builders import a_prediction, a_transaction, a_user, stored_model_version
 
 
 class Boom(Exception):
@@ -150,3 +150,21 @@ async def test_uncommitted_work_is_invisible_to_a_concurrent_unit_of_work(
         await writer.commit()
 
     assert await _exists(uow_factory, tx)
+
+
+async def test_a_failed_write_of_an_all_or_nothing_unit_undoes_all_its_work(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    version = await stored_model_version(uow_factory)
+    tx = a_transaction()
+
+    async def add_then_fail() -> None:
+        async with uow_factory() as uow:
+            uow.all_or_nothing()
+            await uow.transactions.add_many([tx])
+            await uow.predictions.add_many([a_prediction(a_transaction(), version)])
+
+    with pytest.raises(TransactionNotFound):  # the error is still the one that explains it
+        await add_then_fail()
+
+    assert not await _exists(uow_factory, tx)

@@ -106,3 +106,32 @@ def test_a_row_of_the_wrong_width_or_not_finite_is_refused() -> None:
 def test_not_recorded_is_none_and_nothing_to_say_is_empty() -> None:
     assert normalize_contributions(None) is None
     assert normalize_contributions([]) == ()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c", "d", "e", "f"]),
+            st.sampled_from([0.0, 0.5, -0.5, 1.0, -2.0, 3.25]),
+        ),
+        max_size=7,
+    )
+)
+def test_normalising_is_idempotent_whatever_the_sequence_type(
+    pairs: list[tuple[str, float]],
+) -> None:
+    items = [Contribution(feature, size) for feature, size in pairs]
+    try:
+        from_list = normalize_contributions(list(items))
+    except InvalidInput:
+        with pytest.raises(InvalidInput):
+            normalize_contributions(tuple(items))
+        return
+    assert from_list is not None
+    assert normalize_contributions(tuple(items)) == from_list
+    assert normalize_contributions(from_list) is from_list  # no second pass on the hot path
+    assert normalize_contributions(list(from_list)) == from_list
+    assert [abs(c.contribution) for c in from_list] == sorted(
+        (abs(c.contribution) for c in items), reverse=True
+    )

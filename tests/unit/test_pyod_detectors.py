@@ -7,10 +7,14 @@ import math
 import random
 from collections.abc import Mapping
 
+import numpy as np
 import pytest
+from pyod.models.iforest import IForest
 from pyod.utils import persistence
 
 from adapters.detectors import PyodDetectorFactory
+from adapters.detectors.params import resolve_params
+from adapters.detectors.pipeline import fit_pipeline
 from domain.errors import InvalidInput
 from domain.services.evaluation import roc_auc
 from ports.detector import TrainedDetector, TrainingSet
@@ -144,6 +148,30 @@ def test_reference_detectors_keep_at_most_max_reference_rows(algorithm: str) -> 
     full = FACTORY.train(algorithm, {}, TRAINING)
     assert len(capped.training_scores) == 100
     assert len(capped.artifact) < len(full.artifact)
+
+
+def test_a_forest_grows_from_every_row_but_calibrates_on_max_reference_rows() -> None:
+    rows = _typical_rows(3000)
+    params = resolve_params("iforest", {"max_reference_rows": 500})
+    fitted = fit_pipeline("iforest", params, rows, [None] * len(rows))
+    assert len(fitted.training_scores) == 500
+
+    # The forest pyod's own fit grows from all the rows, same seed: it ranks every row the
+    # same way, its scores shifted by a constant (the offset comes from the sample).
+    pipeline = fitted.pipeline
+    scaled = (np.asarray(rows) - pipeline.center) / pipeline.scale
+    reference = IForest(
+        n_estimators=int(params["n_estimators"]),
+        max_samples=int(params["max_samples"]),
+        contamination=float(params["contamination"]),
+        n_jobs=1,
+        random_state=int(params["random_state"]),
+    ).fit(scaled)
+    unseen = scaled[::7] * 1.5
+    ours = pipeline.detector.decision_function(unseen)
+    theirs = reference.decision_function(unseen)
+    assert np.ptp(ours - theirs) < 1e-9
+    assert abs(float(np.mean(ours - theirs))) < 0.05
 
 
 def _shapes(count: int = 1000) -> TrainingSet:

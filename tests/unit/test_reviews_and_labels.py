@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 import pytest
 
@@ -107,6 +108,9 @@ class _LostConnectionAudit:
     """An audit log that fails to append, as a dropped connection would."""
 
     async def append(self, entry: AuditLog) -> None:
+        raise RuntimeError("connection lost")
+
+    async def append_many(self, entries: Sequence[AuditLog]) -> None:
         raise RuntimeError("connection lost")
 
     async def query(self, criteria: AuditFilter, page: PageRequest) -> Page[AuditLog]:

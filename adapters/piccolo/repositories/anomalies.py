@@ -18,9 +18,9 @@ from adapters.piccolo.sql.engine import Dialect
 from adapters.piccolo.sql.errors import ForeignKeyViolation, UniqueViolation
 from adapters.piccolo.sql.session import SessionProvider
 from adapters.piccolo.sql.statements import (
+    add_rows,
     any_of,
     first_repeat,
-    insert,
     newest_first,
     sql,
     update,
@@ -80,7 +80,7 @@ class PiccoloAnomalyRepository:
         session = await self._session()
         try:
             async with session.write():
-                await insert(session, ANOMALIES, anomalies)
+                await add_rows(session, ANOMALIES, anomalies)
         except UniqueViolation:
             ids = [a.id for a in anomalies]
             raise DuplicateRecord(

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
+from adapters.piccolo.repositories.references import first_present
 from adapters.piccolo.schema.codecs import AUDIT_LOGS
 from adapters.piccolo.sql.errors import UniqueViolation
 from adapters.piccolo.sql.session import SessionProvider
-from adapters.piccolo.sql.statements import insert, newest_first, sql, within
+from adapters.piccolo.sql.statements import (
+    add_rows,
+    first_repeat,
+    insert,
+    newest_first,
+    sql,
+    within,
+)
 from domain.errors import DuplicateRecord
 from domain.model import AuditLog
 from domain.pagination import Page, PageRequest
@@ -24,12 +33,22 @@ class PiccoloAuditLogRepository:
         self._session = session
 
     async def append(self, entry: AuditLog) -> None:
+        await self.append_many([entry])
+
+    async def append_many(self, entries: Sequence[AuditLog]) -> None:
+        if not entries:
+            return
+        repeated = first_repeat([entry.id for entry in entries])
+        if repeated is not None:
+            raise DuplicateRecord("audit log entry", repeated)
         session = await self._session()
         try:
             async with session.write():
-                await insert(session, AUDIT_LOGS, [entry])
+                await add_rows(session, AUDIT_LOGS, entries)
         except UniqueViolation:
-            raise DuplicateRecord("audit log entry", entry.id) from None
+            ids = [entry.id for entry in entries]
+            stored = await first_present(session, "audit_logs", "id", ids)
+            raise DuplicateRecord("audit log entry", stored) from None
 
     async def find(self, entry_id: uuid.UUID) -> AuditLog | None:
         session = await self._session()

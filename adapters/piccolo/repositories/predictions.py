@@ -14,7 +14,14 @@ from adapters.piccolo.repositories.references import (
 from adapters.piccolo.schema.codecs import PREDICTIONS
 from adapters.piccolo.sql.errors import ForeignKeyViolation, UniqueViolation
 from adapters.piccolo.sql.session import SessionProvider
-from adapters.piccolo.sql.statements import any_of, first_repeat, insert, newest_first, sql, within
+from adapters.piccolo.sql.statements import (
+    add_rows,
+    any_of,
+    first_repeat,
+    newest_first,
+    sql,
+    within,
+)
 from adapters.piccolo.sql.values import db_instant, db_uuid
 from domain.errors import DuplicateRecord, ModelVersionNotFound, TransactionNotFound
 from domain.model import Prediction
@@ -38,7 +45,7 @@ class PiccoloPredictionRepository:
         session = await self._session()
         try:
             async with session.write():
-                await insert(session, PREDICTIONS, predictions)
+                await add_rows(session, PREDICTIONS, predictions)
         except UniqueViolation:
             ids = [p.id for p in predictions]
             stored = await first_present(session, "predictions", "id", ids)

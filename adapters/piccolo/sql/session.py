@@ -11,6 +11,13 @@ a write transaction is ``BEGIN IMMEDIATE`` (a deferred one could fail to upgrade
 Each session starts a *new* transaction even when the calling context already has one:
 Piccolo would otherwise silently join the outer transaction, and two units of work - say a
 writer and a reader in the same task - must stay isolated from each other.
+
+A session counts the statements it sends (``BEGIN``, savepoints and ``COMMIT`` included)
+into a ``StatementMeter``: each one is a round trip, and the hot path's tests count them
+per micro-batch so that a regression fails. An *all-or-nothing* session
+(``UnitOfWork.all_or_nothing``) takes no per-statement savepoints: the first failed write
+rolls the whole transaction back at once, and the session refuses every later write and
+the commit.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import contextlib
 import contextvars
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
@@ -33,6 +41,15 @@ class Row(Protocol):
     """A result row: ``asyncpg.Record`` on PostgreSQL, ``dict`` on SQLite."""
 
     def __getitem__(self, key: str) -> Any: ...
+
+
+@dataclass(slots=True)
+class StatementMeter:
+    """Statements sent by the sessions of one database (each one a round trip):
+    ``BEGIN``/``COMMIT``/``ROLLBACK``, savepoints, queries, each ``COPY`` and each chunk read
+    from a cursor (``executemany`` counts once: asyncpg pipelines it)."""
+
+    statements: int = 0
 
 
 class _DeferredPostgresTransaction(PostgresTransaction):
@@ -99,13 +116,19 @@ class Session:
         dialect: Dialect,
         transaction: _DeferredPostgresTransaction | _DeferredSQLiteTransaction,
         outer: contextvars.Token[Any],
+        meter: StatementMeter | None = None,
     ) -> None:
         self.dialect = dialect
         self._transaction = transaction
         self._outer = outer
+        self._meter = meter if meter is not None else StatementMeter()
+        self.all_or_nothing = False
+        self._failed = False
 
     @classmethod
-    async def open(cls, engine: PostgresEngine | SQLiteEngine) -> Session:
+    async def open(
+        cls, engine: PostgresEngine | SQLiteEngine, meter: StatementMeter | None = None
+    ) -> Session:
         # Hide any transaction of the calling context so Piccolo does not join it.
         current: contextvars.ContextVar[Any] = engine.current_transaction
         outer = current.set(None)
@@ -123,7 +146,7 @@ class Session:
             current.reset(outer)
             raise
         dialect: Dialect = "postgres" if isinstance(engine, PostgresEngine) else "sqlite"
-        return cls(dialect, transaction, outer)
+        return cls(dialect, transaction, outer, meter)
 
     @property
     def connection(self) -> Any:
@@ -135,7 +158,13 @@ class Session:
         commit fails (the work is then rolled back and the error raised)."""
         transaction = self._transaction
         try:
+            if commit and self._failed:
+                raise RuntimeError(
+                    "a write of this all-or-nothing unit of work failed and it was rolled "
+                    "back whole; it cannot be committed"
+                )
             with translate_errors():
+                self._count(1 if transaction.begun else 0)
                 if commit:
                     await transaction.commit()
                 else:
@@ -163,8 +192,12 @@ class Session:
         current.reset(transaction.context)
         current.reset(self._outer)
 
+    def _count(self, statements: int = 1) -> None:
+        self._meter.statements += statements
+
     async def fetch(self, query: QueryString) -> list[Row]:
         sql, args = query.compile_string(self.dialect)
+        self._count()
         with translate_errors():
             if self.dialect == "postgres":
                 rows: list[Row] = await self.connection.fetch(sql, *args)
@@ -182,15 +215,17 @@ class Session:
         sql, args = query.compile_string(self.dialect)
         if self.dialect == "postgres":
             with translate_errors():
-                await self._transaction.ensure_begun()
+                await self._begin()
                 cursor = await self.connection.cursor(sql, *args)
             while True:
+                self._count()
                 with translate_errors():
                     rows: list[Row] = await cursor.fetch(size)
                 if rows:
                     yield rows
                 if len(rows) < size:
                     return
+        self._count()
         with translate_errors():
             lite = await self.connection.execute(sql, args)
         try:
@@ -207,6 +242,7 @@ class Session:
     async def fetchrow(self, query: QueryString) -> Row | None:
         if self.dialect == "postgres":
             sql, args = query.compile_string(self.dialect)
+            self._count()
             with translate_errors():
                 row: Row | None = await self.connection.fetchrow(sql, *args)
                 return row
@@ -216,6 +252,7 @@ class Session:
     async def execute(self, query: QueryString) -> int:
         """Run a statement; return the number of rows it changed."""
         sql, args = query.compile_string(self.dialect)
+        self._count()
         with translate_errors():
             if self.dialect == "postgres":
                 status: str = await self.connection.execute(sql, *args)
@@ -232,8 +269,28 @@ class Session:
         if not rows:
             return
         sql, _ = QueryString(template, *rows[0]).compile_string(self.dialect)
+        self._count()
         with translate_errors():
             await self.connection.executemany(sql, rows)
+
+    async def copy_records(
+        self, table: str, records: Sequence[Sequence[Any]], columns: Sequence[str]
+    ) -> None:
+        """``COPY table (columns) FROM STDIN`` (binary) of ``records``, PostgreSQL only."""
+        self._count()
+        with translate_errors():
+            await self.connection.copy_records_to_table(table, records=records, columns=columns)
+
+    async def _begin(self) -> None:
+        if self._failed:
+            raise RuntimeError(
+                "a write of this all-or-nothing unit of work failed and it was rolled back "
+                "whole; leave it and start a new one"
+            )
+        transaction = self._transaction
+        if not transaction.begun:
+            self._count()
+            await transaction.ensure_begun()
 
     @asynccontextmanager
     async def write(self, *, savepoint: bool = True) -> AsyncIterator[Session]:
@@ -241,23 +298,46 @@ class Session:
         the block's changes are undone and the error propagates; earlier work stays.
 
         ``savepoint=False`` saves two round trips for statements that cannot fail on a
-        constraint; if one fails anyway, PostgreSQL refuses the rest of the transaction."""
+        constraint; if one fails anyway, PostgreSQL refuses the rest of the transaction.
+        In an all-or-nothing session no savepoint is taken (a caller that would recover
+        from the block's error and go on checks ``all_or_nothing`` and does not): a
+        failure rolls the whole transaction back at once (so the reads that explain the
+        error still work) and fails the session."""
         with translate_errors():
-            await self._transaction.ensure_begun()
+            await self._begin()
+        if self.all_or_nothing:
+            try:
+                yield self
+            except BaseException:
+                await self._fail()
+                raise
+            return
         if not savepoint:
             yield self
             return
+        self._count()
         with translate_errors():
             point = await self._transaction.savepoint()
         try:
             yield self
         except BaseException:
+            self._count(2)
             with translate_errors():
                 await point.rollback_to()  # type: ignore[no-untyped-call]
                 await point.release()  # type: ignore[no-untyped-call]
             raise
+        self._count()
         with translate_errors():
             await point.release()  # type: ignore[no-untyped-call]
+
+    async def _fail(self) -> None:
+        """End the transaction of a failed all-or-nothing write; later writes are refused."""
+        self._failed = True
+        transaction = self._transaction
+        self._count(1 if transaction.begun else 0)
+        with contextlib.suppress(Exception):  # a broken connection: the server discards it
+            await transaction.rollback()
+        transaction.begun = False
 
 
 SessionProvider = Callable[[], Awaitable[Session]]

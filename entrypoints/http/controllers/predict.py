@@ -73,9 +73,9 @@ class PredictController(Controller):
         principal = current_principal(request)
         transactions = predictor.parse_batch(data.transactions)
         results = await predictor.predict_many(transactions, principal.user_id)
-        predictions = [
-            prediction_out(result, await predictor.tag(result.model_version)) for result in results
-        ]
+        versions = {result.model_version.id: result.model_version for result in results}
+        tags = {key: await predictor.tag(version) for key, version in versions.items()}
+        predictions = [prediction_out(result, tags[result.model_version.id]) for result in results]
         return BatchOut(
             predictions=predictions,
             total_processed=len(predictions),

@@ -1,0 +1,262 @@
+"""Group commit on the real databases (sqlite | postgres): concurrent single ``/predict``
+transactions share one micro-batch, and that batch costs a fixed number of statements,
+whatever its size - two reads, then ``BEGIN``, one multi-row statement per table written
+(transactions, predictions, anomalies, audit rows) and ``COMMIT``. Counted with the
+database's ``StatementMeter`` (every statement a session sends), so a regression that
+adds a statement per row, or a savepoint per table, fails here.
+
+A batch whose write fails is rolled back whole: every caller gets the error, and nothing
+of the batch is stored."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Sequence
+
+import pytest
+
+from adapters.memory.blobs import InMemoryBlobStore
+from adapters.piccolo import PiccoloDatabase
+from adapters.piccolo.sql.statements import COPY_THRESHOLD
+from domain.errors import Conflict, DuplicateRecord, TransactionNotFound
+from domain.model import AuditLog, ModelStatus, Transaction
+from domain.pagination import PageRequest
+from domain.services.artifacts import artifact_uri_for, store_artifact
+from domain.services.scoring import ScoredTransaction, Scorer
+from entrypoints.bootstrap import services_over
+from entrypoints.http.batching import MicroBatcher
+from ports import AuditFilter, TimeRange
+from tests.backends import reset_database
+from tests.builders import (
+    a_model,
+    a_model_version,
+    a_prediction,
+    a_transaction,
+    an_audit_entry,
+    stored_model_version,
+)
+from tests.clocks import ManualClock
+from tests.detectors import LinearFactory
+
+BANDS = {"threshold": 19.0, "low": 19.0, "medium": 20.0, "high": 21.0, "critical": 22.0}
+FLAGGED = 10**20  # log_value 20.0: an anomaly (medium)
+STATEMENTS_PER_BATCH = 8
+"""get_many + served_for, BEGIN, INSERT transactions, predictions, anomalies, audit, COMMIT."""
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def database(request: pytest.FixtureRequest) -> PiccoloDatabase:
+    database: PiccoloDatabase = request.getfixturevalue(f"{request.param}_database")
+    await reset_database(database)
+    return database
+
+
+async def _scorer(database: PiccoloDatabase) -> Scorer:
+    blobs = InMemoryBlobStore()
+    model = a_model(algorithm="linear")
+    key, digest = store_artifact(blobs, b'{"factor": 1.0}')
+    version = a_model_version(
+        model,
+        1,
+        status=ModelStatus.ACTIVE,
+        traffic_weight=100,
+        artifact_uri=artifact_uri_for(blobs, key),
+        artifact_sha256=digest,
+        thresholds=BANDS,
+        feature_version=1,
+    )
+    async with database.uow() as uow:
+        await uow.models.add_model(model)
+        await uow.models.add_version(version)
+        await uow.commit()
+    services = services_over(
+        database.uow, clock=ManualClock(), blobs=blobs, detectors=LinearFactory()
+    )
+    scorer = Scorer(services)
+    await scorer.refresh()
+    return scorer
+
+
+def _half_flagged(count: int) -> list[Transaction]:
+    return [a_transaction(value=FLAGGED if i % 2 else 10**18) for i in range(count)]
+
+
+async def _statements_of(database: PiccoloDatabase, call: Awaitable[object]) -> int:
+    before = database.statements.statements
+    await call
+    return database.statements.statements - before
+
+
+def _audit_each(results: Sequence[ScoredTransaction]) -> list[AuditLog]:
+    return [an_audit_entry(resource=f"transactions/{r.transaction.hash}") for r in results]
+
+
+async def test_a_batch_costs_the_same_few_statements_whatever_its_size(
+    database: PiccoloDatabase,
+) -> None:
+    scorer = await _scorer(database)
+
+    counts = {}
+    for size in (1, 40, 400):
+        counts[size] = await _statements_of(
+            database, scorer.score_transactions(_half_flagged(size), audit=_audit_each)
+        )
+
+    assert counts == {
+        1: STATEMENTS_PER_BATCH - 1,
+        40: STATEMENTS_PER_BATCH,
+        400: STATEMENTS_PER_BATCH,
+    }
+    async with database.uow() as uow:
+        audited = await uow.audit.query(AuditFilter(), PageRequest(500))
+        stored = await uow.transactions.list_by_time(TimeRange(), PageRequest(500))
+    assert len(audited.items) == len(stored.items) == 441
+
+
+async def test_concurrent_single_transactions_share_one_transaction_of_few_statements(
+    database: PiccoloDatabase,
+) -> None:
+    scorer = await _scorer(database)
+    batcher = MicroBatcher(scorer.score_transactions, micro_batch=64, flush_ms=50, workers=1)
+    transactions = _half_flagged(32)
+
+    async with batcher.running_workers():
+        before = database.statements.statements
+        results = await asyncio.gather(
+            *(batcher.submit(tx, an_audit_entry(resource=tx.hash)) for tx in transactions)
+        )
+        spent = database.statements.statements - before
+
+    assert spent == STATEMENTS_PER_BATCH
+    assert [r.transaction.hash for r in results] == [tx.hash for tx in transactions]
+    assert sum(r.anomaly is not None for r in results) == 16
+    async with database.uow() as uow:
+        assert len((await uow.audit.query(AuditFilter(), PageRequest(100))).items) == 32
+
+
+async def test_a_batch_whose_write_fails_fails_every_caller_and_stores_nothing(
+    database: PiccoloDatabase,
+) -> None:
+    scorer = await _scorer(database)
+    clash = an_audit_entry()
+    async with database.uow() as uow:
+        await uow.audit.append(clash)
+        await uow.commit()
+    batcher = MicroBatcher(scorer.score_transactions, micro_batch=64, flush_ms=50, workers=1)
+    transactions = _half_flagged(8)
+    # The last caller's audit row has a stored id: the batch's last statement fails.
+    audits = [an_audit_entry(resource=tx.hash) for tx in transactions[:-1]] + [clash]
+
+    async with batcher.running_workers():
+        outcomes = await asyncio.gather(
+            *(batcher.submit(tx, entry) for tx, entry in zip(transactions, audits, strict=True)),
+            return_exceptions=True,
+        )
+
+    assert all(isinstance(outcome, DuplicateRecord) for outcome in outcomes), outcomes
+    async with database.uow() as uow:
+        assert await uow.transactions.get_many(tx.hash for tx in transactions) == {}
+        assert await uow.predictions.served_for(tx.hash for tx in transactions) == {}
+        assert [e.id for e in (await uow.audit.query(AuditFilter(), PageRequest(10))).items] == [
+            clash.id
+        ]
+
+
+async def test_an_all_or_nothing_unit_refuses_to_go_on_after_a_failed_write(
+    database: PiccoloDatabase,
+) -> None:
+    stored = an_audit_entry()
+    async with database.uow() as uow:
+        await uow.audit.append(stored)
+        await uow.commit()
+    tx = a_transaction()
+
+    async with database.uow() as uow:
+        uow.all_or_nothing()
+        await uow.transactions.add_many([tx])
+        with pytest.raises(DuplicateRecord):
+            await uow.audit.append(stored)
+        with pytest.raises(RuntimeError, match="all-or-nothing"):
+            await uow.transactions.add_many([a_transaction()])
+        with pytest.raises(RuntimeError, match="all-or-nothing"):
+            await uow.commit()
+
+    async with database.uow() as uow:
+        assert await uow.transactions.get_many([tx.hash]) == {}
+
+
+@pytest.mark.postgres
+async def test_a_copy_that_races_a_concurrent_writer_is_a_conflict_to_retry(
+    postgres_database: PiccoloDatabase,
+) -> None:
+    database = postgres_database
+    await reset_database(database)
+    batch = [a_transaction() for _ in range(COPY_THRESHOLD)]  # the COPY path
+
+    async def store_too() -> None:
+        async with database.uow() as uow:
+            uow.all_or_nothing()
+            await uow.transactions.add_many(batch)
+            await uow.commit()
+
+    async with database.uow() as first:
+        await first.transactions.add_many(batch)
+        racing = asyncio.create_task(store_too())
+        await asyncio.sleep(0.5)  # its COPY waits for the first writer's keys
+        assert not racing.done()
+        await first.commit()
+    with pytest.raises(Conflict):
+        await racing
+
+    async with database.uow() as uow:  # a retry finds them stored
+        uow.all_or_nothing()
+        result = await uow.transactions.add_many(batch)
+    assert result.inserted == ()
+    assert len(result.duplicates) == COPY_THRESHOLD
+
+
+@pytest.mark.postgres
+async def test_large_batches_are_copied_in_the_same_few_statements(
+    postgres_database: PiccoloDatabase,
+) -> None:
+    await reset_database(postgres_database)
+    scorer = await _scorer(postgres_database)
+
+    spent = [
+        await _statements_of(
+            postgres_database,
+            scorer.score_transactions(_half_flagged(size), audit=lambda _: [an_audit_entry()]),
+        )
+        for size in (COPY_THRESHOLD, 3 * COPY_THRESHOLD)
+    ]
+
+    # The COPY path's existence check of the transactions is one statement more.
+    assert spent == [STATEMENTS_PER_BATCH + 1] * 2
+    async with postgres_database.uow() as uow:
+        page = await uow.transactions.list_by_time(TimeRange(), PageRequest(1))
+    assert page.items
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("all_or_nothing", [False, True])
+async def test_a_copied_prediction_of_an_unknown_transaction_is_refused_by_name(
+    postgres_database: PiccoloDatabase, all_or_nothing: bool
+) -> None:
+    await reset_database(postgres_database)
+    version = await stored_model_version(postgres_database.uow)
+    known = [a_transaction() for _ in range(COPY_THRESHOLD)]
+    orphan = a_transaction()
+    async with postgres_database.uow() as uow:
+        await uow.transactions.add_many(known)
+        await uow.commit()
+    predictions = [a_prediction(tx, version) for tx in [*known, orphan]]
+
+    async with postgres_database.uow() as uow:
+        if all_or_nothing:
+            uow.all_or_nothing()
+        with pytest.raises(TransactionNotFound) as refused:
+            await uow.predictions.add_many(predictions)
+    assert refused.value.key == orphan.hash
+
+    async with postgres_database.uow() as uow:
+        assert await uow.predictions.served_for(tx.hash for tx in known) == {}
