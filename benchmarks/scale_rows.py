@@ -194,6 +194,8 @@ def _anomalies(
         "reviewed_at": np.where(reviewed, _instants(reviewed_at), b""),
         "note": np.where(reviewed, b"checked against the sender's history", b""),
         "detected_at": predictions["created_at"][picked],
+        "assigned_to": np.full(k, b""),
+        "assigned_at": np.full(k, b""),
     }
     return _csv(columns, ANOMALIES.columns)
 
