@@ -3,9 +3,10 @@
 ``Scorer.score_transactions(batch)`` is the one code path for a single transaction and for
 a batch of any size:
 
-1. one short read: which transactions are stored already, and which of those a served
-   prediction has scored (those are *replays*: their stored prediction and anomaly are
-   returned, ``replayed=True``, and nothing is written for them again); and, only when a
+1. one short read: which transactions are stored already, and (a second read, only when
+   some are) which of those a served prediction has scored (those are *replays*: their
+   stored prediction and anomaly are returned, ``replayed=True``, and nothing is written
+   for them again); and, only when a
    serving version's feature set uses sender history (feature set 4), the stored activity
    of the other transactions' senders (``TransactionRepository.sender_activity``), to which
    the batch's own earlier transactions of the same sender are added
@@ -196,7 +197,9 @@ class Scorer:
         hashes = [tx.hash for tx in unique]
         async with self._uow() as uow:
             stored = await uow.transactions.get_many(hashes)
-            outcome = await self._replays(uow, serving, hashes, stored)
+            # A served prediction is stored with its transaction: only a stored hash can
+            # be a replay, so a batch of new transactions skips that read.
+            outcome = await self._replays(uow, serving, list(stored), stored)
             # The stored transaction wins over a resubmitted one with different fields.
             pending = [stored.get(tx.hash, tx) for tx in unique if tx.hash not in outcome]
             if not pending:
@@ -233,7 +236,10 @@ class Scorer:
         hashes: Iterable[str],
         transactions: Mapping[str, Transaction],
     ) -> dict[str, ScoredTransaction]:
-        """Stored served predictions of ``hashes``, as replayed results."""
+        """Stored served predictions of ``hashes``, as replayed results (no read for none)."""
+        hashes = list(hashes)
+        if not hashes:
+            return {}
         predictions = await uow.predictions.served_for(hashes)
         if not predictions:
             return {}

@@ -173,8 +173,10 @@ class MicroBatcher:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
+            # ``asyncio.timeout`` rather than ``wait_for``: no task per awaited item.
             try:
-                batch.append(await asyncio.wait_for(self._queue.get(), left))
+                async with asyncio.timeout(left):
+                    batch.append(await self._queue.get())
             except TimeoutError:
                 break
 

@@ -1,6 +1,7 @@
 """Group commit on the real databases (sqlite | postgres): concurrent single ``/predict``
 transactions share one micro-batch, and that batch costs a fixed number of statements,
-whatever its size - two reads, then ``BEGIN``, one multi-row statement per table written
+whatever its size - one read (``get_many``; a second, ``served_for``, only when some of
+the batch is stored already), then ``BEGIN``, one multi-row statement per table written
 (transactions, predictions, anomalies, audit rows) and ``COMMIT``. Counted with the
 database's ``StatementMeter`` (every statement a session sends), so a regression that
 adds a statement per row, or a savepoint per table, fails here.
@@ -40,8 +41,9 @@ from tests.detectors import LinearFactory
 
 BANDS = {"threshold": 19.0, "low": 19.0, "medium": 20.0, "high": 21.0, "critical": 22.0}
 FLAGGED = 10**20  # log_value 20.0: an anomaly (medium)
-STATEMENTS_PER_BATCH = 8
-"""get_many + served_for, BEGIN, INSERT transactions, predictions, anomalies, audit, COMMIT."""
+STATEMENTS_PER_BATCH = 7
+"""get_many, BEGIN, INSERT transactions, predictions, anomalies, audit, COMMIT: new
+transactions only (nothing stored, so no served prediction to look up)."""
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -132,6 +134,24 @@ async def test_concurrent_single_transactions_share_one_transaction_of_few_state
     assert sum(r.anomaly is not None for r in results) == 16
     async with database.uow() as uow:
         assert len((await uow.audit.query(AuditFilter(), PageRequest(100))).items) == 32
+
+
+async def test_a_batch_with_stored_transactions_reads_their_predictions_once_more(
+    database: PiccoloDatabase,
+) -> None:
+    scorer = await _scorer(database)
+    first = _half_flagged(4)
+    await scorer.score_transactions(first)
+    batch = [*first[:2], *_half_flagged(3)]
+
+    spent = await _statements_of(database, scorer.score_transactions(batch, audit=_audit_each))
+    again = await scorer.score_transactions(first)
+
+    # served_for and their anomalies, for the two stored ones
+    assert spent == STATEMENTS_PER_BATCH + 2
+    results = await scorer.score_transactions(batch)
+    assert [r.replayed for r in results] == [True] * 5
+    assert all(r.replayed for r in again)
 
 
 async def test_a_batch_whose_write_fails_fails_every_caller_and_stores_nothing(

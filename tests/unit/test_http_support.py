@@ -6,7 +6,9 @@ import io
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from adapters.memory import InMemoryDatabase
 from entrypoints.http.context import request_context
@@ -72,3 +74,47 @@ def test_log_records_become_one_json_object_with_their_fields() -> None:
     assert (line["level"], line["logger"]) == ("warning", "chainwatch.test.json")
     assert line["timestamp"].endswith("Z")
     assert "color_message" not in line
+
+
+def _lines(formatter: logging.Formatter, emit: Callable[[logging.Logger], None]) -> list[Any]:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    logger = logging.getLogger("chainwatch.test.json_equivalence")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        emit(logger)
+    finally:
+        logger.removeHandler(handler)
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_the_fast_log_formatter_writes_what_the_structlog_chain_wrote() -> None:
+    def emit(logger: logging.Logger) -> None:
+        logger.info(
+            "request %s",
+            "done",
+            extra={
+                "request_id": "r-1",
+                "status": 200,
+                "duration_ms": 1.25,
+                "user_id": None,
+                "tags": ["a", 1],
+                "color_message": "\x1b[1m",
+            },
+        )
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            logger.exception("failed", extra={"attempt": 2})
+
+    fast = _lines(json_formatter(), emit)
+    reference = _lines(json_formatter(structlog_chain=True), emit)
+    assert len(fast) == len(reference) == 2
+    for mine, theirs in zip(fast, reference, strict=True):
+        assert mine["timestamp"].endswith("Z")
+        assert list(mine) == list(theirs)  # the same fields, in the same order
+        assert {**mine, "timestamp": None} == {**theirs, "timestamp": None}
+    assert "ValueError: boom" in fast[1]["exception"]
