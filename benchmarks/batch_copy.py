@@ -4,7 +4,8 @@ asyncpg ``COPY`` of the same rows into the same tables, in one run.
     .venv/bin/python benchmarks/batch_copy.py [--size 1000] [--requests 10] [--rounds 5]
 
 On a scratch PostgreSQL database (created, migrated and dropped here), one app instance in
-process over httpx's ASGI transport (production defaults, the bootstrap model), and in
+process over httpx's ASGI transport (production defaults: the bootstrap model,
+verified API keys cached for ``DEFAULT_API_KEY_CACHE_S``), and in
 rounds:
 
   chainwatch - ``requests`` batch requests of ``size`` fresh transactions, one at a time:
@@ -47,6 +48,7 @@ from domain.model import Role
 from domain.services.users import create_user, issue_api_key
 from entrypoints.bootstrap import wire
 from entrypoints.http import create_app
+from entrypoints.settings import DEFAULT_API_KEY_CACHE_S
 
 ADMIN_DSN = os.environ.get(
     "CHAINWATCH_TEST_DATABASE_URL", "postgresql://root@127.0.0.1:5432/postgres"
@@ -214,6 +216,7 @@ async def run(size: int, requests: int, rounds: int) -> None:
                 digester=digester,
                 blobs=InMemoryBlobStore(),
                 bootstrap_model=True,
+                api_key_cache_s=DEFAULT_API_KEY_CACHE_S,  # as `chainwatch serve` does
             )
         )
         ready, stop = asyncio.Event(), asyncio.Event()

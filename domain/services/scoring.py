@@ -52,6 +52,8 @@ from domain.model import (
     ModelVersion,
     Prediction,
     Transaction,
+    new_id,
+    unchecked,
 )
 from domain.services.artifacts import load_version_artifact
 from domain.services.services import Services
@@ -62,6 +64,7 @@ from domain.services.serving import (
     check_servable,
     score_pending,
 )
+from domain.values import check_finite, check_utc
 from ports.detector import Detector
 from ports.repositories import UnitOfWork
 
@@ -196,7 +199,9 @@ class Scorer:
         hashes = [tx.hash for tx in unique]
         async with self._uow() as uow:
             stored = await uow.transactions.get_many(hashes)
-            outcome = await self._replays(uow, serving, hashes, stored)
+            # A prediction references its stored transaction: only those can be replays
+            # (a batch of new transactions costs no second query).
+            outcome = await self._replays(uow, serving, list(stored), stored)
             # The stored transaction wins over a resubmitted one with different fields.
             pending = [stored.get(tx.hash, tx) for tx in unique if tx.hash not in outcome]
             if not pending:
@@ -259,7 +264,10 @@ class Scorer:
         return replays
 
     def _records(self, pending: list[Transaction], scored: list[VersionScores]) -> _Written:
-        now = self._clock.now()
+        # Every value below is normal already (stored hashes, finite scores and latencies
+        # checked by ``score_pending``, normalised contributions, the clock's UTC now): the
+        # rows are built without checking them again, a thousand a batch.
+        now = check_utc(self._clock.now(), "now")
         written = _Written()
         for tx in pending:
             for result in scored:
@@ -269,15 +277,17 @@ class Scorer:
                 version = result.loaded.version
                 verdict = result.loaded.rule.judge(raw)
                 severity = verdict.severity
-                prediction = Prediction(
+                prediction = unchecked(
+                    Prediction,
                     transaction_hash=tx.hash,
                     model_version_id=version.id,
-                    score=verdict.score,
+                    score=check_finite(verdict.score, "score"),
                     is_anomaly=verdict.is_anomaly,
                     served=result.served,
                     latency_ms=result.latency_ms,
                     contributions=result.contributions[tx.hash],
                     created_at=now,
+                    id=new_id(),
                 )
                 written.predictions.append(prediction)
                 if not result.served:
