@@ -218,7 +218,8 @@ class Scorer:
         async with self._uow() as uow:
             uow.all_or_nothing()  # one multi-row statement per table, no savepoints
             new = [tx for tx in pending if tx.hash not in stored]
-            added = await uow.transactions.add_many(new)
+            # Looked up in the read above: a hash stored since is a Conflict, retried.
+            added = await uow.transactions.add_many(new, found_absent=True)
             if added.duplicates:
                 raced = await self._replays(uow, serving, added.duplicates, {})
                 outcome.update(raced)
