@@ -6,9 +6,10 @@ the hashes already stored - unless the caller has just found them absent
 (``found_absent``, the scoring hot path: one round trip fewer). If a concurrent writer
 stores one of the hashes in between, the ``COPY`` fails as a whole; the savepoint undoes
 it and the batch goes through the conflict-tolerant path instead:
-``INSERT ... ON CONFLICT (hash) DO NOTHING RETURNING hash`` (``statements.insert``). Smaller batches take that path directly: one round trip. In an
-all-or-nothing unit of work (the scoring hot path) the ``COPY`` takes no savepoint: that
-rare race fails the unit of work with ``Conflict``, and its retry finds the hashes stored.
+``INSERT ... ON CONFLICT (hash) DO NOTHING RETURNING hash`` (``statements.insert``).
+Smaller batches take that path directly: one round trip. In an all-or-nothing unit of
+work (the scoring hot path) the ``COPY`` takes no savepoint: that rare race fails the
+unit of work with ``Conflict``, and its retry finds the hashes stored.
 """
 
 from __future__ import annotations
