@@ -138,12 +138,19 @@ class AuditFilter:
 
 
 class TransactionRepository(Protocol):
-    async def add_many(self, transactions: Sequence[Transaction]) -> AddManyResult:
+    async def add_many(
+        self, transactions: Sequence[Transaction], *, found_absent: bool = False
+    ) -> AddManyResult:
         """Insert new transactions; a hash already stored (or repeated in the batch) is
         reported in ``duplicates`` and left untouched — never overwritten, never an error.
         In an ``all_or_nothing`` unit of work, a hash that a concurrent unit of work
         stores while this one writes may instead raise ``Conflict`` (retry the unit of
-        work: the hash is then stored)."""
+        work: the hash is then stored).
+
+        ``found_absent=True`` says the caller has just looked the hashes up and found none
+        stored (the scoring hot path): an adapter may then skip looking again, so that in
+        an ``all_or_nothing`` unit of work any stored hash - raced in since, or not - may
+        raise ``Conflict``; outside one, duplicates are still reported."""
         ...
 
     async def get(self, tx_hash: str) -> Transaction:

@@ -22,7 +22,10 @@ class InMemoryTransactionRepository:
     def __init__(self, workspace: Callable[[], Workspace]) -> None:
         self._workspace = workspace
 
-    async def add_many(self, transactions: Sequence[Transaction]) -> AddManyResult:
+    async def add_many(
+        self, transactions: Sequence[Transaction], *, found_absent: bool = False
+    ) -> AddManyResult:
+        # Looking up a dict costs nothing: ``found_absent`` changes nothing here.
         table = self._workspace().transactions
         inserted: list[str] = []
         duplicates: list[str] = []

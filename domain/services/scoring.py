@@ -53,6 +53,8 @@ from domain.model import (
     ModelVersion,
     Prediction,
     Transaction,
+    new_id,
+    unchecked,
 )
 from domain.services.artifacts import load_version_artifact
 from domain.services.services import Services
@@ -63,6 +65,7 @@ from domain.services.serving import (
     check_servable,
     score_pending,
 )
+from domain.values import check_finite, check_utc
 from ports.detector import Detector
 from ports.repositories import UnitOfWork
 
@@ -216,7 +219,8 @@ class Scorer:
         async with self._uow() as uow:
             uow.all_or_nothing()  # one multi-row statement per table, no savepoints
             new = [tx for tx in pending if tx.hash not in stored]
-            added = await uow.transactions.add_many(new)
+            # Looked up in the read above: a hash stored since is a Conflict, retried.
+            added = await uow.transactions.add_many(new, found_absent=True)
             if added.duplicates:
                 raced = await self._replays(uow, serving, added.duplicates, {})
                 outcome.update(raced)
@@ -265,7 +269,10 @@ class Scorer:
         return replays
 
     def _records(self, pending: list[Transaction], scored: list[VersionScores]) -> _Written:
-        now = self._clock.now()
+        # Every value below is normal already (stored hashes, finite scores and latencies
+        # checked by ``score_pending``, normalised contributions, the clock's UTC now): the
+        # rows are built without checking them again, a thousand a batch.
+        now = check_utc(self._clock.now(), "now")
         written = _Written()
         for tx in pending:
             for result in scored:
@@ -275,15 +282,17 @@ class Scorer:
                 version = result.loaded.version
                 verdict = result.loaded.rule.judge(raw)
                 severity = verdict.severity
-                prediction = Prediction(
+                prediction = unchecked(
+                    Prediction,
                     transaction_hash=tx.hash,
                     model_version_id=version.id,
-                    score=verdict.score,
+                    score=check_finite(verdict.score, "score"),
                     is_anomaly=verdict.is_anomaly,
                     served=result.served,
                     latency_ms=result.latency_ms,
                     contributions=result.contributions[tx.hash],
                     created_at=now,
+                    id=new_id(),
                 )
                 written.predictions.append(prediction)
                 if not result.served:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from domain.calibration import ScoreRule, score_rule
 from domain.errors import InvalidInput, Unavailable
-from domain.explanations import Contribution, top_contributions
+from domain.explanations import Contribution, top_contributions_of_rows
 from domain.features import (
     SUPPORTED_FEATURE_VERSIONS,
     extract_features,
@@ -110,7 +110,7 @@ def _run(
         )
     names = feature_names(loaded.version.feature_version)
     try:
-        tops = [top_contributions(names, values) for values in per_row]
+        tops = top_contributions_of_rows(names, per_row)
     except InvalidInput as error:
         raise Unavailable(
             f"model version {loaded.version.id} explained its scores wrongly "

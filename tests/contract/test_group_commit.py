@@ -250,8 +250,8 @@ async def test_large_batches_are_copied_in_the_same_few_statements(
         for size in (COPY_THRESHOLD, 3 * COPY_THRESHOLD)
     ]
 
-    # The COPY path's existence check of the transactions is one statement more.
-    assert spent == [STATEMENTS_PER_BATCH + 1] * 2
+    # The scorer found the hashes absent in its read: the COPY path checks no more.
+    assert spent == [STATEMENTS_PER_BATCH] * 2
     async with postgres_database.uow() as uow:
         page = await uow.transactions.list_by_time(TimeRange(), PageRequest(1))
     assert page.items
@@ -280,3 +280,28 @@ async def test_a_copied_prediction_of_an_unknown_transaction_is_refused_by_name(
 
     async with postgres_database.uow() as uow:
         assert await uow.predictions.served_for(tx.hash for tx in known) == {}
+
+
+@pytest.mark.postgres
+async def test_a_copy_of_hashes_said_absent_that_are_stored_is_a_conflict_to_retry(
+    postgres_database: PiccoloDatabase,
+) -> None:
+    database = postgres_database
+    await reset_database(database)
+    batch = [a_transaction() for _ in range(COPY_THRESHOLD)]  # the COPY path
+    async with database.uow() as uow:
+        await uow.transactions.add_many(batch[:1])
+        await uow.commit()
+
+    async with database.uow() as uow:
+        uow.all_or_nothing()
+        with pytest.raises(Conflict):
+            await uow.transactions.add_many(batch, found_absent=True)
+
+    async with database.uow() as uow:  # nothing of it was written; a retry finds one stored
+        assert list(await uow.transactions.get_many(tx.hash for tx in batch)) == [batch[0].hash]
+        uow.all_or_nothing()
+        result = await uow.transactions.add_many(batch)
+        await uow.commit()
+    assert result.duplicates == (batch[0].hash,)
+    assert len(result.inserted) == COPY_THRESHOLD - 1

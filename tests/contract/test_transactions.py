@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from adapters.piccolo.sql.statements import COPY_THRESHOLD
 from domain.errors import TransactionNotFound
 from domain.model import Transaction
 from domain.pagination import PageRequest
@@ -482,3 +483,24 @@ async def test_training_columns_keep_wei_exact_and_order_ties_by_hash(
         chunks = [c async for c in uow.transactions.training_columns(window, 5)]
     expected = sorted(txs, key=lambda tx: (tx.timestamp, tx.hash))
     assert _columns_of(chunks) == _columns_of([TrainingColumns.of(expected)])
+
+
+@pytest.mark.parametrize("size", [1, COPY_THRESHOLD])
+async def test_hashes_said_absent_are_stored_and_one_stored_after_all_is_still_a_duplicate(
+    uow_factory: UnitOfWorkFactory, size: int
+) -> None:
+    stored = a_transaction()
+    await stored_transactions(uow_factory, stored)
+    new = [a_transaction() for _ in range(size)]
+
+    async with uow_factory() as uow:
+        added = await uow.transactions.add_many(new, found_absent=True)
+        # Outside an all-or-nothing unit of work a wrong "absent" is still answered right.
+        again = await uow.transactions.add_many([stored, *new[:1]], found_absent=True)
+        await uow.commit()
+
+    assert added.inserted == tuple(tx.hash for tx in new)
+    assert again.inserted == ()
+    assert set(again.duplicates) == {stored.hash, new[0].hash}
+    async with uow_factory() as uow:
+        assert len(await uow.transactions.get_many(tx.hash for tx in new)) == size

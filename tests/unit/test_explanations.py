@@ -15,6 +15,7 @@ from domain.explanations import (
     Contribution,
     normalize_contributions,
     top_contributions,
+    top_contributions_of_rows,
 )
 from domain.features import SUPPORTED_FEATURE_VERSIONS, feature_names
 from domain.model import Prediction
@@ -135,3 +136,41 @@ def test_normalising_is_idempotent_whatever_the_sequence_type(
     assert [abs(c.contribution) for c in from_list] == sorted(
         (abs(c.contribution) for c in items), reverse=True
     )
+
+
+@settings(deadline=None, max_examples=200)
+@given(
+    st.sampled_from(sorted(SUPPORTED_FEATURE_VERSIONS)).flatmap(
+        lambda version: st.tuples(
+            st.just(feature_names(version)),
+            st.lists(
+                st.lists(
+                    st.one_of(finite, st.sampled_from([0.0, -0.0, 1.0, -1.0])),
+                    min_size=len(feature_names(version)),
+                    max_size=len(feature_names(version)),
+                ),
+                max_size=20,
+            ),
+        )
+    ),
+    st.integers(0, 10),
+)
+def test_the_batch_of_top_contributions_equals_them_row_by_row(
+    batch: tuple[tuple[str, ...], list[list[float]]], limit: int
+) -> None:
+    names, rows = batch
+
+    tops = top_contributions_of_rows(names, rows, limit)
+
+    assert tops == [top_contributions(names, row, limit) for row in rows]
+    assert all(normalize_contributions(top) is top for top in tops)
+
+
+@pytest.mark.parametrize("row", [[1.0], [1.0, math.nan], [math.inf, 0.0]])
+def test_the_batch_of_top_contributions_refuses_a_bad_row_like_one_row(row: list[float]) -> None:
+    with pytest.raises(InvalidInput) as one:
+        top_contributions(("a", "b"), row)
+    with pytest.raises(InvalidInput) as batch:
+        top_contributions_of_rows(("a", "b"), [[1.0, 2.0], row])
+
+    assert batch.value.message == one.value.message

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -12,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.errors import InvalidInput
-from domain.transaction_input import ALIASES, parse_transaction
+from domain.model import Transaction
+from domain.transaction_input import ALIASES, _parse_plain, parse_transaction
 from domain.values import INT64_MAX, UINT256_MAX
 
 HASH = "0x" + "ab" * 32
@@ -322,3 +324,78 @@ def test_garbage_never_raises_anything_but_invalid_input(body: dict[str, object]
 def test_any_json_document_is_parsed_or_refused_cleanly(document: object) -> None:
     with contextlib.suppress(InvalidInput):
         parse_transaction(document)  # type: ignore[arg-type]
+
+
+def _fields_of(tx: Transaction) -> dict[str, object]:
+    return {name: value for name, value in asdict(tx).items() if name != "ingested_at"}
+
+
+def _full_path(body: dict[str, object]) -> Transaction | InvalidInput:
+    """What the general parser makes of ``body`` (a mapping that is not a ``dict`` never
+    takes the fast path)."""
+    try:
+        return parse_transaction(MappingProxyType(body), received_at=RECEIVED)
+    except InvalidInput as error:
+        return error
+
+
+@st.composite
+def plain_bodies(draw: st.DrawFn) -> dict[str, Any]:
+    """The common batch shape: the old system's JSON without call data or gas used,
+    timestamps in UTC ``Z`` form, sometimes padded or upper-case, sometimes without one."""
+    body, tx = draw(old_system_json())
+    del body["input"]
+    body.pop("gasUsed", None)
+    body["timestamp"] = draw(
+        st.sampled_from([tx.timestamp.isoformat().replace("+00:00", "Z"), None])
+    )
+    if draw(st.booleans()):
+        body["hash"] = " " + body["hash"].upper().replace("0X", "0x") + " "
+    return body
+
+
+@settings(deadline=None, max_examples=200)
+@given(plain_bodies())
+def test_the_fast_path_answers_the_common_shape_as_the_full_path_does(
+    body: dict[str, Any],
+) -> None:
+    fast = _parse_plain(body, RECEIVED)
+
+    assert fast is not None
+    full = _full_path(body)
+    assert isinstance(full, Transaction)
+    assert _fields_of(fast) == _fields_of(full)
+    assert fast.ingested_at.tzinfo is UTC
+
+
+@settings(deadline=None, max_examples=300)
+@given(
+    st.one_of(
+        plain_bodies(),
+        old_system_json().map(lambda case: case[0]),
+        etherscan_rows().map(lambda case: case[0]),
+        json_rpc_objects().map(lambda case: case[0]),
+        snake_case_json().map(lambda case: case[0]),
+        st.dictionaries(field_names | st.text(max_size=8), plausible | json_values, max_size=14),
+        plain_bodies().flatmap(
+            lambda body: st.tuples(st.just(body), field_names, plausible).map(
+                lambda case: {**case[0], case[1]: case[2]}
+            )
+        ),
+    )
+)
+def test_a_dict_is_parsed_or_refused_exactly_as_the_full_path_does(
+    body: dict[str, Any],
+) -> None:
+    full = _full_path(body)
+    try:
+        parsed: Transaction | InvalidInput = parse_transaction(body, received_at=RECEIVED)
+    except InvalidInput as error:
+        parsed = error
+
+    if isinstance(full, InvalidInput):
+        assert isinstance(parsed, InvalidInput)
+        assert (parsed.message, parsed.field) == (full.message, full.field)
+    else:
+        assert isinstance(parsed, Transaction)
+        assert _fields_of(parsed) == _fields_of(full)

@@ -2,12 +2,14 @@
 
 Ingest on PostgreSQL: batches of ``COPY_THRESHOLD`` new rows or more are written with
 ``COPY`` (on the unit of work's own connection, inside a savepoint) after one query finds
-the hashes already stored. If a concurrent writer stores one of the hashes in between, the
-``COPY`` fails as a whole; the savepoint undoes it and the batch goes through the
-conflict-tolerant path instead: ``INSERT ... ON CONFLICT (hash) DO NOTHING RETURNING hash``
-(``statements.insert``). Smaller batches take that path directly: one round trip. In an
-all-or-nothing unit of work (the scoring hot path) the ``COPY`` takes no savepoint: that
-rare race fails the unit of work with ``Conflict``, and its retry finds the hashes stored.
+the hashes already stored - unless the caller has just found them absent
+(``found_absent``, the scoring hot path: one round trip fewer). If a concurrent writer
+stores one of the hashes in between, the ``COPY`` fails as a whole; the savepoint undoes
+it and the batch goes through the conflict-tolerant path instead:
+``INSERT ... ON CONFLICT (hash) DO NOTHING RETURNING hash`` (``statements.insert``).
+Smaller batches take that path directly: one round trip. In an all-or-nothing unit of
+work (the scoring hot path) the ``COPY`` takes no savepoint: that rare race fails the
+unit of work with ``Conflict``, and its retry finds the hashes stored.
 """
 
 from __future__ import annotations
@@ -55,7 +57,9 @@ class PiccoloTransactionRepository:
     def __init__(self, session: SessionProvider) -> None:
         self._session = session
 
-    async def add_many(self, transactions: Sequence[Transaction]) -> AddManyResult:
+    async def add_many(
+        self, transactions: Sequence[Transaction], *, found_absent: bool = False
+    ) -> AddManyResult:
         first: dict[str, Transaction] = {}
         for tx in transactions:
             first.setdefault(tx.hash, tx)
@@ -64,7 +68,7 @@ class PiccoloTransactionRepository:
             session = await self._session()
             unique = list(first.values())
             if session.dialect == "postgres" and len(unique) >= COPY_THRESHOLD:
-                stored = await self._copy(session, unique)
+                stored = await self._copy(session, unique, check=not found_absent)
             else:
                 stored = await self._insert(session, unique)
         inserted: list[str] = []
@@ -77,20 +81,23 @@ class PiccoloTransactionRepository:
                 duplicates.append(tx.hash)
         return AddManyResult(tuple(inserted), tuple(duplicates))
 
-    async def _copy(self, session: Session, batch: list[Transaction]) -> set[str]:
-        hashes = [tx.hash for tx in batch]
-        rows = await session.fetch(
-            sql("SELECT hash FROM transactions WHERE hash = ANY({})", hashes)
-        )
-        existing = {row["hash"] for row in rows}
-        new = [tx for tx in batch if tx.hash not in existing]
+    async def _copy(self, session: Session, batch: list[Transaction], *, check: bool) -> set[str]:
+        new = batch
+        if check:
+            hashes = [tx.hash for tx in batch]
+            rows = await session.fetch(
+                sql("SELECT hash FROM transactions WHERE hash = ANY({})", hashes)
+            )
+            existing = {row["hash"] for row in rows}
+            new = [tx for tx in batch if tx.hash not in existing]
         if not new:
             return set()
         try:
             async with session.write():
                 await copy(session, TRANSACTIONS, new)
         except UniqueViolation:
-            # A concurrent unit of work stored some of these since the check above.
+            # A concurrent unit of work stored some of these since the check above (the
+            # caller's, with ``found_absent``).
             if session.all_or_nothing:
                 raise Conflict(
                     "a concurrent request stored some of these transactions first; retry"
