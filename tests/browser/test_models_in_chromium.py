@@ -15,6 +15,7 @@ import pytest
 
 from tests.backends import run_in_thread
 from tests.browser.conftest import WIDTHS, Console, screenshot
+from tests.browser.test_console_in_chromium import CHECK_PAGE
 from tests.builders import a_transaction, at
 from tests.integration.processes import database_for
 
@@ -247,3 +248,29 @@ def test_weight_posts_without_the_csrf_token_are_refused(
     assert (without.status, forged.status) == (403, 403)
     assert "CSRF token" in without.text()
     assert active_weights(console) == before
+
+
+def test_every_models_page_has_a_title_labels_landmarks_and_fits_the_width(
+    tab: Any, console: Console, weighted: str, width: str
+) -> None:
+    page = tab
+    sign_in(page, console, "admin")
+    number = weighted.split(":")[1]
+    pages = {}
+    for name, path in {
+        "models": "/models",
+        "model": f"/models/{MODEL}",
+        "version": "/models/bootstrap-tails/versions/1",
+        "weight-confirm": f"/models/{MODEL}/versions/{number}/weight?weight=30",
+        "not-found": "/models/no-such-model",
+    }.items():
+        page.goto(f"{console.url}{path}")
+        pages[name] = page.evaluate(CHECK_PAGE)
+        screenshot(page, f"check-models-{name}-{width}")
+    for name, found in pages.items():
+        assert found["title"].endswith("· chainwatch console"), name
+        assert len(found["title"]) > len("· chainwatch console"), name
+        assert found["lang"] == "en", name
+        assert (found["main"], found["banner"], found["h1"], found["nav"]) == (1, 1, 1, 1), name
+        assert found["unlabelled"] == [], name
+        assert found["overflow"] <= 1, (name, found["overflow"])
