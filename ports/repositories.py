@@ -511,6 +511,10 @@ class JobRepository(Protocol):
         """Delete SUCCEEDED and FAILED jobs that finished before ``instant``; return how many."""
         ...
 
+    async def list_recent(self, kind: str, limit: int) -> list[Job]:
+        """The newest ``limit`` jobs of ``kind``, newest first (by ``(created_at, id)``)."""
+        ...
+
 
 class UnitOfWork(Protocol):
     """One database transaction around a use case.

@@ -67,3 +67,11 @@ class InMemoryJobRepository:
         for job_id in doomed:
             work.jobs.delete(job_id)
         return len(doomed)
+
+    async def list_recent(self, kind: str, limit: int) -> list[Job]:
+        jobs = sorted(
+            (j for j in self._workspace().jobs.scan() if j.kind == kind),
+            key=lambda j: (j.created_at, j.id),
+            reverse=True,
+        )
+        return jobs[: max(limit, 0)]

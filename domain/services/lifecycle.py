@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -156,6 +157,27 @@ async def activate(
     return target
 
 
+def plan_weight(
+    active: Mapping[uuid.UUID, ModelVersion], target: ModelVersion, model_name: str, weight: int
+) -> dict[uuid.UUID, int]:
+    """The weight of every active version (``active``, by id) once ``target`` - a version
+    of ``model_name`` - is given ``weight``, as ``set_weight`` stores them (a preview can
+    show them first). Raises ``InvalidInput`` for a weight outside 0..100 and ``Conflict``
+    for a target that is not ACTIVE and per the module rules."""
+    if target.status is not ModelStatus.ACTIVE:
+        raise Conflict(
+            f"{version_label(model_name, target.version)} is {target.status.value}, not "
+            "active; activate it"
+        )
+    weights = rescale_weights(_weights(dict(active)), target.id, weight)
+    _check_weight_given(weights, target.id, weight)
+    if sum(weights.values()) != TOTAL_WEIGHT:
+        raise Conflict(
+            f"{version_label(model_name, target.version)} is the only active version; it takes 100"
+        )
+    return weights
+
+
 async def set_weight(
     services: Services,
     model_name: str,
@@ -170,18 +192,8 @@ async def set_weight(
     async with services.uow() as work:
         await work.models.lock_serving()  # weights are read, then rewritten
         target = await work.models.get_version(model_name, version)
-        if target.status is not ModelStatus.ACTIVE:
-            raise Conflict(
-                f"{version_label(model_name, version)} is {target.status.value}, not active; "
-                "activate it"
-            )
         active = await _active(work)
-        weights = rescale_weights(_weights(active), target.id, weight)
-        _check_weight_given(weights, target.id, weight)
-        if sum(weights.values()) != TOTAL_WEIGHT:
-            raise Conflict(
-                f"{version_label(model_name, version)} is the only active version; it takes 100"
-            )
+        weights = plan_weight(active, target, model_name, weight)
         changed = await _store(work, target, ModelStatus.ACTIVE, weights, active)
         await work.audit.append(
             succeeded(

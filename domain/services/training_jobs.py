@@ -16,8 +16,11 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from domain.errors import InvalidInput
-from domain.jobs import Job, JSONDict
-from domain.services.registry import train_version
+from domain.features import FEATURE_VERSION, feature_names
+from domain.jobs import DEFAULT_MAX_ATTEMPTS, Job, JSONDict
+from domain.services.jobs import enqueue_job
+from domain.services.model_queries import get_model
+from domain.services.registry import check_algorithm, train_version
 from domain.services.services import Services
 from domain.services.training_data import MeasuredProgress, StoredTransactions
 from ports.repositories import TimeRange
@@ -42,6 +45,33 @@ def training_payload(
         "feature_version": feature_version,
         "actor": None if actor is None else str(actor),
     }
+
+
+async def request_training(
+    services: Services,
+    model_name: str,
+    period: TimeRange,
+    params: Mapping[str, object] | None = None,
+    *,
+    algorithm: str | None = None,
+    feature_version: int | None = None,
+    actor: uuid.UUID | None,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> Job:
+    """Enqueue a ``train-version`` job for ``model_name`` on the stored transactions of
+    ``period`` (committed when this returns; a worker runs it). What can be checked now is
+    checked now, so it is an error here rather than a failed job: ``ModelNotFound``,
+    ``InvalidInput`` for another algorithm than the model's (field ``algorithm``), an
+    unknown feature set (``feature_version``) or ``until`` not after ``since``."""
+    model = (await get_model(services, model_name)).model
+    check_algorithm(model, algorithm)
+    chosen = FEATURE_VERSION if feature_version is None else feature_version
+    feature_names(chosen)  # an unknown set is refused now, not in the job
+    source = StoredTransactions(period)
+    payload = training_payload(
+        model.name, source.period, params or {}, feature_version=chosen, actor=actor
+    )
+    return await enqueue_job(services, TRAIN_VERSION, payload, max_attempts=max_attempts)
 
 
 def trained_model(job: Job) -> str | None:
@@ -86,3 +116,15 @@ def _instant(value: object) -> datetime | None:
     if not isinstance(value, str):
         raise TypeError("an instant must be a string")
     return datetime.fromisoformat(value)
+
+
+async def recent_training_jobs(
+    services: Services, model_name: str, *, limit: int = 10, scanned: int = 200
+) -> list[Job]:
+    """The newest ``limit`` training jobs of ``model_name``, newest first, among the newest
+    ``scanned`` training jobs of every model (finished jobs are deleted after a while, so
+    the queue stays short). Raises ``ModelNotFound``."""
+    async with services.uow() as work:  # the primary: a job just started shows at once
+        model = await work.models.get_model(model_name)
+        recent = await work.jobs.list_recent(TRAIN_VERSION, scanned)
+    return [job for job in recent if trained_model(job) == model.name][:limit]

@@ -23,6 +23,7 @@ from entrypoints.web.cases import AnomalyPages, TransactionPages
 from entrypoints.web.errors import console_error
 from entrypoints.web.formatting import FILTERS
 from entrypoints.web.inbox import InboxController
+from entrypoints.web.models import ModelPages
 from entrypoints.web.session import Console, console_guard
 from entrypoints.web.sign_in import SignInController
 
@@ -36,6 +37,7 @@ PAGES: list[ControllerRouterHandler] = [
     InboxController,
     AnomalyPages,
     TransactionPages,
+    ModelPages,
 ]
 SECURITY_HEADERS = {
     # Scripts and styles from this app only: no inline script can run, whatever a page shows.

@@ -28,7 +28,10 @@ class NavItem:
     permission: Permission
 
 
-NAV: list[NavItem] = [NavItem("Inbox", "/inbox", Permission.READ)]
+NAV: list[NavItem] = [
+    NavItem("Inbox", "/inbox", Permission.READ),
+    NavItem("Models", "/models", Permission.READ),
+]
 
 
 def page(

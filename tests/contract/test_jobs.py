@@ -209,3 +209,20 @@ async def test_finished_jobs_older_than_an_instant_are_deleted_and_nothing_else(
             await read(uow_factory, gone.id)
     assert (await read(uow_factory, recent_done.id)).status is JobStatus.SUCCEEDED
     assert (await read(uow_factory, queued.id)).status is JobStatus.QUEUED
+
+
+async def test_recent_jobs_of_a_kind_come_newest_first_up_to_the_limit(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    oldest, middle, newest = await stored(uow_factory, a_job(1.0), a_job(2.0), a_job(3.0))
+    await stored(uow_factory, Job(kind="retention", created_at=at(4.0)))
+
+    async with uow_factory() as uow:
+        two = await uow.jobs.list_recent("train-version", 2)
+        every = await uow.jobs.list_recent("train-version", 10)
+        none = await uow.jobs.list_recent("no-such-kind", 10)
+
+    assert [j.id for j in two] == [newest.id, middle.id]
+    assert [j.id for j in every] == [newest.id, middle.id, oldest.id]
+    assert every[0] == newest
+    assert none == []

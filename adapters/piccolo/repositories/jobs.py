@@ -105,6 +105,18 @@ class PiccoloJobRepository:
                 )
             )
 
+    async def list_recent(self, kind: str, limit: int) -> list[Job]:
+        session = await self._session()
+        rows = await session.fetch(
+            sql(
+                f"SELECT {_SELECT} FROM jobs WHERE kind = {{}} "
+                "ORDER BY created_at DESC, id DESC LIMIT {}",
+                kind,
+                max(limit, 0),
+            )
+        )
+        return [JOBS.from_row(row) for row in rows]
+
     @staticmethod
     def _id(job_id: uuid.UUID, dialect: Dialect) -> object:
         return JOBS.encode("id", job_id, dialect)

@@ -10,13 +10,11 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter
 
 from domain.errors import JobNotFound
-from domain.features import FEATURE_VERSION, feature_names
-from domain.services import Services, drift_queries, lifecycle, model_queries
+from domain.services import Services, drift_queries, lifecycle
 from domain.services.auth import Permission, Principal
-from domain.services.jobs import enqueue_job, get_job
-from domain.services.registry import check_algorithm, create_model, list_models
-from domain.services.training_data import StoredTransactions
-from domain.services.training_jobs import TRAIN_VERSION, trained_model, training_payload
+from domain.services.jobs import get_job
+from domain.services.registry import create_model, list_models
+from domain.services.training_jobs import request_training, trained_model
 from domain.values import normalize_name
 from entrypoints.http.controllers.errors import read_errors, write_errors
 from entrypoints.http.params import NAME_PATTERN, UUID_PATTERN, parse_id, time_range
@@ -148,20 +146,15 @@ class ModelController(Controller):
         name: ModelName,
         data: JSONBody[TrainIn],
     ) -> TrainAccepted:
-        model = (await model_queries.get_model(services, name)).model
-        check_algorithm(model, data.algorithm)
-        feature_version = FEATURE_VERSION if data.feature_version is None else data.feature_version
-        feature_names(feature_version)  # an unknown set is a 422 now, not a failed job
-        source = StoredTransactions(time_range(data.since, data.until))
-        payload = training_payload(
-            model.name,
-            source.period,
-            data.params or {},
-            feature_version=feature_version,
+        job = await request_training(
+            services,
+            name,
+            time_range(data.since, data.until),
+            data.params,
+            algorithm=data.algorithm,
+            feature_version=data.feature_version,
             actor=principal.user_id,
-        )
-        job = await enqueue_job(
-            services, TRAIN_VERSION, payload, max_attempts=jobs.settings.max_attempts
+            max_attempts=jobs.settings.max_attempts,
         )
         jobs.wake()
         return TrainAccepted(

@@ -504,7 +504,7 @@ async def test_every_console_route_declares_who_may_use_it_and_holds_to_it(
                 wrong.append(f"{route.path}: neither public nor a permission")
                 continue
             url = route.path_format.format(
-                anomaly_id=flag.anomaly.id, tx_hash=flag.transaction.hash
+                anomaly_id=flag.anomaly.id, tx_hash=flag.transaction.hash, name="m", version=1
             )
             for method in handler.http_methods:
                 checked += 1
