@@ -28,7 +28,10 @@ class NavItem:
     permission: Permission
 
 
-NAV: list[NavItem] = [NavItem("Inbox", "/inbox", Permission.READ)]
+NAV: list[NavItem] = [
+    NavItem("Inbox", "/inbox", Permission.READ),
+    NavItem("Admin", "/admin", Permission.MANAGE_USERS),
+]
 
 
 def page(
