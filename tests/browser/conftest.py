@@ -49,6 +49,8 @@ class Console:
     keys: dict[str, str]
     """API keys by role: admin, analyst, viewer."""
     seeded: Seeded
+    log: Path
+    """The server's output (what it logged)."""
 
     def api(self, role: str) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers={"X-API-Key": self.keys[role]}, timeout=30)
@@ -106,7 +108,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
                 )
                 assert created.status_code == 201, created.text
             seeded = run_in_thread(lambda: _seed(url))
-            yield Console(server.url, keys, seeded)
+            yield Console(server.url, keys, seeded, folder / "serve.log")
     finally:
         run_in_thread(lambda: drop_scratch_postgres(url))
 
