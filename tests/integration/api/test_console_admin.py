@@ -40,7 +40,7 @@ from tests.integration.api.test_console import Browser
 from tests.integration.backup_data import NO_MODELS
 
 ADMIN_PAGES = ["/admin/users", "/admin/keys", "/admin/audit", "/admin/backups"]
-_TOKEN = re.compile(r'id="issued-token"[^>]*value="(cw_[^"]+)"')
+_TOKEN = re.compile(r'id="issued-token"[^>]*>(cw_[^<]+)</textarea>')
 _REVOKE = re.compile(r'href="/admin/keys/([0-9a-f-]{36})/revoke"')
 
 
