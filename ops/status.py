@@ -43,13 +43,25 @@ class BackupStatus:
     newest_verified: BackupState | None
     """The newest backup whose latest verification passed (None: none found among the
     ``MAX_RECORDS_READ`` newest records); the newest itself when it passed."""
+    recent: tuple[BackupState, ...] = ()
+    """The ``recent`` newest complete backups asked for, newest first, each with its
+    latest verification."""
 
 
-def backup_status(store: BlobStore, clock: Clock) -> BackupStatus:
-    """The status of the backups in ``store`` now. Raises what the store raises
-    (``domain.errors.Unavailable`` when it cannot be read)."""
+def backup_status(store: BlobStore, clock: Clock, recent: int = 0) -> BackupStatus:
+    """The status of the backups in ``store`` now, with the ``recent`` newest complete
+    backups listed (reading up to ``recent`` more verification records). Raises what the
+    store raises (``domain.errors.Unavailable`` when it cannot be read)."""
     complete = [backup for backup in stored_backups(store) if backup.complete]
     now = clock.now()
+    loaded: dict[str, Verification | None] = {}
+
+    def verification_of(backup: StoredBackup) -> Verification | None:
+        if backup.backup_id not in loaded:
+            loaded[backup.backup_id] = (
+                load_verification(store, backup.backup_id) if backup.verified else None
+            )
+        return loaded[backup.backup_id]
 
     def state(backup: StoredBackup, verification: Verification | None) -> BackupState:
         age = max(0.0, (now - backup.created_at).total_seconds())
@@ -61,7 +73,7 @@ def backup_status(store: BlobStore, clock: Clock) -> BackupStatus:
     for backup in reversed(complete):
         if newest is not None and not backup.verified:
             continue
-        verification = load_verification(store, backup.backup_id) if backup.verified else None
+        verification = verification_of(backup)
         reads += 1 if backup.verified else 0
         if newest is None:
             newest = state(backup, verification)
@@ -70,4 +82,8 @@ def backup_status(store: BlobStore, clock: Clock) -> BackupStatus:
             break
         if reads >= MAX_RECORDS_READ:
             break
-    return BackupStatus(store.uri, now, len(complete), newest, newest_verified)
+    listed = tuple(
+        state(backup, verification_of(backup))
+        for backup in reversed(complete[-recent:] if recent > 0 else [])
+    )
+    return BackupStatus(store.uri, now, len(complete), newest, newest_verified, listed)

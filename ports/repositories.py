@@ -25,6 +25,7 @@ from domain.model import (
     Model,
     ModelStatus,
     ModelVersion,
+    Outcome,
     Prediction,
     ReviewStatus,
     Severity,
@@ -128,11 +129,13 @@ class AuditFilter:
     user_id: uuid.UUID | None = None
     action: str | None = None
     period: TimeRange = field(default_factory=TimeRange)
+    outcome: Outcome | None = None
 
     def matches(self, entry: AuditLog) -> bool:
         return (
             (self.user_id is None or entry.user_id == self.user_id)
             and (self.action is None or entry.action == self.action)
+            and (self.outcome is None or entry.outcome is self.outcome)
             and self.period.contains(entry.timestamp)
         )
 

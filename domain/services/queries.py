@@ -21,6 +21,7 @@ from domain.model import (
     AuditLog,
     Label,
     ModelStatus,
+    Outcome,
     Prediction,
     Severity,
     SystemMetric,
@@ -305,8 +306,10 @@ async def query_audit_log(
     action: str | None,
     period: TimeRange,
     page: PageRequest,
+    outcome: Outcome | None = None,
 ) -> Page[AuditLog]:
-    """Newest first. ``user`` is a user id or a username (an unknown one matches nothing)."""
+    """Newest first. ``user`` is a user id or a username (an unknown one matches nothing);
+    ``outcome`` keeps only the rows with that outcome."""
     async with services.read_uow() as work:
         user_id = None
         if user is not None:
@@ -317,7 +320,7 @@ async def query_audit_log(
                     user_id = (await work.users.get_by_username(user)).id
                 except UserNotFound:
                     return Page([], None)
-        return await work.audit.query(AuditFilter(user_id, action, period), page)
+        return await work.audit.query(AuditFilter(user_id, action, period, outcome), page)
 
 
 async def query_system_metrics(

@@ -48,11 +48,12 @@ class BackupWatch:
         self.newest_at = max(complete, default=None)
         self.refreshed_at = self.clock.now()
 
-    async def status(self) -> BackupStatus:
-        """The backup status read from the store now (``ops.status``), for
-        ``GET /backups/status``; the figures for ``/metrics`` are updated from it too.
-        Raises what the store raises (``Unavailable``: it cannot be read)."""
-        status = await asyncio.to_thread(backup_status, self._store, self.clock)
+    async def status(self, recent: int = 0) -> BackupStatus:
+        """The backup status read from the store now (``ops.status``, listing the
+        ``recent`` newest backups), for ``GET /backups/status`` and the console; the figures
+        for ``/metrics`` are updated from it too. Raises what the store raises
+        (``Unavailable``: it cannot be read)."""
+        status = await asyncio.to_thread(backup_status, self._store, self.clock, recent)
         self.newest_at = None if status.newest is None else status.newest.created_at
         self.refreshed_at = status.checked_at
         return status

@@ -19,6 +19,8 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ControllerRouterHandler
 
+from entrypoints.web.admin import AdminPages
+from entrypoints.web.admin_records import AdminRecordPages
 from entrypoints.web.cases import AnomalyPages, TransactionPages
 from entrypoints.web.errors import console_error
 from entrypoints.web.formatting import FILTERS
@@ -38,6 +40,8 @@ PAGES: list[ControllerRouterHandler] = [
     AnomalyPages,
     TransactionPages,
     ModelPages,
+    AdminPages,
+    AdminRecordPages,
 ]
 SECURITY_HEADERS = {
     # Scripts and styles from this app only: no inline script can run, whatever a page shows.

@@ -31,6 +31,7 @@ class NavItem:
 NAV: list[NavItem] = [
     NavItem("Inbox", "/inbox", Permission.READ),
     NavItem("Models", "/models", Permission.READ),
+    NavItem("Admin", "/admin", Permission.MANAGE_USERS),
 ]
 
 

@@ -51,6 +51,8 @@ class Console:
     seeded: Seeded
     database_url: str
     """The scratch database the server runs on (for tests that seed more)."""
+    log: Path
+    """The server's output (what it logged)."""
 
     def api(self, role: str) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers={"X-API-Key": self.keys[role]}, timeout=30)
@@ -108,7 +110,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
                 )
                 assert created.status_code == 201, created.text
             seeded = run_in_thread(lambda: _seed(url))
-            yield Console(server.url, keys, seeded, url)
+            yield Console(server.url, keys, seeded, url, folder / "serve.log")
     finally:
         run_in_thread(lambda: drop_scratch_postgres(url))
 

@@ -43,7 +43,7 @@ async def test_an_entry_reads_back_field_for_field(uow_factory: UnitOfWorkFactor
     )
 
 
-async def test_query_filters_by_user_action_and_half_open_period(
+async def test_query_filters_by_user_action_outcome_and_half_open_period(
     uow_factory: UnitOfWorkFactory,
 ) -> None:
     alice, bob = uuid.uuid4(), uuid.uuid4()
@@ -52,7 +52,7 @@ async def test_query_filters_by_user_action_and_half_open_period(
         an_audit_entry(user_id=alice, action="login", timestamp=at(0)),
         an_audit_entry(user_id=alice, action="keys.issue", timestamp=at(10)),
         an_audit_entry(user_id=alice, action="login", timestamp=at(20)),
-        an_audit_entry(user_id=bob, action="login", timestamp=at(10)),
+        an_audit_entry(user_id=bob, action="login", timestamp=at(10), outcome=Outcome.DENIED),
         an_audit_entry(user_id=None, action="migrate", timestamp=at(5)),
     )
     criteria_and_expected = [
@@ -63,6 +63,9 @@ async def test_query_filters_by_user_action_and_half_open_period(
         (AuditFilter(period=TimeRange(at(5), at(20))), [a1, b1, system]),
         (AuditFilter(user_id=alice, period=TimeRange(since=at(10))), [a1, a2]),
         (AuditFilter(user_id=uuid.uuid4()), []),
+        (AuditFilter(outcome=Outcome.DENIED), [b1]),
+        (AuditFilter(action="login", outcome=Outcome.SUCCESS), [a0, a2]),
+        (AuditFilter(user_id=alice, outcome=Outcome.FAILURE), []),
     ]
 
     async with uow_factory() as uow:

@@ -74,6 +74,9 @@ class PiccoloAuditLogRepository:
             if criteria.user_id is None
             else sql("user_id = {}", AUDIT_LOGS.encode("user_id", criteria.user_id, dialect)),
             None if criteria.action is None else sql("action = {}", criteria.action),
+            None
+            if criteria.outcome is None
+            else sql("outcome = {}", AUDIT_LOGS.encode("outcome", criteria.outcome, dialect)),
             *within('"timestamp"', period.since, period.until, dialect),
         ]
         return await newest_first(session, AUDIT_LOGS, conditions, page, instant="timestamp")

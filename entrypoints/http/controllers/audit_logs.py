@@ -8,6 +8,7 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import Parameter
 
+from domain.model import Outcome
 from domain.pagination import DEFAULT_LIMIT
 from domain.services import Services, queries
 from domain.services.auth import Permission
@@ -52,12 +53,21 @@ class AuditLogController(Controller):
                 description="e.g. user.create",
             ),
         ] = None,
+        outcome: Annotated[
+            Outcome | None,
+            Parameter(description="Only rows with this outcome (success, failure, denied)"),
+        ] = None,
         since: Since = None,
         until: Until = None,
         cursor: Cursor = None,
         limit: Limit = DEFAULT_LIMIT,
     ) -> AuditLogPage:
         page = await queries.query_audit_log(
-            services, user, action, time_range(since, until), page_request(limit, cursor)
+            services,
+            user,
+            action,
+            time_range(since, until),
+            page_request(limit, cursor),
+            outcome,
         )
         return audit_page(page)

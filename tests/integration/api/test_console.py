@@ -32,6 +32,7 @@ from tests.integration.api.conftest import CHEAP_PASSWORDS, CLIENT_IP, Api, runn
 from tests.integration.api.data import Flagged, stored_flags, stored_version
 
 PASSWORD = "correct horse battery staple"
+MISSING_KEY = "00000000-0000-4000-8000-000000000000"
 _CSRF = re.compile(r'name="_csrf" value="([^"]+)"')
 
 
@@ -504,7 +505,12 @@ async def test_every_console_route_declares_who_may_use_it_and_holds_to_it(
                 wrong.append(f"{route.path}: neither public nor a permission")
                 continue
             url = route.path_format.format(
-                anomaly_id=flag.anomaly.id, tx_hash=flag.transaction.hash, name="m", version=1
+                anomaly_id=flag.anomaly.id,
+                tx_hash=flag.transaction.hash,
+                name="m",
+                version=1,
+                user_id=api.users[Role.VIEWER].id,
+                key_id=MISSING_KEY,
             )
             for method in handler.http_methods:
                 checked += 1
@@ -524,7 +530,7 @@ async def test_every_console_route_declares_who_may_use_it_and_holds_to_it(
                     if method == "POST" and url.endswith("sign-out"):
                         sessions[role] = await browsers(role)
     assert not wrong, "\n".join(wrong)
-    assert checked >= 7
+    assert checked >= 15
 
 
 def _page() -> Any:

@@ -24,7 +24,7 @@ async def test_predictions_are_listed_newest_first_and_by_transaction(api: Api) 
     assert item["model_version_id"] == str(version.id)
 
 
-async def test_the_audit_log_is_filtered_by_user_and_action(api: Api) -> None:
+async def test_the_audit_log_is_filtered_by_user_action_and_outcome(api: Api) -> None:
     admin = api.as_(Role.ADMIN)
     await api.client.post(
         "/api/v1/users", json={"username": "fay", "role": "viewer"}, headers=admin
@@ -37,6 +37,12 @@ async def test_the_audit_log_is_filtered_by_user_and_action(api: Api) -> None:
         (row["outcome"], row["details"].get("status")) for row in by_action.json()["audit_logs"]
     ]
     assert outcomes[:2] == [("failure", 409), ("success", None)]  # then the fixture's users
+    failed = await api.client.get("/api/v1/audit-logs?outcome=failure", headers=admin)
+    assert [row["action"] for row in failed.json()["audit_logs"]] == ["user.create"]
+    bad = await api.client.get("/api/v1/audit-logs?outcome=maybe", headers=admin)
+    assert bad.status_code == 422
+    assert bad.headers["content-type"].startswith("application/problem+json")
+    assert "outcome" in bad.text
     admin_id = str(api.users[Role.ADMIN].id)
     for user in (admin_id, "admin-user"):
         rows = (await api.client.get(f"/api/v1/audit-logs?user={user}", headers=admin)).json()
