@@ -138,7 +138,7 @@ def test_demo_load_train_scores_with_a_model_trained_on_the_stream(
     )
     assert code == 0, err
     assert "demo v1: active at 100%" in out
-    assert "scored 2,000 transactions (2,000 new, 0 scored before) with demo v1 2,000" in out
+    assert "scored 2,000 transactions (2,000 new, 0 scored before) with demo v1 (2,000)" in out
     printed = _flagged(out)
     assert printed["total"] > 0
 
