@@ -531,3 +531,16 @@ def _page() -> Any:
     from domain.pagination import PageRequest
 
     return PageRequest(100)
+
+
+async def test_an_error_page_keeps_the_navigation_and_a_working_sign_out(
+    api: Api, browsers: Any
+) -> None:
+    analyst = await browsers(Role.ANALYST)
+    missing = await analyst.page("/anomalies/00000000-0000-4000-8000-000000000000")
+    assert missing.status_code == 404
+    assert 'href="/inbox"' in missing.text
+    assert 'aria-label="Main"' in missing.text
+    assert _CSRF.search(missing.text) is not None  # the page's own token, as on any page
+    assert (await analyst.post("/sign-out", {})).status_code == 303
+    assert (await analyst.client.get("/inbox")).status_code == 303
