@@ -179,7 +179,7 @@ def score_summary(
         )
         for result in results
     )
-    served = ", ".join(f"{label} {count:,}" for label, count in sorted(by_version.items()))
+    served = ", ".join(f"{label} ({count:,})" for label, count in sorted(by_version.items()))
     severities = Counter(result.anomaly.severity for result in results if result.anomaly)
     flagged = sum(severities.values())
     bands = ", ".join(

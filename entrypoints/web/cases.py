@@ -12,6 +12,7 @@ import uuid
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import FormMultiDict
 from litestar.di import NamedDependency
 from litestar.params import Parameter
 from litestar.response import Template
@@ -69,16 +70,10 @@ class AnomalyPages(Controller):
         console: NamedDependency[Console],
         anomaly_id: AnomalyId,
     ) -> Response[Any]:
-        identifier = parse_id(anomaly_id, "anomaly_id")
-        form = await request.form()
+        identifier, form, me = await _action(request, anomaly_id)
         status = parse_enum(ReviewStatus, field(form, "status", max_length=16), "status")
-        note = field(form, "note")
-        await review_anomaly(
-            console.services, identifier, status, note, actor=signed_in(request).user_id
-        )
-        return back_to(
-            field(form, "next", max_length=2000), f"/anomalies/{identifier}?done={status.value}"
-        )
+        await review_anomaly(console.services, identifier, status, field(form, "note"), actor=me)
+        return _done(form, identifier, status.value)
 
     @post("/{anomaly_id:str}/assign", opt=requires(Permission.REVIEW, "anomaly.assign"))
     async def assign(
@@ -87,9 +82,7 @@ class AnomalyPages(Controller):
         console: NamedDependency[Console],
         anomaly_id: AnomalyId,
     ) -> Response[Any]:
-        identifier = parse_id(anomaly_id, "anomaly_id")
-        form = await request.form()
-        me = signed_in(request).user_id
+        identifier, form, me = await _action(request, anomaly_id)
         chosen = field(form, "assignee", max_length=64)
         assignee: uuid.UUID | None
         if chosen is None or chosen == "none":
@@ -99,9 +92,7 @@ class AnomalyPages(Controller):
         else:
             assignee = parse_id(chosen, "assignee")
         await assign_anomaly(console.services, identifier, assignee, actor=me)
-        return back_to(
-            field(form, "next", max_length=2000), f"/anomalies/{identifier}?done=assigned"
-        )
+        return _done(form, identifier, "assigned")
 
     @post("/{anomaly_id:str}/comments", opt=requires(Permission.REVIEW, "anomaly.comment"))
     async def comment(
@@ -110,18 +101,31 @@ class AnomalyPages(Controller):
         console: NamedDependency[Console],
         anomaly_id: AnomalyId,
     ) -> Response[Any]:
-        identifier = parse_id(anomaly_id, "anomaly_id")
-        form = await request.form()
+        identifier, form, me = await _action(request, anomaly_id)
         body = field(form, "body")
         if body is None:
             raise InvalidInput("a comment needs some text", field="body")
-        await add_comment(console.services, identifier, body, actor=signed_in(request).user_id)
+        await add_comment(console.services, identifier, body, actor=me)
         if is_htmx(request):
             found = await queries.anomaly_case(console.services, identifier)
             return page(
                 request, console, "_thread.html", {"case": found, "anomaly": found.record.anomaly}
             )
         return back_to(None, f"/anomalies/{identifier}#comments")
+
+
+async def _action(
+    request: Request[Any, Any, Any], anomaly_id: str
+) -> tuple[uuid.UUID, FormMultiDict, uuid.UUID]:
+    """What every action on a case starts from: the anomaly's id, the posted form and who
+    is acting."""
+    return parse_id(anomaly_id, "anomaly_id"), await request.form(), signed_in(request).user_id
+
+
+def _done(form: FormMultiDict, identifier: uuid.UUID, what: str) -> Response[Any]:
+    """Post/redirect/get: back to the form's ``next`` page, else to the case saying what
+    was done."""
+    return back_to(field(form, "next", max_length=2000), f"/anomalies/{identifier}?done={what}")
 
 
 class TransactionPages(Controller):

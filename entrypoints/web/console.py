@@ -22,7 +22,7 @@ from litestar.types import ControllerRouterHandler
 from entrypoints.web.admin import AdminPages
 from entrypoints.web.admin_records import AdminRecordPages
 from entrypoints.web.cases import AnomalyPages, TransactionPages
-from entrypoints.web.errors import console_error
+from entrypoints.web.errors import console_errors
 from entrypoints.web.formatting import FILTERS
 from entrypoints.web.inbox import InboxController
 from entrypoints.web.models import ModelPages
@@ -60,7 +60,7 @@ def console_routes(console: Console) -> list[ControllerRouterHandler]:
         route_handlers=PAGES,
         guards=[console_guard(console)],
         dependencies={"console": Provide(lambda: console, use_cache=True, sync_to_thread=False)},
-        exception_handlers={Exception: console_error},
+        exception_handlers={Exception: console_errors(console)},
         response_headers=SECURITY_HEADERS,
         include_in_schema=False,
         opt={CONSOLE_OPT: True},

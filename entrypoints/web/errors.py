@@ -8,6 +8,7 @@ comes back to where it was going after signing in.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -17,7 +18,8 @@ from litestar.response import Redirect, Template
 from domain.errors import RateLimited
 from entrypoints.http.context import request_context
 from entrypoints.http.problems import classify
-from entrypoints.web.session import SignInRequired, no_store
+from entrypoints.web.rendering import chrome
+from entrypoints.web.session import Console, SignInRequired, has_session, no_store
 
 _logger = logging.getLogger("chainwatch.web")
 
@@ -31,8 +33,24 @@ def sign_in_url(request: Request[Any, Any, Any]) -> str:
     return "/sign-in" if wanted in ("/", "/sign-in") else f"/sign-in?next={quote(wanted)}"
 
 
-def console_error(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+def console_errors(
+    console: Console,
+) -> Callable[[Request[Any, Any, Any], Exception], Response[Any]]:
     """The console router's exception handler."""
+
+    # A function, not functools.partial: Litestar deep-copies its handler mappings, and a
+    # function is copied by reference (the console holds locks that cannot be copied).
+    def handle(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+        return console_error(console, request, error)
+
+    return handle
+
+
+def console_error(
+    console: Console, request: Request[Any, Any, Any], error: Exception
+) -> Response[Any]:
+    """An error as a page (or, for htmx, a short text); signed in, the page keeps the
+    navigation and the session's CSRF token (so signing out still works)."""
     if isinstance(error, SignInRequired):
         target = sign_in_url(request)
         if is_htmx(request):
@@ -56,6 +74,10 @@ def console_error(request: Request[Any, Any, Any], error: Exception) -> Response
     if is_htmx(request):
         text = detail or title
         return Response(text, status_code=status, media_type="text/plain", headers=headers)
+    principal = request_context(request.scope).principal
+    signed_in = (
+        {} if principal is None or not has_session(request) else chrome(request, console, principal)
+    )
     return Template(
         "error.html",
         context={
@@ -63,7 +85,8 @@ def console_error(request: Request[Any, Any, Any], error: Exception) -> Response
             "title": title,
             "detail": detail,
             "request_id": request_id if status >= 500 else None,
-            "principal": request_context(request.scope).principal,
+            "principal": principal,
+            **signed_in,
         },
         status_code=status,
         headers=headers,

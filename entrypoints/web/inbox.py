@@ -36,6 +36,7 @@ SHORTCUTS = [
     ("c", "confirm (fraud), with a note"),
     ("d", "dismiss (legitimate), with a note"),
     ("e", "escalate, with a note"),
+    ("a", "assign the selected anomaly to me"),
     ("/", "go to the filters"),
     ("?", "show or hide this help"),
 ]

@@ -46,18 +46,26 @@ def page(
     """A signed-in page: ``template`` with ``context`` plus ``principal``, ``csrf``,
     ``nav`` (the entries this role may open), ``current`` (the path) and ``may`` (a
     permission check for the template: ``may("review")``)."""
-    principal = signed_in(request)
-    full = {
-        **context,
+    response = Template(
+        template,
+        context={**context, **chrome(request, console, signed_in(request))},
+        status_code=status_code,
+    )
+    no_store(response)
+    return response
+
+
+def chrome(
+    request: Request[Any, Any, Any], console: Console, principal: Principal
+) -> dict[str, Any]:
+    """What ``base.html`` needs around a signed-in page (also error pages)."""
+    return {
         "principal": principal,
         "csrf": session_csrf(console, request),
         "nav": [item for item in NAV if principal.may(item.permission)],
         "current": request.url.path,
         "may": _may(principal),
     }
-    response = Template(template, context=full, status_code=status_code)
-    no_store(response)
-    return response
 
 
 def _may(principal: Principal) -> Any:

@@ -175,6 +175,11 @@ def session_csrf(console: Console, request: Request[Any, Any, Any]) -> str:
     return csrf_token(console.services, token)
 
 
+def has_session(request: Request[Any, Any, Any]) -> bool:
+    """Whether the guard resumed a session on this request (``session_csrf`` works)."""
+    return isinstance(request.scope.get("state", {}).get(_TOKEN_STATE), str)
+
+
 def session_token(request: Request[Any, Any, Any]) -> str | None:
     return request.cookies.get(SESSION_COOKIE)
 

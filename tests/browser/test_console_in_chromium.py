@@ -141,6 +141,40 @@ def test_the_review_dialog_confirms_from_the_inbox_with_the_keyboard(
     assert (stored["status"], stored["note"]) == ("dismissed", "exchange hot wallet")
 
 
+def test_a_assigns_the_selected_anomaly_or_the_open_case_to_me(
+    tab: Any, console: Console, width: str
+) -> None:
+    page = tab
+    in_inbox, in_case = (
+        console.seeded.others[3:5] if width == "desktop" else console.seeded.others[5:7]
+    )
+    sign_in_with_key(page, console, "analyst")
+    inbox = f"{console.url}/inbox?filtered=1&status=open&severity=medium"
+    page.goto(inbox)
+    rows = page.locator("table[data-inbox] tbody tr")
+    rows.first.wait_for()
+    position = [r.get_attribute("data-anomaly") for r in rows.all()].index(str(in_inbox.id))
+    for _ in range(position + 1):
+        page.keyboard.press("j")
+    with page.expect_navigation():
+        page.keyboard.press("a")
+    assert page.url == inbox  # back where the analyst was, the row now says whose it is
+    assert page.locator(f'tr[data-anomaly="{in_inbox.id}"] td').nth(6).inner_text() == "me"
+
+    page.goto(f"{console.url}/anomalies/{in_case.id}")
+    with page.expect_navigation():
+        page.keyboard.press("a")
+    assert "Assigned to analyst-1" in page.locator("#assigned-to").inner_text()
+    with console.api("admin") as admin:
+        users = admin.get("/api/v1/users").json()["users"]
+        owners = [
+            admin.get(f"/api/v1/anomalies/{a.id}").json()["assigned_to"]
+            for a in (in_inbox, in_case)
+        ]
+    analyst = next(u["id"] for u in users if u["username"] == "analyst-1")
+    assert owners == [analyst, analyst]
+
+
 def test_a_viewer_reads_the_case_but_cannot_review_it(
     tab: Any, console: Console, width: str
 ) -> None:
@@ -182,6 +216,17 @@ CHECK_PAGE = """() => {
     .filter(e => e.type !== 'hidden' && e.offsetParent !== null)
     .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
     .map(e => e.name || e.id);
+  // Pictures and controls need a name a screen reader can say.
+  const named = e => !!(e.getAttribute('aria-label') || e.getAttribute('aria-labelledby')
+    || e.getAttribute('title') || (e.textContent || '').trim());
+  const unnamed = [
+    ...[...document.querySelectorAll('img')].filter(e => !e.hasAttribute('alt')),
+    ...[...document.querySelectorAll('svg')]
+      .filter(e => e.getAttribute('aria-hidden') !== 'true' && !e.closest('[aria-hidden=true]'))
+      .filter(e => !(e.getAttribute('aria-label') || e.getAttribute('aria-labelledby')
+        || e.querySelector(':scope > title'))),
+    ...[...document.querySelectorAll('button, a[href]')].filter(e => !named(e)),
+  ].map(e => e.outerHTML.slice(0, 80));
   return {
     title: document.title,
     lang: document.documentElement.lang,
@@ -190,6 +235,7 @@ CHECK_PAGE = """() => {
     nav: document.querySelectorAll('nav').length,
     h1: document.querySelectorAll('h1').length,
     unlabelled,
+    unnamed,
     overflow: document.documentElement.scrollWidth - window.innerWidth,
   };
 }"""
@@ -218,6 +264,7 @@ def test_every_page_has_a_title_labels_landmarks_and_fits_the_width(
         assert found["lang"] == "en", name
         assert (found["main"], found["banner"], found["h1"]) == (1, 1, 1), name
         assert found["unlabelled"] == [], name
+        assert found["unnamed"] == [], name
         assert found["overflow"] <= 1, (name, found["overflow"])
         if name != "sign-in":
             assert found["nav"] >= 1, name

@@ -117,6 +117,21 @@ def test_demo_load_scores_what_it_stores_and_the_api_lists_the_anomalies(
             "via": "cli",
         }
 
+        # The README's next step: sign in to the console with that key, the inbox lists them.
+        client.get("/sign-in")
+        signed_in = client.post(
+            "/sign-in",
+            data={"method": "api-key", "api_key": key, "_csrf": client.cookies["cw_sign_in"]},
+            follow_redirects=False,
+        )
+        assert signed_in.status_code == 303, signed_in.text
+        inbox = client.get("/inbox")
+        assert inbox.status_code == 200
+        shown = re.findall(r'data-anomaly="([^"]+)"', inbox.text)
+        assert shown == [a["id"] for a in anomalies[: min(50, len(anomalies))]]
+        for band in ("critical", "high", "medium", "low"):
+            assert f"<span>{band}</span> <strong>{printed[band]:,}</strong>" in inbox.text
+
     # Again: nothing is stored or scored twice, the inbox is the same.
     code, out, err = _run(capsys, "demo", "--load", "--count", COUNT, "--seed", "3")
     assert code == 0, err
@@ -138,7 +153,7 @@ def test_demo_load_train_scores_with_a_model_trained_on_the_stream(
     )
     assert code == 0, err
     assert "demo v1: active at 100%" in out
-    assert "scored 2,000 transactions (2,000 new, 0 scored before) with demo v1 2,000" in out
+    assert "scored 2,000 transactions (2,000 new, 0 scored before) with demo v1 (2,000)" in out
     printed = _flagged(out)
     assert printed["total"] > 0
 

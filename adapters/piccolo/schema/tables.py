@@ -306,6 +306,10 @@ COMPOSITE_INDEXES: tuple[CompositeIndex, ...] = (
     # The review queue: anomalies in a status (e.g. open), newest first.
     CompositeIndex("anomalies_status_time_idx", "anomalies", ("status", "detected_at")),
     CompositeIndex("anomalies_version_time_idx", "anomalies", ("model_version_id", "detected_at")),
+    # The inbox: its bounded counts per severity (of the statuses shown) as index-only scans.
+    CompositeIndex(
+        "anomalies_status_severity_time_idx", "anomalies", ("status", "severity", "detected_at")
+    ),
     # "Assigned to me", newest first; a thread in order.
     CompositeIndex("anomalies_assignee_time_idx", "anomalies", ("assigned_to", "detected_at")),
     CompositeIndex("comments_anomaly_time_idx", "comments", ("anomaly_id", "created_at", "id")),

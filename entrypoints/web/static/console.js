@@ -54,6 +54,21 @@
     return true;
   }
 
+  // a: the selected anomaly (inbox) or this one (case view) is assigned to me.
+  function assignToMe(inInbox) {
+    const form = document.getElementById("assign-me-form");
+    if (!form) return false;
+    if (inInbox) {
+      const row = selected();
+      if (!row) return false;
+      form.action = "/anomalies/" + row.dataset.anomaly + "/assign";
+      form.elements.next.value = location.pathname + location.search;
+    }
+    if (form.querySelector("button[disabled]")) return false; // already mine
+    form.requestSubmit();
+    return true;
+  }
+
   const verdicts = { c: "confirmed", d: "dismissed", e: "escalated" };
 
   document.addEventListener("keydown", function (event) {
@@ -73,6 +88,8 @@
       location.href = selected().querySelector("a.open").href;
     } else if (key in verdicts) {
       if (inInbox) openReview(verdicts[key]); else if (!caseShortcut(key)) return;
+    } else if (key === "a") {
+      if (!assignToMe(inInbox)) return;
     } else if (key === "u") {
       const back = document.querySelector("[data-shortcut-back]");
       if (back) location.href = back.href; else return;

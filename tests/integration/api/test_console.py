@@ -537,3 +537,52 @@ def _page() -> Any:
     from domain.pagination import PageRequest
 
     return PageRequest(100)
+
+
+async def test_an_error_page_keeps_the_navigation_and_a_working_sign_out(
+    api: Api, browsers: Any
+) -> None:
+    analyst = await browsers(Role.ANALYST)
+    missing = await analyst.page("/anomalies/00000000-0000-4000-8000-000000000000")
+    assert missing.status_code == 404
+    assert 'href="/inbox"' in missing.text
+    assert 'aria-label="Main"' in missing.text
+    assert _CSRF.search(missing.text) is not None  # the page's own token, as on any page
+    assert (await analyst.post("/sign-out", {})).status_code == 303
+    assert (await analyst.client.get("/inbox")).status_code == 303
+
+
+async def test_every_unsafe_console_route_refuses_a_post_without_the_csrf_token(
+    api: Api, browsers: Any
+) -> None:
+    """Generated from the route table, so pages added later are held to it too: with an
+    admin's live session (every permission) but no token, every POST, PUT, PATCH and
+    DELETE of the console answers 403 naming the CSRF token; public ones (sign-in) too."""
+    (flag,) = await _flags(api, 1)
+    admin = await browsers(Role.ADMIN)
+    stranger = await browsers()
+    await stranger.client.get("/sign-in")  # holds a sign-in cookie, but sends no token
+    wrong: list[str] = []
+    checked = 0
+    for route in api.app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            unsafe = handler.http_methods & {"POST", "PUT", "PATCH", "DELETE"}
+            if not handler.opt.get(CONSOLE_OPT) or not unsafe:
+                continue
+            url = route.path_format.format(
+                anomaly_id=flag.anomaly.id, tx_hash=flag.transaction.hash
+            )
+            browser = stranger if handler.opt.get("public") else admin
+            for method in unsafe:
+                checked += 1
+                answer = await browser.client.request(
+                    method, url, data={"status": "escalated", "body": "x"}
+                )
+                if answer.status_code != 403 or "CSRF token" not in answer.text:
+                    wrong.append(f"{method} {url} -> {answer.status_code}")
+    assert not wrong, "\n".join(wrong)
+    assert checked >= 5
+    async with api.container.services.uow() as uow:
+        assert (await uow.anomalies.get(flag.anomaly.id)).status is ReviewStatus.OPEN
