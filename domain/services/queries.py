@@ -120,9 +120,11 @@ async def resolve_version(services: Services, reference: str) -> uuid.UUID:
     return version.id
 
 
-COUNT_BOUND = 10_000
+COUNT_BOUND = 1_000
 """Listings count matching anomalies up to this many unless an exact count is asked for:
-the cost of a page must not grow with millions of matching rows."""
+the cost of a page must not grow with millions of matching rows. Counting 10,000 index
+entries took about 0.9 ms of a page's 5 ms budget at 10 M transactions; 1,000 ("1,000+")
+is as useful to a reader and costs a tenth."""
 
 
 async def list_anomalies(
