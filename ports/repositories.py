@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from domain.comments import Comment
+from domain.explanations import Contribution
 from domain.history import HistoryPoint, SenderActivity
 from domain.jobs import Job
 from domain.model import (
@@ -122,6 +123,27 @@ class AnomalyFilter:
             and (self.model_version_id is None or anomaly.model_version_id == self.model_version_id)
             and (self.assigned_to is None or anomaly.assigned_to == self.assigned_to)
         )
+
+
+@dataclass(frozen=True, slots=True)
+class AnomalyInContext:
+    """An anomaly with what a listing shows beside it (``AnomalyRepository.list_in_context``)."""
+
+    anomaly: Anomaly
+    transaction: Transaction
+    """The flagged transaction."""
+    contributions: tuple[Contribution, ...] | None
+    """Why the flagging prediction (``anomaly.prediction_id``, a served one) scored so;
+    None when not recorded."""
+
+
+@dataclass(frozen=True, slots=True)
+class AnomalyListPage:
+    """One page of ``AnomalyRepository.list_in_context`` and the bounded count."""
+
+    page: Page[AnomalyInContext]
+    matching: int
+    """``min(matches, count_at_most)``: how many anomalies match the criteria, on every page."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +272,15 @@ class AnomalyRepository(Protocol):
     async def count(self, criteria: AnomalyFilter, *, at_most: int | None = None) -> int:
         """How many anomalies match; with ``at_most``, counting stops there (the answer is
         ``min(matches, at_most)``), so a listing never counts millions of rows."""
+        ...
+
+    async def list_in_context(
+        self, criteria: AnomalyFilter, page: PageRequest, *, count_at_most: int
+    ) -> AnomalyListPage:
+        """``list`` (same order, cursors and page), each anomaly with its transaction and
+        its flagging prediction's contributions, and ``count(criteria,
+        at_most=count_at_most)``: what a listing page shows, read at once (one statement
+        on SQL backends). ``count_at_most`` must be a count (>= 0), else ``ValueError``."""
         ...
 
     async def record_review(self, anomaly: Anomaly) -> None:

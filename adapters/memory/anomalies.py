@@ -16,7 +16,7 @@ from domain.errors import (
 )
 from domain.model import Anomaly
 from domain.pagination import Page, PageRequest, paginate
-from ports.repositories import AnomalyFilter
+from ports.repositories import AnomalyFilter, AnomalyInContext, AnomalyListPage
 
 
 def _sort_key(anomaly: Anomaly) -> tuple[datetime, str]:
@@ -63,6 +63,24 @@ class InMemoryAnomalyRepository:
     async def count(self, criteria: AnomalyFilter, *, at_most: int | None = None) -> int:
         total = sum(1 for a in self._workspace().anomalies.scan() if criteria.matches(a))
         return total if at_most is None else min(total, at_most)
+
+    async def list_in_context(
+        self, criteria: AnomalyFilter, page: PageRequest, *, count_at_most: int
+    ) -> AnomalyListPage:
+        if isinstance(count_at_most, bool) or count_at_most < 0:
+            raise ValueError(f"count_at_most must be a count, got {count_at_most!r}")
+        work = self._workspace()
+        found = await self.list(criteria, page)
+        items = []
+        for anomaly in found.items:
+            transaction = work.transactions.get(anomaly.transaction_hash)
+            if transaction is None:  # the foreign key of the real schema
+                raise TransactionNotFound(anomaly.transaction_hash)
+            flagging = work.predictions.get(anomaly.prediction_id)
+            why = flagging.contributions if flagging is not None and flagging.served else None
+            items.append(AnomalyInContext(anomaly, copied([transaction])[0], why))
+        matching = await self.count(criteria, at_most=count_at_most)
+        return AnomalyListPage(Page(items, found.next_cursor), matching)
 
     async def record_review(self, anomaly: Anomaly) -> None:
         table = self._workspace().anomalies

@@ -5,8 +5,8 @@ Every use case reads ``verb(services, <what is asked>..., *, actor, <options>)``
 the user asking (``None`` for the operator's CLI and for the service itself). The
 composition root (``entrypoints.bootstrap``) builds one ``Services`` per process; tests
 build theirs over the in-memory fakes the same way. Besides the ports it carries the one
-configured policy the use cases apply, the alert budget, and the process's cache of
-verified API keys.
+configured policy the use cases apply, the alert budget, and the process's caches of
+verified API keys and of model versions' tags.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Protocol
 
 from domain.policies import AlertBudget
 from domain.services.key_cache import VerifiedKeys
+from domain.services.version_tags import VersionTags
 from ports.blobs import BlobStore
 from ports.clock import Clock
 from ports.detector import DetectorFactory
@@ -75,6 +76,8 @@ class Services:
     row with ``domain.features`` - the reference path, much slower on millions of rows."""
     reads: UnitOfWorkFactory | None = None
     """Read-only units of work that may lag (read replicas); ``None``: ``uow``."""
+    version_tags: VersionTags = field(default_factory=VersionTags)
+    """Model versions' tags by id, kept for the process (tags never change)."""
 
     def read_uow(self) -> UnitOfWork:
         """A unit of work for listing and reporting reads, which may lag the primary by

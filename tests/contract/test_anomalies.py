@@ -10,9 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.errors import AnomalyNotFound, DuplicateRecord, NotFound, TransactionNotFound
+from domain.explanations import Contribution
 from domain.model import Anomaly, ModelVersion, Prediction, ReviewStatus, Severity
-from domain.pagination import PageRequest
+from domain.pagination import Cursor, Page, PageRequest
 from ports import AnomalyFilter, TimeRange, UnitOfWorkFactory
+from ports.repositories import AnomalyInContext
 from tests.builders import (
     T0,
     a_prediction,
@@ -335,3 +337,91 @@ async def test_by_prediction_ids_finds_the_anomaly_of_each_flagging_prediction(
 
     assert found == {flagged.id: first}
     assert everything == {flagged.id: first, other.id: second}
+
+
+@PROPERTY
+@given(
+    specs=st.lists(st.tuples(offsets_us, st.sampled_from(Severity)), max_size=14),
+    wanted_severities=st.frozensets(st.sampled_from(Severity)),
+    limit=st.integers(1, 5),
+    bound=st.integers(0, 8),
+)
+async def test_listing_in_context_pages_like_list_and_counts_up_to_the_bound(
+    uow_factory: UnitOfWorkFactory,
+    specs: list[tuple[int, Severity]],
+    wanted_severities: frozenset[Severity],
+    limit: int,
+    bound: int,
+) -> None:
+    version = await stored_model_version(uow_factory)
+    made = await _anomalies(
+        uow_factory,
+        version,
+        [{"detected_at": T0 + timedelta(microseconds=o), "severity": s} for o, s in specs],
+    )
+    criteria = AnomalyFilter(severities=wanted_severities, model_version_id=version.id)
+    counts: list[int] = []
+
+    async def page_of(request: PageRequest) -> Page[AnomalyInContext]:
+        listed = await uow.anomalies.list_in_context(criteria, request, count_at_most=bound)
+        counts.append(listed.matching)
+        return listed.page
+
+    async with uow_factory() as uow:
+        pages = await collect_pages(page_of, limit)
+        plain = await collect_pages(lambda request: uow.anomalies.list(criteria, request), limit)
+
+    expected = [a for a in made if criteria.matches(a)]
+    assert [[i.anomaly for i in page] for page in pages] == plain
+    assert [i.anomaly.id for page in pages for i in page] == _newest_first(expected)
+    assert counts == [min(len(expected), bound)] * len(pages)
+
+
+async def test_each_listed_anomaly_carries_its_transaction_and_flagging_contributions(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    version = await stored_model_version(uow_factory)
+    transactions = [a_transaction(value=2**256 - 1 - i, timestamp=at(i)) for i in range(3)]
+    why = (Contribution("log_value", 2.5), Contribution("gas_price", -0.25))
+    explained = a_prediction(transactions[0], version, contributions=why)
+    unexplained = a_prediction(transactions[1], version)
+    shadow = a_prediction(transactions[2], version, served=False, contributions=why)
+    async with uow_factory() as uow:
+        await uow.transactions.add_many(transactions)
+        await uow.predictions.add_many([explained, unexplained, shadow])
+        await uow.commit()
+    flagging = (explained, unexplained, shadow)
+    anomalies = await _store(
+        uow_factory, *(an_anomaly(p, detected_at=at(10 - i)) for i, p in enumerate(flagging))
+    )
+
+    async with uow_factory() as uow:
+        listed = await uow.anomalies.list_in_context(
+            AnomalyFilter(model_version_id=version.id), PageRequest(10), count_at_most=100
+        )
+
+    assert listed.matching == 3
+    assert [(i.anomaly, i.transaction, i.contributions) for i in listed.page.items] == [
+        (anomalies[0], transactions[0], why),
+        (anomalies[1], transactions[1], None),
+        (anomalies[2], transactions[2], None),
+    ]
+
+
+async def test_a_page_past_the_last_match_is_empty_and_still_counts(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    version = await stored_model_version(uow_factory)
+    await _anomalies(uow_factory, version, [{"detected_at": at(i)} for i in range(3)])
+    beyond = PageRequest(5, Cursor(at(-1), str(uuid.UUID(int=0))))
+
+    async with uow_factory() as uow:
+        listed = await uow.anomalies.list_in_context(
+            AnomalyFilter(model_version_id=version.id), beyond, count_at_most=10
+        )
+        with pytest.raises(ValueError, match="count_at_most"):
+            await uow.anomalies.list_in_context(AnomalyFilter(), beyond, count_at_most=-1)
+
+    assert listed.page.items == []
+    assert listed.page.next_cursor is None
+    assert listed.matching == 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from piccolo.querystring import QueryString
 
@@ -13,12 +14,13 @@ from adapters.piccolo.repositories.references import (
     missing_prediction,
     missing_transaction,
 )
-from adapters.piccolo.schema.codecs import ANOMALIES
+from adapters.piccolo.schema.codecs import ANOMALIES, TRANSACTIONS
 from adapters.piccolo.sql.engine import Dialect
 from adapters.piccolo.sql.errors import ForeignKeyViolation, UniqueViolation
 from adapters.piccolo.sql.session import SessionProvider
 from adapters.piccolo.sql.statements import (
     add_rows,
+    after,
     any_of,
     first_repeat,
     newest_first,
@@ -27,6 +29,7 @@ from adapters.piccolo.sql.statements import (
     where,
     within,
 )
+from adapters.piccolo.sql.values import from_json
 from domain.errors import (
     AnomalyNotFound,
     DuplicateRecord,
@@ -34,11 +37,18 @@ from domain.errors import (
     PredictionNotFound,
     TransactionNotFound,
 )
+from domain.explanations import normalize_contributions
 from domain.model import Anomaly
-from domain.pagination import Page, PageRequest
-from ports.repositories import AnomalyFilter
+from domain.pagination import Page, PageRequest, page_from_rows
+from ports.repositories import AnomalyFilter, AnomalyInContext, AnomalyListPage
 
 _SELECT = ANOMALIES.select()
+# A listing row: the anomaly's columns as they are, its transaction's prefixed with "t_".
+_IN_CONTEXT = (
+    f"{ANOMALIES.select('a')}, "
+    + ", ".join(f't."{column}" AS "t_{column}"' for column in TRANSACTIONS.columns)
+    + ', p.contributions AS "p_contributions"'
+)
 _REVIEW = ("status", "reviewed_by", "reviewed_at", "note")
 _ASSIGNMENT = ("assigned_to", "assigned_at")
 
@@ -65,6 +75,29 @@ def _conditions(criteria: AnomalyFilter, dialect: Dialect) -> list[QueryString |
             "assigned_to = {}", ANOMALIES.encode("assigned_to", criteria.assigned_to, dialect)
         ),
     ]
+
+
+class _Prefixed:
+    """The columns of ``row`` named ``prefix + name``, read by ``name`` (for a codec)."""
+
+    __slots__ = ("_prefix", "_row")
+
+    def __init__(self, row: Any, prefix: str) -> None:
+        self._row = row
+        self._prefix = prefix
+
+    def __getitem__(self, name: str) -> Any:
+        return self._row[self._prefix + name]
+
+
+def _bounded_count(criteria: AnomalyFilter, dialect: Dialect, at_most: int) -> QueryString:
+    """``SELECT COUNT(*) AS total`` of the matches, stopping after ``at_most`` index
+    entries instead of counting them all."""
+    return sql(
+        "SELECT COUNT(*) AS total FROM (SELECT 1 FROM anomalies {} LIMIT {}) AS matching",
+        where(*_conditions(criteria, dialect)),
+        at_most,
+    )
 
 
 class PiccoloAnomalyRepository:
@@ -133,14 +166,52 @@ class PiccoloAnomalyRepository:
         conditions = where(*_conditions(criteria, session.dialect))
         if at_most is None:
             statement = sql("SELECT COUNT(*) AS total FROM anomalies {}", conditions)
-        else:  # stops after at_most matching index entries instead of counting them all
-            statement = sql(
-                "SELECT COUNT(*) AS total FROM (SELECT 1 FROM anomalies {} LIMIT {}) AS matching",
-                conditions,
-                at_most,
-            )
+        else:
+            statement = _bounded_count(criteria, session.dialect, at_most)
         row = await session.fetchrow(statement)
         return 0 if row is None else int(row["total"])
+
+    async def list_in_context(
+        self, criteria: AnomalyFilter, page: PageRequest, *, count_at_most: int
+    ) -> AnomalyListPage:
+        if isinstance(count_at_most, bool) or count_at_most < 0:
+            raise ValueError(f"count_at_most must be a count, got {count_at_most!r}")
+        session = await self._session()
+        dialect = session.dialect
+        # One round trip: the bounded count as a one-row table, the page (the same keyset
+        # scan as ``list``) joined to its transactions and flagging predictions beside
+        # it - outer-joined, so an empty page still carries the count.
+        conditions = where(
+            *_conditions(criteria, dialect),
+            after('"detected_at"', '"id"', page.cursor, dialect, key_is_uuid=True),
+        )
+        rows = await session.fetch(
+            sql(
+                "SELECT counted.total AS matching_total, listed.* FROM ({}) AS counted "
+                f"LEFT JOIN (SELECT {_IN_CONTEXT} FROM ("
+                f"SELECT {_SELECT} FROM anomalies {{}} "
+                'ORDER BY "detected_at" DESC, "id" DESC LIMIT {}) AS a '
+                "JOIN transactions AS t ON t.hash = a.transaction_hash "
+                "LEFT JOIN predictions AS p ON p.id = a.prediction_id AND p.served"
+                ") AS listed ON 1 = 1 "
+                'ORDER BY listed."detected_at" DESC, listed."id" DESC',
+                _bounded_count(criteria, dialect, count_at_most),
+                conditions,
+                page.limit + 1,
+            )
+        )
+        matching = int(rows[0]["matching_total"]) if rows else 0
+        items = [
+            AnomalyInContext(
+                ANOMALIES.from_row(row),
+                TRANSACTIONS.from_row(_Prefixed(row, "t_")),
+                normalize_contributions(from_json(row["p_contributions"])),
+            )
+            for row in rows
+            if row["id"] is not None
+        ]
+        found = page_from_rows(items, page, lambda i: (i.anomaly.detected_at, str(i.anomaly.id)))
+        return AnomalyListPage(found, matching)
 
     async def record_review(self, anomaly: Anomaly) -> None:
         session = await self._session()

@@ -13,7 +13,10 @@ entity - the codec follows.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+import types
+import typing
+from collections.abc import Callable, Mapping
 from enum import Enum
 from operator import attrgetter
 from typing import Any, Generic, TypeVar
@@ -64,6 +67,7 @@ from adapters.piccolo.sql.values import (
 )
 from domain.archival import ArchiveRecord
 from domain.comments import Comment
+from domain.explanations import normalize_contributions
 from domain.jobs import Job
 from domain.model import (
     Anomaly,
@@ -182,7 +186,13 @@ def _decoder(column: Column) -> Decoder | None:
 class Codec(Generic[E]):
     """An entity's row shape, derived from its ``Table``; see the module docstring."""
 
-    def __init__(self, table: type[Table], entity: Callable[..., E]) -> None:
+    def __init__(
+        self,
+        table: type[Table],
+        entity: Callable[..., E],
+        *,
+        trusted: Mapping[str, Decoder] | None = None,
+    ) -> None:
         columns = table._meta.columns
         self.table = table
         self.tablename: str = table._meta.tablename
@@ -197,6 +207,9 @@ class Codec(Generic[E]):
             "postgres": tuple((i, e) for i, e in encoding if e not in _NATIVE_ON_POSTGRES),
         }
         self._decoders = tuple((c._meta.db_column_name, _decoder(c)) for c in columns)
+        self._trusted = (
+            None if trusted is None else _trusted_decoders(entity, self._decoders, trusted)
+        )
 
     def select(self, alias: str | None = None) -> str:
         """The select list: every column, quoted, prefixed by ``alias.`` if given."""
@@ -216,7 +229,17 @@ class Codec(Generic[E]):
         return value if encode is None else encode(value, dialect)
 
     def from_row(self, row: Any) -> E:
-        """The entity of a result row (``asyncpg.Record`` or ``dict``) holding ``columns``."""
+        """The entity of a result row (``asyncpg.Record`` or ``dict``) holding ``columns``.
+
+        For a ``trusted`` codec the entity is built without its constructor's checks:
+        the row was written from a checked entity, and re-checking every hash, address
+        and amount of a page was a good part of a listing's time (0.76 -> 0.32 ms for a
+        page of 50 anomalies, transactions and predictions)."""
+        if self._trusted is not None:
+            entity: Any = object.__new__(self._entity)  # type: ignore[arg-type]
+            for name, decode in self._trusted:
+                setattr(entity, name, row[name] if decode is None else decode(row[name]))
+            return typing.cast(E, entity)
         return self._entity(
             **{
                 name: row[name] if decode is None else decode(row[name])
@@ -225,15 +248,57 @@ class Codec(Generic[E]):
         )
 
 
-TRANSACTIONS = Codec(Transactions, Transaction)
-PREDICTIONS = Codec(Predictions, Prediction)
-ANOMALIES = Codec(Anomalies, Anomaly)
+def _then(first: Decoder | None, second: Decoder) -> Decoder:
+    return second if first is None else lambda value: second(first(value))
+
+
+def _enum_of(hint: Any) -> type[Enum] | None:
+    """The enum class of a field typed ``SomeEnum`` or ``SomeEnum | None``."""
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return hint
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        enums = [a for a in typing.get_args(hint) if isinstance(a, type) and issubclass(a, Enum)]
+        return enums[0] if len(enums) == 1 else None
+    return None
+
+
+def _trusted_decoders(
+    entity: Callable[..., Any],
+    decoders: tuple[tuple[str, Decoder | None], ...],
+    extra: Mapping[str, Decoder],
+) -> tuple[tuple[str, Decoder | None], ...]:
+    """Per column, what turns the stored value into the field's value without the
+    constructor: the column's decoder, then the field's enum (enum-typed fields), then
+    ``extra`` (what else the constructor converts, e.g. JSON into value objects). Every
+    field must be a column: nothing is left to defaults."""
+    if not (isinstance(entity, type) and dataclasses.is_dataclass(entity)):
+        raise TypeError("a trusted codec builds dataclass entities")
+    hints = typing.get_type_hints(entity)
+    fields = {f.name for f in dataclasses.fields(entity)}
+    if fields != {name for name, _ in decoders}:
+        raise TypeError(f"{entity.__name__}: a trusted codec needs a column for every field")
+    result = []
+    for name, decode in decoders:
+        enum = _enum_of(hints[name])
+        if enum is not None:
+            decode = _then(decode, _optional(enum))
+        if name in extra:
+            decode = _then(decode, extra[name])
+        result.append((name, decode))
+    return tuple(result)
+
+
+# The rows listings read in bulk are built without re-running their checks (see
+# ``Codec.from_row``); tests/unit/test_trusted_rows.py holds them to the constructors.
+TRANSACTIONS = Codec(Transactions, Transaction, trusted={})
+PREDICTIONS = Codec(Predictions, Prediction, trusted={"contributions": normalize_contributions})
+ANOMALIES = Codec(Anomalies, Anomaly, trusted={})
 LABELS = Codec(Labels, Label)
 MODELS = Codec(Models, Model)
 MODEL_VERSIONS = Codec(ModelVersions, ModelVersion)
 USERS = Codec(Users, User)
 API_KEYS = Codec(ApiKeys, APIKey)
-AUDIT_LOGS = Codec(AuditLogs, AuditLog)
+AUDIT_LOGS = Codec(AuditLogs, AuditLog, trusted={})
 SYSTEM_METRICS = Codec(SystemMetrics, SystemMetric)
 JOBS = Codec(Jobs, Job)
 ARCHIVES = Codec(Archives, ArchiveRecord)

@@ -13,6 +13,7 @@ from domain.pagination import DEFAULT_LIMIT
 from domain.services import Services, queries
 from domain.services.assignments import assign_anomaly
 from domain.services.auth import Permission, Principal
+from domain.services.queries import COUNT_BOUND
 from domain.services.reviews import review_anomaly
 from entrypoints.http.controllers.errors import read_errors, write_errors
 from entrypoints.http.params import (
@@ -77,9 +78,9 @@ class AnomalyController(Controller):
         count: Annotated[
             Literal["bounded", "exact"],
             Parameter(
-                description="`bounded` (default): total_count stops at 10,000 matches "
-                "(total_count_exact false beyond); `exact` counts every match (slower on "
-                "large databases)"
+                description=f"`bounded` (default): total_count stops at {COUNT_BOUND:,} "
+                "matches (total_count_exact false beyond); `exact` counts every match "
+                "(slower on large databases)"
             ),
         ] = "bounded",
     ) -> AnomalyPage:

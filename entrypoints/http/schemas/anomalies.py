@@ -50,7 +50,8 @@ class AnomalyPage(msgspec.Struct):
     """Matching anomalies: exact when ``total_count_exact``, else at least this many."""
     next_cursor: str | None
     total_count_exact: bool
-    """False when counting stopped at 10,000 matches (ask ``count=exact`` for the rest)."""
+    """False when counting stopped at the bound, 1,000 matches (``count=exact`` counts them
+    all)."""
 
 
 class AssignIn(msgspec.Struct, forbid_unknown_fields=True):
