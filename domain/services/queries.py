@@ -20,7 +20,6 @@ from domain.model import (
     Anomaly,
     AuditLog,
     Label,
-    ModelStatus,
     Outcome,
     Prediction,
     Severity,
