@@ -276,6 +276,17 @@ TABLES: tuple[type[Table], ...] = (
 )
 """Every chainwatch table, parents before children (the order to create them in)."""
 
+PARTITIONED: dict[str, str] = {
+    "transactions": "timestamp",
+    "predictions": "created_at",
+    "anomalies": "detected_at",
+    "audit_logs": "timestamp",
+    "system_metrics": "recorded_at",
+}
+"""The time-ordered tables that are range-partitioned by month on PostgreSQL, each with
+the column it is partitioned by (``adapters.piccolo.schema.layout`` renders the layout;
+SQLite keeps them plain)."""
+
 
 @dataclass(frozen=True, slots=True)
 class CompositeIndex:
