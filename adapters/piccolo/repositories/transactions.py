@@ -48,12 +48,18 @@ if TYPE_CHECKING:
 _SELECT = TRANSACTIONS.select()
 _ORDER = 'ORDER BY "timestamp" DESC, hash DESC'
 _ON_CONFLICT = "ON CONFLICT (hash) DO NOTHING RETURNING hash"
-# PostgreSQL: the transaction's row in the one partition its key names.
+# PostgreSQL: the transaction's row in the one partition its key names. For one hash the
+# key's timestamp is an init-plan parameter, so every other partition is pruned at run
+# time (EXPLAIN: "never executed"); for several, a nested loop over the keys does it.
+BY_HASH_POSTGRES = (
+    f'SELECT {_SELECT} FROM transactions WHERE hash = {{}} AND "timestamp" = '
+    '(SELECT "timestamp" FROM transaction_keys WHERE hash = {})'
+)
 _BY_KEY = (
     f"SELECT {TRANSACTIONS.select('t')} FROM transaction_keys AS k "
     'JOIN transactions AS t ON t.hash = k.hash AND t."timestamp" = k."timestamp" '
 )
-__all__ = ["COPY_THRESHOLD", "PiccoloTransactionRepository"]
+__all__ = ["BY_HASH_POSTGRES", "COPY_THRESHOLD", "PiccoloTransactionRepository"]
 
 
 def _sort_key(tx: Transaction) -> tuple[datetime, str]:
@@ -130,7 +136,7 @@ class PiccoloTransactionRepository:
     async def get(self, tx_hash: str) -> Transaction:
         session = await self._session()
         if session.dialect == "postgres":
-            statement = sql(f"{_BY_KEY} WHERE k.hash = {{}}", lookup_key(tx_hash))
+            statement = sql(BY_HASH_POSTGRES, lookup_key(tx_hash), lookup_key(tx_hash))
         else:
             statement = sql(
                 f"SELECT {_SELECT} FROM transactions WHERE hash = {{}}", lookup_key(tx_hash)

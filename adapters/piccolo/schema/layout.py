@@ -19,7 +19,9 @@ What partitioning changes, and why:
   that includes the partition key. References to a transaction therefore point at
   ``transaction_keys (hash)`` (same RESTRICT semantics); ``anomalies.prediction_id`` and
   ``comments.anomaly_id`` (``LOGICAL_REFERENCES``) become plain UUIDs whose target the
-  write path checks, and that retention honours as if they were foreign keys.
+  write path checks when the row is written. Retention does not hold a prediction for its
+  anomaly (anomalies are kept far longer than predictions' 90 days by design); deleting
+  an anomaly is not something chainwatch does.
 """
 
 from __future__ import annotations
