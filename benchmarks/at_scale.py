@@ -23,8 +23,9 @@ migrations, dropped afterwards):
            with ``--json``).
 
 "rows" counts transactions; the database holds about 3.01 times as many rows.
-``--layout partitioned`` needs ``to_partitioned`` below wired to the partitioning
-migration. Watch the disk (``df -h /``): at 10 M rows the CSV files take about 10 GB
+``--layout partitioned`` is the migrated layout (monthly partitions, plus one for every
+month the rows span, ``to_partitioned``); ``plain`` reverts the partitioning migration
+first. Watch the disk (``df -h /``): at 10 M rows the CSV files take about 10 GB
 (deleted at the end) and the database about 15 GB.
 """
 
@@ -65,29 +66,33 @@ from scale_queries import (
 from scale_rows import Shape, chunk
 
 from adapters.piccolo import PiccoloDatabase
+from adapters.piccolo.schema.layout import KEY_TABLE, add_months, create_month_sql, month_of
+from adapters.piccolo.schema.tables import PARTITIONED
 from domain.model import Model, ModelStatus, ModelVersion, Role, User
 from entrypoints.bootstrap import wire
 from tests.backends import admin_url, postgres_config
 from tests.integration.faults.servers import chainwatch, server_environment, serving
 
 TARGET_P95_MS = 5.0
+PARTITIONING = "2026-12-04T01:00:00:000000"  # the migration that partitions the tables
 SERVICE_USERS = 8
 
 
-def to_partitioned(database: PiccoloDatabase) -> list[str]:
-    """WIRE HERE (issue 12, item 1): turn the freshly migrated, still empty layout of
-    ``database`` into the partitioned one, with partitions for the months the rows span
-    (``Shape.start`` .. ``+ span_s``) or a default partition; return the SQL statements
-    to run after the COPY and before the keys are built again (e.g. filling a hash ->
-    timestamp table that the repositories, not a trigger, keep:
-    ``INSERT INTO transaction_keys (hash, "timestamp") SELECT hash, "timestamp" FROM
-    transactions``). The loader reads indexes and constraints from the catalog, so
-    nothing else here needs to know the layout. If the partitioning is a migration of the
-    ordinary chain (so ``migrate()`` already partitions), make ``plain`` revert it
-    instead (``migrate_backwards`` to the migration before it) in ``prepare``."""
-    raise NotImplementedError(
-        "the partitioned layout is not wired yet: see to_partitioned in benchmarks/at_scale.py"
-    )
+async def to_partitioned(database: PiccoloDatabase, shape: Shape) -> list[str]:
+    """Give the migrated (partitioned, still empty) layout of ``database`` a partition for
+    every month the rows span (``Shape.start`` .. ``+ span_s``) on each partitioned
+    table; return the statements to run after the COPY: filling ``transaction_keys``,
+    which the repositories (not a trigger) keep, from the loaded transactions."""
+    first = month_of(shape.start)
+    last = month_of(shape.start + timedelta(seconds=shape.span_s))
+    month = first
+    while month <= last:
+        for table in PARTITIONED:
+            await database.engine.run_ddl(create_month_sql(table, month))
+        month = add_months(month, 1)
+    return [
+        f'INSERT INTO {KEY_TABLE} (hash, "timestamp") SELECT hash, "timestamp" FROM transactions'
+    ]
 
 
 def shape_for(rows: int, chunk_rows: int, addresses: int) -> Shape:
@@ -143,7 +148,11 @@ async def prepare(url: str, shape: Shape, layout: str) -> list[str]:
     await database.start()
     try:
         await database.migrate()
-        after_copy = to_partitioned(database) if layout == "partitioned" else []
+        if layout == "partitioned":
+            after_copy = await to_partitioned(database, shape)
+        else:  # the layout before the partitioning migration
+            await database.migrate_backwards(PARTITIONING)
+            after_copy = []
         await _seed(database, shape)
     finally:
         await database.stop()

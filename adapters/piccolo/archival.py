@@ -370,10 +370,13 @@ class PiccoloArchivalDatabase:
             writers = [_writer(column.kind, dialect) for column in columns]
             present: set[str] = set()
             ids = [row[key] for row in rows]
+            # A partitioned table with a key table: a key is what says a row is stored.
+            keyed = KEYED.get(table.name) if dialect == "postgres" else None
+            source = keyed or table.name
             for start in range(0, len(ids), 5_000):
                 found = await session.fetch(
                     sql(
-                        f'SELECT "{table.id_column}" AS id FROM "{table.name}" WHERE {{}}',
+                        f'SELECT "{table.id_column}" AS id FROM "{source}" WHERE {{}}',
                         any_of(
                             f'"{table.id_column}"',
                             self._ids(table, ids[start : start + 5_000]),
@@ -397,6 +400,16 @@ class PiccoloArchivalDatabase:
                                 for row in chunk
                                 for write, value in zip(writers, row, strict=True)
                             ),
+                        )
+                    )
+                if keyed is not None and missing:
+                    restored = [row[key] for row in missing]
+                    await session.execute(
+                        sql(
+                            f'INSERT INTO "{keyed}" ("{table.id_column}", "{table.time_column}") '
+                            f'SELECT "{table.id_column}", "{table.time_column}" '
+                            f'FROM "{table.name}" WHERE {{}} ON CONFLICT DO NOTHING',
+                            any_of(f'"{table.id_column}"', self._ids(table, restored), dialect),
                         )
                     )
         return len(missing), len(present)
