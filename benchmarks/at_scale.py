@@ -182,7 +182,8 @@ def _serve_and_measure(
 ) -> tuple[dict[str, dict[str, float]], int, list[Any]]:
     # The loaded rows' version is retired: the server trains and activates its bootstrap
     # model (a few seconds), as it would on a fresh database, so that it becomes ready.
-    environment = server_environment(url, work / "data")
+    # Auto-migrate off: the plain layout is the partitioning migration reverted, on purpose.
+    environment = server_environment(url, work / "data", CHAINWATCH_AUTO_MIGRATE="false")
     key = chainwatch(environment, "create-user", "--username", "scale-admin", "--role", "admin")
     headers = {"X-API-Key": key.strip().splitlines()[-1]}
     with (

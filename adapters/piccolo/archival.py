@@ -30,7 +30,7 @@ from piccolo.querystring import QueryString
 from adapters.piccolo.locks import advisory_key
 from adapters.piccolo.schema.codecs import ARCHIVES, referenced_column
 from adapters.piccolo.schema.columns import Uint256
-from adapters.piccolo.schema.layout import KEYED, PARTITION_LOCK
+from adapters.piccolo.schema.layout import KEYED, LOGICAL_REFERENCES, PARTITION_LOCK
 from adapters.piccolo.schema.tables import TABLES
 from adapters.piccolo.sql.engine import Dialect
 from adapters.piccolo.sql.session import Session
@@ -493,13 +493,18 @@ class PiccoloArchivalDatabase:
             return cached
         if session.dialect == "postgres":
             # The partitioned layout: what points at a table's key table points at the
-            # table. (Its logical references hold nothing: an anomaly outlives the
-            # prediction it came from by design.)
+            # table, and its logical references hold rows as the foreign keys they stand
+            # in for did (a prediction an anomaly came from stays).
             targets = [table.name] + ([KEYED[table.name]] if table.name in KEYED else [])
             found = []
             for target in targets:
                 rows = await session.fetch(sql(_REFERENCES, target))
                 found += [(row["child"], row["column"], row["key"]) for row in rows]
+            found += [
+                (child, column, key)
+                for child, column, target, key in LOGICAL_REFERENCES
+                if target == table.name and (child, column, key) not in found
+            ]
         else:
             found = []
             tables = await session.fetch(

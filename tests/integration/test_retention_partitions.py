@@ -15,7 +15,7 @@ from adapters.piccolo import PiccoloDatabase
 from domain.archival import ArchiveStatus, UnitMode
 from domain.services.retention import apply_retention, plan_retention, restore_archive
 from tests.backends import postgres_config, scratch_postgres
-from tests.builders import a_prediction, a_transaction, an_anomaly, stored_model_version
+from tests.builders import a_prediction, a_transaction, stored_model_version
 from tests.integration.retention_data import (
     Crash,
     FaultyArchival,
@@ -88,11 +88,7 @@ async def test_apply_drops_old_partitions_and_restore_brings_their_rows_back(
     database: PiccoloDatabase, tmp_path: Path
 ) -> None:
     history = await stored_history(database, _ages())
-    # In the partitioned layout an anomaly's prediction_id is a plain UUID: no hold.
     june = history.predictions[1]
-    async with database.uow() as work:
-        await work.anomalies.add_many([an_anomaly(june, detected_at=june.created_at)])
-        await work.commit()
     ports = ports_over(database, tmp_path)
     report = await apply_retention(ports, keep(predictions=90))
     assert report.deleted_rows == 8

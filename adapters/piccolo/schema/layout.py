@@ -19,9 +19,8 @@ What partitioning changes, and why:
   that includes the partition key. References to a transaction therefore point at
   ``transaction_keys (hash)`` (same RESTRICT semantics); ``anomalies.prediction_id`` and
   ``comments.anomaly_id`` (``LOGICAL_REFERENCES``) become plain UUIDs whose target the
-  write path checks when the row is written. Retention does not hold a prediction for its
-  anomaly (anomalies are kept far longer than predictions' 90 days by design); deleting
-  an anomaly is not something chainwatch does.
+  write path checks when the row is written, and that retention honours as the foreign
+  keys they stand in for (a prediction an anomaly points at is kept).
 """
 
 from __future__ import annotations
