@@ -18,6 +18,9 @@ Conventions:
   audit trail must outlive the users it mentions, and record any actor id it is given.
   Deleting a transaction, prediction, model or model version that something still points at
   is refused (RESTRICT); an API key goes with its user (CASCADE).
+* On PostgreSQL the tables of ``PARTITIONED`` are monthly range partitions; what that
+  changes (primary keys with the partition key, ``transaction_keys``, foreign keys to it,
+  checked plain references) is ``adapters.piccolo.schema.layout``'s. SQLite: as declared.
 * Labels point at their transaction (RESTRICT: ground truth is what training learns from,
   so a labelled transaction is not pruned by accident); ``labels.created_by`` and
   ``labels.anomaly_id`` are plain UUIDs, so a label outlives the user and the reviewed
