@@ -71,9 +71,11 @@ from adapters.piccolo.schema.tables import PARTITIONED
 from domain.model import Model, ModelStatus, ModelVersion, Role, User
 from entrypoints.bootstrap import wire
 from tests.backends import admin_url, postgres_config
+from tests.integration.faults import servers
 from tests.integration.faults.servers import chainwatch, server_environment, serving
 
 TARGET_P95_MS = 5.0
+READY_TIMEOUT_S = 900.0
 PARTITIONING = "2026-12-04T01:00:00:000000"  # the migration that partitions the tables
 SERVICE_USERS = 8
 
@@ -182,6 +184,9 @@ def _serve_and_measure(
 ) -> tuple[dict[str, dict[str, float]], int, list[Any]]:
     # The loaded rows' version is retired: the server trains and activates its bootstrap
     # model (a few seconds), as it would on a fresh database, so that it becomes ready.
+    # Readiness waits for the bootstrap model, trained on the loaded history: minutes on a
+    # busy machine, past the fault tests' 90 s.
+    servers.START_TIMEOUT_S = max(servers.START_TIMEOUT_S, READY_TIMEOUT_S)
     # Auto-migrate off: the plain layout is the partitioning migration reverted, on purpose.
     environment = server_environment(url, work / "data", CHAINWATCH_AUTO_MIGRATE="false")
     key = chainwatch(environment, "create-user", "--username", "scale-admin", "--role", "admin")
