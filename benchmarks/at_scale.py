@@ -25,8 +25,9 @@ migrations, dropped afterwards):
 "rows" counts transactions; the database holds about 3.01 times as many rows.
 ``--layout partitioned`` is the migrated layout (monthly partitions, plus one for every
 month the rows span, ``to_partitioned``); ``plain`` reverts the partitioning migration
-first. Watch the disk (``df -h /``): at 10 M rows the CSV files take about 10 GB
-(deleted at the end) and the database about 15 GB.
+and keeps ``transaction_keys``, which the repositories read on PostgreSQL (same code,
+unpartitioned tables). Both fill it after the COPY. Watch the disk (``df -h /``): at
+10 M rows the CSV files take about 10 GB (deleted at the end) and the database about 15 GB.
 """
 
 from __future__ import annotations
@@ -66,7 +67,13 @@ from scale_queries import (
 from scale_rows import Shape, chunk
 
 from adapters.piccolo import PiccoloDatabase
-from adapters.piccolo.schema.layout import KEY_TABLE, add_months, create_month_sql, month_of
+from adapters.piccolo.schema.layout import (
+    KEY_TABLE,
+    KEY_TABLE_DDL,
+    add_months,
+    create_month_sql,
+    month_of,
+)
 from adapters.piccolo.schema.tables import PARTITIONED
 from domain.model import Model, ModelStatus, ModelVersion, Role, User
 from entrypoints.bootstrap import wire
@@ -76,6 +83,9 @@ from tests.integration.faults.servers import chainwatch, server_environment, ser
 
 TARGET_P95_MS = 5.0
 READY_TIMEOUT_S = 900.0
+_FILL_KEYS = (
+    f'INSERT INTO {KEY_TABLE} (hash, "timestamp") SELECT hash, "timestamp" FROM transactions'
+)
 PARTITIONING = "2026-12-04T01:00:00:000000"  # the migration that partitions the tables
 SERVICE_USERS = 8
 
@@ -92,9 +102,7 @@ async def to_partitioned(database: PiccoloDatabase, shape: Shape) -> list[str]:
         for table in PARTITIONED:
             await database.engine.run_ddl(create_month_sql(table, month))
         month = add_months(month, 1)
-    return [
-        f'INSERT INTO {KEY_TABLE} (hash, "timestamp") SELECT hash, "timestamp" FROM transactions'
-    ]
+    return [_FILL_KEYS]
 
 
 def shape_for(rows: int, chunk_rows: int, addresses: int) -> Shape:
@@ -152,9 +160,12 @@ async def prepare(url: str, shape: Shape, layout: str) -> list[str]:
         await database.migrate()
         if layout == "partitioned":
             after_copy = await to_partitioned(database, shape)
-        else:  # the layout before the partitioning migration
+        else:
+            # The tables as before the partitioning migration, plus the key table the
+            # repositories read on PostgreSQL: the same code, unpartitioned tables.
             await database.migrate_backwards(PARTITIONING)
-            after_copy = []
+            await database.engine.run_ddl(KEY_TABLE_DDL)
+            after_copy = [_FILL_KEYS]
         await _seed(database, shape)
     finally:
         await database.stop()
