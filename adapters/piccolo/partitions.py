@@ -3,7 +3,8 @@
 ``ensure`` creates, per partitioned table (``tables.PARTITIONED``), the partition of the
 current month and of the ``months_ahead`` months after it, the default partition if it is
 missing, and the month of every row the default partition holds (its rows are moved into
-the new month: a row that arrived before its month existed is not left in the default).
+the new month: a row that arrived before its month existed is not left in the default;
+servers leave past months to the CLI, see ``ensure``).
 PostgreSQL refuses to create a month the default holds rows of, so such a month is made as
 a plain table, the rows moved into it, and attached - in the same transaction. Everything
 runs in one transaction under the transaction-scoped advisory lock ``"partitions"``, which
@@ -83,8 +84,19 @@ class PiccoloPartitions:
             raise
         await session.close(commit=True)
 
-    async def ensure(self, months_ahead: int, now: datetime) -> list[str]:
-        """Create what is missing (see the module docstring); the partitions created."""
+    async def ensure(
+        self,
+        months_ahead: int,
+        now: datetime,
+        *,
+        stranded: bool = True,
+        lock_timeout_s: float | None = None,
+    ) -> list[str]:
+        """Create what is missing (see the module docstring); the partitions created.
+        ``stranded=False`` leaves past months held by a default partition alone (moving
+        their rows rewrites them under an exclusive lock: an operator's step, not a
+        server's background chore). ``lock_timeout_s``: give up (``Unavailable``-like
+        driver error, nothing changed) rather than queue writers behind a lock longer."""
         if months_ahead < 0:
             raise ValueError(f"months_ahead must be 0 or more, got {months_ahead}")
         created: list[str] = []
@@ -94,13 +106,16 @@ class PiccoloPartitions:
             if session.dialect != "postgres":
                 return created
             async with session.write(savepoint=False):
+                if lock_timeout_s is not None:
+                    milliseconds = int(lock_timeout_s * 1000)
+                    await session.execute(sql(f"SET LOCAL lock_timeout = {milliseconds}"))
                 await session.execute(
                     sql("SELECT pg_advisory_xact_lock({})", advisory_key(PARTITION_LOCK))
                 )
                 for table, column in PARTITIONED.items():
                     if not await _partitioned(session, table):
                         continue
-                    created += await _ensure_table(session, table, column, wanted)
+                    created += await _ensure_table(session, table, column, wanted, stranded)
         return created
 
     async def status(self, now: datetime) -> list[TablePartitions]:
@@ -151,7 +166,7 @@ async def _months(session: Session, table: str) -> tuple[set[datetime], str | No
 
 
 async def _ensure_table(
-    session: Session, table: str, column: str, wanted: list[datetime]
+    session: Session, table: str, column: str, wanted: list[datetime], stranded: bool
 ) -> list[str]:
     created: list[str] = []
     months, default = await _months(session, table)
@@ -165,11 +180,11 @@ async def _ensure_table(
             f'FROM "{default}"'
         )
     )
-    stranded = {row["month"].replace(tzinfo=UTC) for row in held if row["month"] is not None}
-    for month in sorted(set(wanted) | stranded):
+    in_default = {row["month"].replace(tzinfo=UTC) for row in held if row["month"] is not None}
+    for month in sorted(set(wanted) | (in_default if stranded else set())):
         if month in months:
             continue
-        if month in stranded:
+        if month in in_default:
             await _split_from_default(session, table, column, default, month)
         else:
             await session.execute(sql(create_month_sql(table, month)))

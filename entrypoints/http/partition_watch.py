@@ -2,8 +2,9 @@
 
 ``PartitionWatch.refresh()`` runs ``PiccoloPartitions.ensure`` (the current month and
 ``months_ahead`` after it; idempotent, serialised across processes by the "partitions"
-advisory lock) and then reads each table's partitions. The app's lifespan does it once the
-database has started, and every ``check_s`` seconds after; the CronJob
+advisory lock; past months whose rows sit in a default partition are left to ``chainwatch
+partitions ensure``, which moves them) and then reads each table's partitions. The app's
+lifespan does it once the database has started, and every ``check_s`` seconds after; the CronJob
 ``ops/k8s/partitions-cronjob.yaml`` runs ``chainwatch partitions ensure`` as well, so
 months get made even while no server runs. Gauges, per ``table`` (partitioned tables on
 PostgreSQL only):
@@ -38,6 +39,9 @@ from ports.clock import Clock
 
 _logger = logging.getLogger("chainwatch.partitions")
 _WAIT_FOR_DATABASE_S = 1.0
+LOCK_TIMEOUT_S = 5.0
+"""A server's ensure gives up (and tries again at the next check) rather than make writes
+wait longer than this behind its locks."""
 
 
 class PartitionWatch:
@@ -57,7 +61,9 @@ class PartitionWatch:
     async def refresh(self) -> None:
         """Ensure the months ahead, then read the partitions. Raises what the database
         raises; the figures stay then."""
-        created = await self._partitions.ensure(self.months_ahead, self.clock.now())
+        created = await self._partitions.ensure(
+            self.months_ahead, self.clock.now(), stranded=False, lock_timeout_s=LOCK_TIMEOUT_S
+        )
         if created:
             _logger.info("created partitions: %s", ", ".join(created))
         self.created += created
