@@ -202,6 +202,17 @@ class RetentionSettings:
     refresh_s: float = 300.0
 
 
+@dataclass(frozen=True, slots=True)
+class PartitionSettings:
+    """Monthly partitions on PostgreSQL (``adapters.piccolo.partitions``): how many months
+    after the current one ``chainwatch partitions ensure`` - and each server, at start-up
+    and every ``check_s`` seconds - keeps created (``CHAINWATCH_PARTITION_MONTHS_AHEAD``,
+    ``CHAINWATCH_PARTITION_CHECK_S``)."""
+
+    months_ahead: int = 3
+    check_s: float = 300.0
+
+
 MAX_WORKERS = 256
 DEFAULT_API_KEY_CACHE_S = 5
 MAX_API_KEY_CACHE_S = 300
@@ -235,6 +246,7 @@ class Settings:
     shutdown: ShutdownSettings = ShutdownSettings()
     jobs: JobSettings = JobSettings()
     retention: RetentionSettings = dataclasses.field(default_factory=RetentionSettings)
+    partitions: PartitionSettings = PartitionSettings()
     workers: int | None = None
     """HTTP worker processes ``chainwatch serve`` runs (``CHAINWATCH_WORKERS``); None: as
     many as this process may use CPUs on PostgreSQL, one on SQLite
@@ -294,6 +306,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         shutdown=_shutdown(env),
         jobs=_jobs(env),
         retention=_retention(env, data_dir),
+        partitions=PartitionSettings(
+            months_ahead=env.integer("CHAINWATCH_PARTITION_MONTHS_AHEAD", 3, minimum=1, maximum=36),
+            check_s=float(
+                env.integer("CHAINWATCH_PARTITION_CHECK_S", 300, minimum=10, maximum=86_400)
+            ),
+        ),
         workers=(
             None
             if env.get("CHAINWATCH_WORKERS") is None

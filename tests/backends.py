@@ -34,7 +34,7 @@ import asyncpg
 import pytest
 
 from adapters.piccolo import PiccoloDatabase, PostgresConfig, SQLiteConfig, config_from_url
-from adapters.piccolo.schema.tables import TABLES
+from adapters.piccolo.schema.layout import tables_of
 
 T = TypeVar("T")
 
@@ -116,7 +116,7 @@ async def reset_database(db: PiccoloDatabase) -> None:
 
 async def empty_tables(db: PiccoloDatabase) -> None:
     """Delete every row of every chainwatch table of a started ``db``."""
-    names = [table._meta.tablename for table in reversed(TABLES)]  # children first
+    names = list(reversed(tables_of(db.dialect)))  # children first
     engine = db.engine
     if db.dialect == "postgres":
         await engine.run_ddl(f"TRUNCATE {', '.join(names)}")

@@ -27,8 +27,10 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 from piccolo.querystring import QueryString
 
+from adapters.piccolo.locks import advisory_key
 from adapters.piccolo.schema.codecs import ARCHIVES, referenced_column
 from adapters.piccolo.schema.columns import Uint256
+from adapters.piccolo.schema.layout import KEYED, LOGICAL_REFERENCES, PARTITION_LOCK
 from adapters.piccolo.schema.tables import TABLES
 from adapters.piccolo.sql.engine import Dialect
 from adapters.piccolo.sql.session import Session
@@ -43,6 +45,7 @@ from adapters.piccolo.sql.values import (
     db_wei,
 )
 from domain.archival import (
+    TABLES_BY_NAME,
     ArchiveRecord,
     ArchiveStatus,
     KeepReferenced,
@@ -262,6 +265,10 @@ class PiccoloArchivalDatabase:
                             self._in_range(dialect, table, record.range_start, record.range_end),
                         )
                     )
+                    if dialect == "postgres" and table.name in KEYED:
+                        await self._forget_keys(
+                            session, table, any_of("k.hash", self._ids(table, ids), dialect)
+                        )
             record.deleted_rows += deleted
             await update(session, ARCHIVES, record, ("deleted_rows", "updated_at"))
         return deleted
@@ -275,6 +282,10 @@ class PiccoloArchivalDatabase:
                 raise Conflict("only PostgreSQL tables have partitions to detach")
             async with session.write(savepoint=False):
                 await session.execute(sql(f"SET LOCAL lock_timeout = '{_LOCK_TIMEOUT}'"))
+                # Not while ``partitions ensure`` is moving rows or attaching months.
+                await session.execute(
+                    sql("SELECT pg_advisory_xact_lock({})", advisory_key(PARTITION_LOCK))
+                )
                 # Writes to the partition wait until it is gone; reads go on meanwhile.
                 await session.execute(sql(f'LOCK TABLE "{part}" IN SHARE MODE'))
                 held = await session.fetchrow(
@@ -313,6 +324,15 @@ class PiccoloArchivalDatabase:
                     f"{record.source} is a partition again; it is not dropped (archive {record.id})"
                 )
             await session.execute(sql(f'DROP TABLE IF EXISTS "{record.source}"'))
+            if record.table_name in KEYED:
+                table = TABLES_BY_NAME[record.table_name]
+                await self._forget_keys(
+                    session,
+                    table,
+                    self._in_range(
+                        "postgres", table, record.range_start, record.range_end, alias="k"
+                    ),
+                )
             record.deleted_rows = record.rows
             record.advance(ArchiveStatus.DELETED, record.updated_at)
             await update(session, ARCHIVES, record, ("status", "deleted_rows", "updated_at"))
@@ -350,10 +370,13 @@ class PiccoloArchivalDatabase:
             writers = [_writer(column.kind, dialect) for column in columns]
             present: set[str] = set()
             ids = [row[key] for row in rows]
+            # A partitioned table with a key table: a key is what says a row is stored.
+            keyed = KEYED.get(table.name) if dialect == "postgres" else None
+            source = keyed or table.name
             for start in range(0, len(ids), 5_000):
                 found = await session.fetch(
                     sql(
-                        f'SELECT "{table.id_column}" AS id FROM "{table.name}" WHERE {{}}',
+                        f'SELECT "{table.id_column}" AS id FROM "{source}" WHERE {{}}',
                         any_of(
                             f'"{table.id_column}"',
                             self._ids(table, ids[start : start + 5_000]),
@@ -379,6 +402,16 @@ class PiccoloArchivalDatabase:
                             ),
                         )
                     )
+                if keyed is not None and missing:
+                    restored = [row[key] for row in missing]
+                    await session.execute(
+                        sql(
+                            f'INSERT INTO "{keyed}" ("{table.id_column}", "{table.time_column}") '
+                            f'SELECT "{table.id_column}", "{table.time_column}" '
+                            f'FROM "{table.name}" WHERE {{}} ON CONFLICT DO NOTHING',
+                            any_of(f'"{table.id_column}"', self._ids(table, restored), dialect),
+                        )
+                    )
         return len(missing), len(present)
 
     async def pending(self, table: RetainedTable, cutoff: datetime) -> int:
@@ -397,13 +430,33 @@ class PiccoloArchivalDatabase:
 
     @staticmethod
     def _in_range(
-        dialect: Dialect, table: RetainedTable, start: datetime, end: datetime
+        dialect: Dialect,
+        table: RetainedTable,
+        start: datetime,
+        end: datetime,
+        *,
+        alias: str = "t",
     ) -> QueryString:
-        time = f't."{table.time_column}"'
+        time = f'{alias}."{table.time_column}"'
         return sql(
             f"{time} >= {{}} AND {time} < {{}}",
             db_instant(start, dialect),
             db_instant(end, dialect),
+        )
+
+    async def _forget_keys(
+        self, session: Session, table: RetainedTable, condition: QueryString
+    ) -> None:
+        """Delete the key-table rows (``layout.KEYED``) matching ``condition`` (alias ``k``)
+        whose row is gone: a hash retention removed may be ingested again."""
+        key, time = table.id_column, table.time_column
+        await session.execute(
+            sql(
+                f'DELETE FROM "{KEYED[table.name]}" AS k WHERE {{}} AND NOT EXISTS '
+                f'(SELECT 1 FROM "{table.name}" AS t WHERE t."{key}" = k."{key}" '
+                f'AND t."{time}" = k."{time}")',
+                condition,
+            )
         )
 
     async def _eligible(
@@ -439,8 +492,19 @@ class PiccoloArchivalDatabase:
         if cached is not None:
             return cached
         if session.dialect == "postgres":
-            rows = await session.fetch(sql(_REFERENCES, table.name))
-            found = [(row["child"], row["column"], row["key"]) for row in rows]
+            # The partitioned layout: what points at a table's key table points at the
+            # table, and its logical references hold rows as the foreign keys they stand
+            # in for did (a prediction an anomaly came from stays).
+            targets = [table.name] + ([KEYED[table.name]] if table.name in KEYED else [])
+            found = []
+            for target in targets:
+                rows = await session.fetch(sql(_REFERENCES, target))
+                found += [(row["child"], row["column"], row["key"]) for row in rows]
+            found += [
+                (child, column, key)
+                for child, column, target, key in LOGICAL_REFERENCES
+                if target == table.name and (child, column, key) not in found
+            ]
         else:
             found = []
             tables = await session.fetch(

@@ -8,7 +8,17 @@ import logging
 from collections.abc import Sequence
 
 from domain.errors import DomainError
-from entrypoints.cli import backups, demo, labels, migrations, models, retention, serve, users
+from entrypoints.cli import (
+    backups,
+    demo,
+    labels,
+    migrations,
+    models,
+    partitions,
+    retention,
+    serve,
+    users,
+)
 from entrypoints.cli.common import (
     EXIT_CODES_HELP,
     EXIT_FAILED,
@@ -50,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
     # The order here is the order ``chainwatch --help`` lists the commands in.
-    for group in (serve, migrations, backups, retention, demo, models, labels, users):
+    for group in (serve, migrations, backups, retention, partitions, demo, models, labels, users):
         group.register(commands)
     return parser
 

@@ -85,6 +85,7 @@ def serve_http(
         s3=settings.s3,
         retention=settings.retention,
         console=settings.console,
+        partitions=settings.partitions,
     )
     # SIGTERM: /ready 503 for the drain delay, then uvicorn's graceful shutdown, all within
     # the grace period (entrypoints/http/draining.py).

@@ -13,6 +13,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.types import ControllerRouterHandler
 
+from adapters.piccolo.partitions import PiccoloPartitions
 from domain.errors import Unavailable
 from domain.sessions import SessionPolicy
 from entrypoints.blobs import blob_store_from_url
@@ -31,6 +32,7 @@ from entrypoints.http.observability import (
     echo_request_id,
     report_runtime,
 )
+from entrypoints.http.partition_watch import PartitionWatch
 from entrypoints.http.predicting import Predictor
 from entrypoints.http.problems import problem_handlers
 from entrypoints.http.rate_limits import RateLimits
@@ -49,6 +51,7 @@ from entrypoints.settings import (
     BackupWatchSettings,
     DriftSettings,
     JobSettings,
+    PartitionSettings,
     PredictLimits,
     RateLimitSettings,
     RetentionSettings,
@@ -77,6 +80,7 @@ def create_app(
     drain: Drain | None = None,
     retention: RetentionSettings | None = None,
     console: SessionPolicy | None = None,
+    partitions: PartitionSettings | None = None,
 ) -> Litestar:
     """The HTTP app over ``container``.
 
@@ -103,7 +107,9 @@ def create_app(
     the app's shutdown has begun; at shutdown the scoring queue finishes the micro-batches
     it holds before the database stops (``entrypoints/http/draining.py``). The analyst
     console (``entrypoints.web``) is served at ``/``, its sessions living as ``console``
-    says (default ``SessionPolicy()``).
+    says (default ``SessionPolicy()``). With ``partitions`` (``chainwatch serve`` passes
+    them) the monthly partitions are ensured ahead once the database has started and every
+    ``partitions.check_s`` seconds (``app.state.partitions`` is the ``PartitionWatch``).
     """
     migrate = container.auto_migrate if migrate_on_start is None else migrate_on_start
     serving = ModelServing(container)
@@ -112,6 +118,7 @@ def create_app(
     services = container.services
     predictor = Predictor(container.scorer, services, predict or PredictLimits())
     handlers, retention_watch = _retention(container, retention, s3)
+    partition_watch = _partition_watch(container, partitions)
     worker = JobWorker(services, jobs or JobSettings(), handlers, ready=lambda: lifecycle.started)
     drift_settings = drift or DriftSettings()
     drift_monitor = DriftMonitor(services, drift_settings)
@@ -213,6 +220,11 @@ def create_app(
             drift_monitor.lifespan(lambda: lifecycle.started),
             *([] if backup_watch is None else [backup_watch.lifespan()]),
             *([] if retention_watch is None else [retention_watch.lifespan()]),
+            *(
+                []
+                if partition_watch is None
+                else [partition_watch.lifespan(lambda: lifecycle.started)]
+            ),
             record_key_use,
             run_scoring_queue,
             run_jobs,
@@ -241,9 +253,24 @@ def create_app(
     app.state.rate_limits = limits
     app.state.backups = backup_watch
     app.state.retention = retention_watch
+    app.state.partitions = partition_watch
     close_request_bodies(app)
     declare_links(app)
     return app
+
+
+def _partition_watch(
+    container: Container, settings: PartitionSettings | None
+) -> PartitionWatch | None:
+    database = piccolo_database(container.database)
+    if settings is None or database is None:
+        return None
+    return PartitionWatch(
+        PiccoloPartitions(lambda: database.engine),
+        container.services.clock,
+        settings.months_ahead,
+        settings.check_s,
+    )
 
 
 def _retention(

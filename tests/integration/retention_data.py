@@ -1,6 +1,6 @@
 """Shared set-up of the retention tests: the ports over a real database and a folder
 store, history built through the domain, faults injected around the real adapters, and
-a small partitioned layout made by DDL in a scratch PostgreSQL database."""
+older months added to the partitioned layout of a scratch PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from adapters.blobs import LocalFolderBlobStore
 from adapters.parquet_archive import ParquetArchiveFormat
 from adapters.piccolo import PiccoloDatabase
 from adapters.piccolo.archival import PiccoloArchivalDatabase
+from adapters.piccolo.schema.layout import add_months, create_month_sql, month_of
 from domain.archival import ArchiveRecord, RetainedTable, RetentionPolicy
 from domain.model import Prediction, Transaction
 from domain.services.retention import RetentionPorts
@@ -121,38 +122,10 @@ class FaultyArchival(PiccoloArchivalDatabase):
             raise Crash("died after detaching, before dropping")
 
 
-def month_bounds(first: datetime, months: int) -> list[tuple[datetime, datetime]]:
-    bounds, start = [], datetime(first.year, first.month, 1, tzinfo=UTC)
-    for _ in range(months):
-        end = start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
-        bounds.append((start, end))
-        start = end
-    return bounds
-
-
 async def partition_predictions(database: PiccoloDatabase, first: datetime, months: int) -> None:
-    """Turn the (empty) ``predictions`` table of a migrated scratch database into monthly
-    range partitions ``predictions_pYYYY_MM`` from ``first``'s month on, plus
-    ``predictions_default``; ``anomalies.prediction_id`` becomes a plain UUID, as in the
-    partitioned layout. A stand-in for that layout, kept small and self-contained."""
-    statements = [
-        "ALTER TABLE anomalies DROP CONSTRAINT IF EXISTS anomalies_prediction_id_fkey",
-        "ALTER TABLE predictions RENAME TO predictions_plain",
-        "CREATE TABLE predictions (LIKE predictions_plain INCLUDING DEFAULTS) "
-        "PARTITION BY RANGE (created_at)",
-        "ALTER TABLE predictions ADD PRIMARY KEY (id, created_at)",
-        "ALTER TABLE predictions ADD FOREIGN KEY (transaction_hash) "
-        "REFERENCES transactions (hash) ON DELETE RESTRICT",
-        "ALTER TABLE predictions ADD FOREIGN KEY (model_version_id) "
-        "REFERENCES model_versions (id) ON DELETE RESTRICT",
-        "CREATE INDEX ON predictions (created_at)",
-        "CREATE TABLE predictions_default PARTITION OF predictions DEFAULT",
-    ]
-    for start, end in month_bounds(first, months):
-        statements.append(
-            f"CREATE TABLE predictions_p{start:%Y_%m} PARTITION OF predictions "
-            f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
-        )
-    statements.append("DROP TABLE predictions_plain")
-    for statement in statements:
-        await database.engine.run_ddl(statement)
+    """Give the partitioned ``predictions`` table of a migrated scratch database the monthly
+    partitions ``predictions_pYYYY_MM`` of ``months`` months from ``first``'s month on (the
+    migration made the current month's and the ones ahead, and ``predictions_default``)."""
+    start = month_of(first)
+    for n in range(months):
+        await database.engine.run_ddl(create_month_sql("predictions", add_months(start, n)))

@@ -1,6 +1,9 @@
 """Schema introspection for the migration tests: what a database holds (PostgreSQL
 catalogs, SQLite pragmas) and what ``adapters.piccolo.schema.tables`` declares, in one comparable
-shape per table."""
+shape per table. On PostgreSQL the declaration is read through the partitioned layout
+(``adapters.piccolo.schema.layout``): partitioned tables count as one table (their
+partitions are left out), keyed by their primary key plus the partition key, with their
+foreign keys where the layout points them, and the key tables."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from pathlib import Path
 
 from adapters.piccolo import PiccoloDatabase, SQLiteConfig
 from adapters.piccolo.schema.columns import Uint256
+from adapters.piccolo.schema.layout import KEY_TABLE, primary_key, reference_target
 from adapters.piccolo.schema.tables import COMPOSITE_INDEXES, TABLES
 
 
@@ -48,9 +52,11 @@ def _pg_type(declared: str) -> str:
 def declared_schema(db: PiccoloDatabase) -> dict[str, TableSchema]:
     """What ``adapters.piccolo.schema.tables`` declares, as ``db``'s engine would create it."""
     db.bind()  # column types such as Uint256 depend on the engine
+    postgres = db.dialect == "postgres"
     schema: dict[str, TableSchema] = {}
     for table in TABLES:
         name = table._meta.tablename
+        key = primary_key(name) if postgres else ()
         columns: set[tuple[str, str, bool, bool]] = set()
         indexes: set[tuple[tuple[str, ...], bool]] = set()
         foreign_keys: set[tuple[str, str, str, str]] = set()
@@ -58,21 +64,36 @@ def declared_schema(db: PiccoloDatabase) -> dict[str, TableSchema]:
             column_name = column._meta.db_column_name
             kind = column.column_type
             kind = kind if db.dialect == "sqlite" else _pg_type(kind)
-            columns.add((column_name, kind, column._meta.null, column._meta.primary_key))
+            in_key = column._meta.primary_key or column_name in key
+            columns.add((column_name, kind, column._meta.null, in_key))
             if column._meta.index:
                 indexes.add(((column_name,), False))
             if column._meta.unique:
                 indexes.add(((column_name,), True))
             meta = getattr(column, "_foreign_key_meta", None)
             if meta is not None:
-                target = meta.resolved_references._meta.tablename
+                target: str | None = meta.resolved_references._meta.tablename
                 target_column = meta.resolved_target_column._meta.db_column_name
-                foreign_keys.add((column_name, target, target_column, meta.on_delete.value))
+                if postgres and target is not None:
+                    target = reference_target(name, column_name, target)
+                if target is not None:
+                    foreign_keys.add((column_name, target, target_column, meta.on_delete.value))
         for index in COMPOSITE_INDEXES:
             if index.table == name:
                 indexes.add((index.columns, index.unique))
         schema[name] = TableSchema(frozenset(columns), frozenset(indexes), frozenset(foreign_keys))
     assert any(isinstance(c, Uint256) for c in TABLES[0]._meta.columns)
+    if postgres:
+        schema[KEY_TABLE] = TableSchema(
+            frozenset(
+                {
+                    ("hash", "character varying(66)", False, True),
+                    ("timestamp", "timestamp with time zone", False, False),
+                }
+            ),
+            frozenset(),
+            frozenset(),
+        )
     return schema
 
 
@@ -133,7 +154,8 @@ SELECT c.relname AS table_name, a.attname AS column_name,
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = 'public' AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
+WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+  AND a.attnum > 0 AND NOT a.attisdropped
 """
 _PG_INDEXES = """
 SELECT t.relname AS table_name, ix.indisunique AS is_unique,
@@ -143,7 +165,7 @@ SELECT t.relname AS table_name, ix.indisunique AS is_unique,
 FROM pg_index ix
 JOIN pg_class t ON t.oid = ix.indrelid
 JOIN pg_namespace n ON n.oid = t.relnamespace
-WHERE n.nspname = 'public' AND NOT ix.indisprimary
+WHERE n.nspname = 'public' AND NOT ix.indisprimary AND NOT t.relispartition
 """
 _PG_FOREIGN_KEYS = """
 SELECT c.conrelid::regclass::text AS table_name, a.attname AS column_name,
@@ -152,7 +174,7 @@ SELECT c.conrelid::regclass::text AS table_name, a.attname AS column_name,
 FROM pg_constraint c
 JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
 JOIN pg_attribute af ON af.attrelid = c.confrelid AND af.attnum = c.confkey[1]
-WHERE c.contype = 'f'
+WHERE c.contype = 'f' AND c.conparentid = 0
 """
 
 

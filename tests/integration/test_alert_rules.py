@@ -20,7 +20,7 @@ import yaml
 from adapters.piccolo import LentDatabase, PiccoloDatabase
 from entrypoints.bootstrap import wire
 from entrypoints.http import create_app
-from entrypoints.settings import BackupWatchSettings, RetentionSettings
+from entrypoints.settings import BackupWatchSettings, PartitionSettings, RetentionSettings
 from tests.backends import reset_database
 from tests.integration.api.conftest import CHEAP_PASSWORDS, running
 
@@ -31,7 +31,6 @@ K8S_RULES = REPO_ROOT / "ops" / "k8s" / "prometheus-rules-configmap.yaml"
 
 LATER = {
     "chainwatch_db_replica_lag_seconds": "read replicas (DATABASE_REPLICA_URLS)",
-    "chainwatch_partitions_ahead": "monthly partitions (chainwatch partitions ensure)",
 }
 """Metrics the rules name before the app exports them, with the feature that brings each."""
 
@@ -105,6 +104,7 @@ async def exported_metrics(tmp_path: Path, database: PiccoloDatabase) -> set[str
         container,
         backups=BackupWatchSettings(url=tmp_path.as_uri()),
         retention=RetentionSettings(archive_url=tmp_path.as_uri()),
+        partitions=PartitionSettings(),
     )
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
     async with running(app), httpx.AsyncClient(transport=transport, base_url="http://t") as client:

@@ -142,6 +142,30 @@ def test_retention_runs_nightly_after_the_backup_with_the_configured_policies(
     the("ServiceAccount", "chainwatch-retention")
 
 
+def test_partitions_are_ensured_daily_with_the_configured_months_ahead(tmp_path: Path) -> None:
+    cronjob = the("CronJob", "chainwatch-partitions")
+    assert cronjob["spec"]["timeZone"] == "UTC"
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    assert cronjob["spec"]["schedule"].split()[2:] == ["*", "*", "*"]  # every day
+    (container,) = pod_spec(cronjob)["containers"]
+    script = "\n".join(container["args"])
+    assert "set -eu" in script
+    assert script.index("chainwatch partitions ensure") < script.index(
+        "chainwatch partitions status"
+    )
+    config = the("ConfigMap", "chainwatch-config")["data"]
+    partitions = load_settings(
+        {
+            "CHAINWATCH_DATA_DIR": str(tmp_path),
+            "CHAINWATCH_SECRET_KEY": "k" * 40,
+            **{k: v for k, v in config.items() if k.startswith("CHAINWATCH_PARTITION_")},
+        }
+    ).partitions
+    assert partitions.months_ahead >= 1  # next month exists before it begins
+    assert pod_spec(cronjob)["serviceAccountName"] == "chainwatch-partitions"
+    the("ServiceAccount", "chainwatch-partitions")
+
+
 def test_the_api_is_probed_on_health_and_ready_behind_a_service() -> None:
     deployment = the("Deployment", "chainwatch-api")
     (container,) = pod_spec(deployment)["containers"]
@@ -172,6 +196,7 @@ def test_the_api_drains_and_exits_within_its_termination_grace_period(tmp_path: 
         ("Deployment", "chainwatch-api"),
         ("CronJob", "chainwatch-backup"),
         ("CronJob", "chainwatch-retention"),
+        ("CronJob", "chainwatch-partitions"),
         ("StatefulSet", "postgresql"),
     ],
 )

@@ -14,6 +14,7 @@ import asyncpg
 import pytest
 
 from adapters.piccolo import PiccoloDatabase, SQLiteConfig
+from adapters.piccolo.schema.layout import tables_of
 from adapters.piccolo.schema.migrations import migration_modules
 from adapters.piccolo.schema.tables import TABLES
 from tests.backends import postgres_config, scratch_postgres
@@ -48,8 +49,13 @@ async def blank_database(
             await database.stop()
 
 
+def _names_of(db: PiccoloDatabase) -> set[str]:
+    """The chainwatch tables of ``db``'s dialect (PostgreSQL adds the key tables)."""
+    return set(tables_of(db.dialect))
+
+
 async def _table_names(db: PiccoloDatabase) -> set[str]:
-    return set(await schema_of(db)) & TABLE_NAMES
+    return set(await schema_of(db)) & _names_of(db)
 
 
 async def test_migrate_applies_every_migration_once_oldest_first(
@@ -60,7 +66,7 @@ async def test_migrate_applies_every_migration_once_oldest_first(
     assert await blank_database.migrate() == ALL_IDS
     assert await blank_database.pending_migrations() == []
     assert await blank_database.migrate() == []
-    assert await _table_names(blank_database) == TABLE_NAMES
+    assert await _table_names(blank_database) == _names_of(blank_database)
 
 
 async def test_the_migrated_schema_is_the_declared_schema(
@@ -70,8 +76,8 @@ async def test_the_migrated_schema_is_the_declared_schema(
 
     built = await schema_of(blank_database)
     declared = declared_schema(blank_database)
-    assert set(built) == TABLE_NAMES | {"migration"}  # plus Piccolo's bookkeeping table
-    for table in sorted(TABLE_NAMES):
+    assert set(built) == _names_of(blank_database) | {"migration"}  # plus Piccolo's own
+    for table in sorted(_names_of(blank_database)):
         assert built[table] == declared[table], table
 
 
@@ -135,7 +141,8 @@ async def test_backwards_to_an_unknown_migration_is_refused(
 
 
 async def _chainwatch_schema(db: PiccoloDatabase) -> dict[str, TableSchema]:
-    return {name: table for name, table in (await schema_of(db)).items() if name in TABLE_NAMES}
+    names = _names_of(db)
+    return {name: table for name, table in (await schema_of(db)).items() if name in names}
 
 
 def _piccolo(*args: str, **variables: str) -> subprocess.CompletedProcess[str]:
@@ -205,4 +212,4 @@ async def test_the_piccolo_cli_and_the_service_agree_on_postgres() -> None:
             )
         finally:
             await connection.close()
-        assert {row["tablename"] for row in rows} & TABLE_NAMES == set()
+        assert {row["tablename"] for row in rows} & set(tables_of("postgres")) == set()

@@ -42,13 +42,15 @@ def test_a_chunk_is_the_same_for_the_same_seed_and_chunks_do_not_repeat_hashes()
     assert len(last) == ROWS - (shape.chunks - 1) * CHUNK_ROWS
 
 
+@pytest.mark.parametrize("layout", ["plain", "partitioned"])
 async def test_generated_rows_load_consistently_and_the_schema_comes_back_as_migrated(
-    tmp_path: Path,
+    tmp_path: Path, layout: str
 ) -> None:
     shape = _small()
     files = [entry for i in range(shape.chunks) for entry in write_chunk(shape, i, tmp_path)]
     async with scratch_postgres("chainwatch_scale") as url:
-        assert await prepare(url, shape, "plain") == []
+        after_copy = await prepare(url, shape, layout)
+        assert len(after_copy) == 1  # fills transaction_keys, which both layouts have
         connection = await asyncpg.connect(url)
         try:
             migrated = await schema_objects(connection)
@@ -56,7 +58,7 @@ async def test_generated_rows_load_consistently_and_the_schema_comes_back_as_mig
             assert migrated.foreign
             assert migrated.indexes
             await raw_copy(url, files, jobs=2)
-            phases = await load(url, files, jobs=2)
+            phases = await load(url, files, jobs=2, after_copy=after_copy)
             assert set(phases) == {"copy", "indexes", "foreign_keys", "total", "vacuum_analyze"}
             assert await schema_objects(connection) == migrated
             tables = await connection.fetch(
@@ -74,6 +76,11 @@ async def test_generated_rows_load_consistently_and_the_schema_comes_back_as_mig
             )
             assert (counts["tx"], counts["predictions"], counts["audit"]) == (ROWS,) * 3
             assert 10 <= counts["anomalies"] == counts["consistent"] <= 100
+            keys = await connection.fetchval("SELECT count(*) FROM transaction_keys")
+            assert keys == ROWS
+            if layout == "partitioned":
+                default = await connection.fetchval("SELECT count(*) FROM transactions_default")
+                assert default == 0  # every loaded month has its partition
             stored = dict(await connection.fetch("SELECT hash, value::text FROM transactions"))
         finally:
             await connection.close()

@@ -47,7 +47,7 @@ from schemathesis.specs.openapi.checks import (
 from adapters.clock import SystemClock
 from adapters.memory import InMemoryBlobStore
 from adapters.piccolo import PiccoloDatabase, PostgresConfig
-from adapters.piccolo.schema.tables import TABLES
+from adapters.piccolo.schema.layout import tables_of
 from adapters.security import Argon2PasswordHasher, HmacSecretDigester
 from domain.model import Role
 from domain.services.users import create_user, issue_api_key
@@ -130,7 +130,7 @@ class SeedSnapshot:
 
     def __init__(self, config: PostgresConfig) -> None:
         self.config = config
-        self.tables = [table._meta.tablename for table in TABLES]  # parents first
+        self.tables = list(tables_of("postgres"))  # parents first
 
     async def _run(self, statements: list[str]) -> None:
         connection = await asyncpg.connect(

@@ -111,6 +111,12 @@ class PiccoloAnomalyRepository:
         if repeated is not None:
             raise DuplicateRecord("anomaly", repeated)
         session = await self._session()
+        if session.dialect == "postgres":
+            # A logical reference on the partitioned layout (no foreign key can point at
+            # a partitioned table's id alone): checked here instead.
+            prediction = await missing_prediction(session, [a.prediction_id for a in anomalies])
+            if prediction is not None:
+                raise PredictionNotFound(prediction)
         try:
             async with session.write():
                 await add_rows(session, ANOMALIES, anomalies)

@@ -15,6 +15,7 @@ from adapters.piccolo.sql.statements import (
     insert,
     newest_first,
     sql,
+    update,
     within,
 )
 from domain.errors import DuplicateRecord
@@ -23,9 +24,7 @@ from domain.pagination import Page, PageRequest
 from ports.repositories import AuditFilter
 
 _SELECT = AUDIT_LOGS.select()
-_REPLACE = "ON CONFLICT (id) DO UPDATE SET " + ", ".join(
-    f'"{column}" = EXCLUDED."{column}"' for column in AUDIT_LOGS.columns if column != "id"
-)
+_REPLACED = tuple(column for column in AUDIT_LOGS.columns if column != "id")
 
 
 class PiccoloAuditLogRepository:
@@ -61,9 +60,13 @@ class PiccoloAuditLogRepository:
         return None if row is None else AUDIT_LOGS.from_row(row)
 
     async def put(self, entry: AuditLog) -> None:
+        # UPDATE, then INSERT if there was no such row: a partitioned audit table (keyed
+        # by id and timestamp) has no unique index on id for ON CONFLICT (id). Callers
+        # serialise puts of one id (the auth-failure counter lock).
         session = await self._session()
         async with session.write(savepoint=False):
-            await insert(session, AUDIT_LOGS, [entry], tail=_REPLACE)
+            if await update(session, AUDIT_LOGS, entry, _REPLACED) == 0:
+                await insert(session, AUDIT_LOGS, [entry])
 
     async def query(self, criteria: AuditFilter, page: PageRequest) -> Page[AuditLog]:
         session = await self._session()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from adapters.piccolo.repositories.references import first_missing
 from adapters.piccolo.schema.codecs import COMMENTS, CONSOLE_SESSIONS
 from adapters.piccolo.sql.errors import ForeignKeyViolation, UniqueViolation
 from adapters.piccolo.sql.session import SessionProvider
@@ -25,6 +26,11 @@ class PiccoloCommentRepository:
 
     async def add(self, comment: Comment) -> None:
         session = await self._session()
+        if session.dialect == "postgres" and await first_missing(
+            session, "anomalies", "id", [comment.anomaly_id]
+        ):
+            # A logical reference on the partitioned layout: checked, not a foreign key.
+            raise AnomalyNotFound(comment.anomaly_id)
         try:
             async with session.write():
                 await insert(session, COMMENTS, [comment])

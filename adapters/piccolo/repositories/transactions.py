@@ -1,34 +1,36 @@
 """``PiccoloTransactionRepository``: bulk ingest, lookups by hash, keyset listings.
 
-Ingest on PostgreSQL: batches of ``COPY_THRESHOLD`` new rows or more are written with
-``COPY`` (on the unit of work's own connection, inside a savepoint) after one query finds
-the hashes already stored - unless the caller has just found them absent
-(``found_absent``, the scoring hot path: one round trip fewer). If a concurrent writer
-stores one of the hashes in between, the ``COPY`` fails as a whole; the savepoint undoes
-it and the batch goes through the conflict-tolerant path instead:
-``INSERT ... ON CONFLICT (hash) DO NOTHING RETURNING hash`` (``statements.insert``).
-Smaller batches take that path directly: one round trip. In an all-or-nothing unit of
-work (the scoring hot path) the ``COPY`` takes no savepoint: that rare race fails the
-unit of work with ``Conflict``, and its retry finds the hashes stored.
+PostgreSQL (partitioned by month, ``adapters.piccolo.schema.layout``): a batch first claims
+its hashes in ``transaction_keys`` with one multi-row ``INSERT ... ON CONFLICT (hash) DO
+NOTHING RETURNING hash``; only the claimed transactions are then inserted (``COPY`` for
+``COPY_THRESHOLD`` rows or more, else one ``unnest`` insert), in the same savepoint, so a
+hash is stored once across every partition and a concurrent claimer of the same hash waits
+on its key, then finds it taken. A lookup by hash reads its key, then ``(hash, timestamp)``
+in the one partition that holds it.
+
+The claim is the existence check, so ``found_absent`` (the caller has just found the
+hashes absent) saves nothing here and is ignored.
+
+SQLite: ``INSERT ... ON CONFLICT (hash) DO NOTHING RETURNING hash`` (``statements.insert``).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from piccolo.querystring import QueryString
 
 from adapters.piccolo.repositories.sender_activity import sender_activity
 from adapters.piccolo.schema.codecs import TRANSACTIONS
-from adapters.piccolo.sql.errors import UniqueViolation
 from adapters.piccolo.sql.session import Session, SessionProvider
 from adapters.piccolo.sql.statements import (
     COPY_THRESHOLD,
+    add_rows,
     after,
     any_of,
     chunk_size,
-    copy,
     insert,
     newest_first,
     sql,
@@ -36,21 +38,58 @@ from adapters.piccolo.sql.statements import (
     within,
 )
 from adapters.piccolo.sql.values import as_instant
-from domain.errors import Conflict, TransactionNotFound
+from domain.errors import TransactionNotFound
 from domain.history import HistoryPoint, SenderActivity
 from domain.model import Transaction
 from domain.pagination import Page, PageRequest, page_from_rows
 from domain.values import lookup_key
 from ports.repositories import AddManyResult, TimeRange, TrainingColumns
 
+if TYPE_CHECKING:
+    from adapters.piccolo.sql.engine import Dialect
+
 _SELECT = TRANSACTIONS.select()
 _ORDER = 'ORDER BY "timestamp" DESC, hash DESC'
 _ON_CONFLICT = "ON CONFLICT (hash) DO NOTHING RETURNING hash"
-__all__ = ["COPY_THRESHOLD", "PiccoloTransactionRepository"]
+# PostgreSQL: the transaction's row in the one partition its key names. For one hash the
+# key's timestamp is an init-plan parameter, so every other partition is pruned at run
+# time (EXPLAIN: "never executed"); for several, a nested loop over the keys does it.
+BY_HASH_POSTGRES = (
+    f'SELECT {_SELECT} FROM transactions WHERE hash = {{}} AND "timestamp" = '
+    '(SELECT "timestamp" FROM transaction_keys WHERE hash = {})'
+)
+_BY_KEY = (
+    f"SELECT {TRANSACTIONS.select('t')} FROM transaction_keys AS k "
+    'JOIN transactions AS t ON t.hash = k.hash AND t."timestamp" = k."timestamp" '
+)
+__all__ = ["BY_HASH_POSTGRES", "COPY_THRESHOLD", "PiccoloTransactionRepository"]
 
 
 def _sort_key(tx: Transaction) -> tuple[datetime, str]:
     return tx.timestamp, tx.hash
+
+
+class _Keys:
+    """The ``RowCodec`` of ``transaction_keys``: a transaction's hash and instant."""
+
+    tablename = "transaction_keys"
+    columns = ("hash", "timestamp")
+    pg_types = ("varchar", "timestamptz")
+
+    def to_row(self, entity: Transaction, dialect: Dialect) -> tuple[Any, ...]:
+        return entity.hash, entity.timestamp
+
+    def encode(self, column: str, value: Any, dialect: Dialect) -> Any:
+        return value
+
+    def select(self, alias: str | None = None) -> str:
+        return "hash, timestamp"
+
+    def from_row(self, row: Any) -> Transaction:
+        raise NotImplementedError("keys are claimed, never read back as transactions")
+
+
+_KEYS = _Keys()
 
 
 class PiccoloTransactionRepository:
@@ -67,8 +106,8 @@ class PiccoloTransactionRepository:
         if first:
             session = await self._session()
             unique = list(first.values())
-            if session.dialect == "postgres" and len(unique) >= COPY_THRESHOLD:
-                stored = await self._copy(session, unique, check=not found_absent)
+            if session.dialect == "postgres":
+                stored = await self._claim_and_insert(session, unique)
             else:
                 stored = await self._insert(session, unique)
         inserted: list[str] = []
@@ -81,29 +120,16 @@ class PiccoloTransactionRepository:
                 duplicates.append(tx.hash)
         return AddManyResult(tuple(inserted), tuple(duplicates))
 
-    async def _copy(self, session: Session, batch: list[Transaction], *, check: bool) -> set[str]:
-        new = batch
-        if check:
-            hashes = [tx.hash for tx in batch]
-            rows = await session.fetch(
-                sql("SELECT hash FROM transactions WHERE hash = ANY({})", hashes)
-            )
-            existing = {row["hash"] for row in rows}
-            new = [tx for tx in batch if tx.hash not in existing]
-        if not new:
-            return set()
-        try:
-            async with session.write():
-                await copy(session, TRANSACTIONS, new)
-        except UniqueViolation:
-            # A concurrent unit of work stored some of these since the check above (the
-            # caller's, with ``found_absent``).
-            if session.all_or_nothing:
-                raise Conflict(
-                    "a concurrent request stored some of these transactions first; retry"
-                ) from None
-            return await self._insert(session, new)
-        return {tx.hash for tx in new}
+    async def _claim_and_insert(self, session: Session, batch: list[Transaction]) -> set[str]:
+        # Claimed in hash order: two batches sharing hashes then wait, never deadlock.
+        ordered = sorted(batch, key=lambda tx: tx.hash)
+        async with session.write():
+            rows = await insert(session, _KEYS, ordered, tail=_ON_CONFLICT)
+            claimed = {row["hash"] for row in rows}
+            new = [tx for tx in batch if tx.hash in claimed]
+            if new:
+                await add_rows(session, TRANSACTIONS, new)
+        return claimed
 
     async def _insert(self, session: Session, batch: list[Transaction]) -> set[str]:
         # One statement is atomic by itself; several need a savepoint to stay all-or-nothing.
@@ -114,9 +140,13 @@ class PiccoloTransactionRepository:
 
     async def get(self, tx_hash: str) -> Transaction:
         session = await self._session()
-        row = await session.fetchrow(
-            sql(f"SELECT {_SELECT} FROM transactions WHERE hash = {{}}", lookup_key(tx_hash))
-        )
+        if session.dialect == "postgres":
+            statement = sql(BY_HASH_POSTGRES, lookup_key(tx_hash), lookup_key(tx_hash))
+        else:
+            statement = sql(
+                f"SELECT {_SELECT} FROM transactions WHERE hash = {{}}", lookup_key(tx_hash)
+            )
+        row = await session.fetchrow(statement)
         if row is None:
             raise TransactionNotFound(tx_hash)
         return TRANSACTIONS.from_row(row)
@@ -126,12 +156,13 @@ class PiccoloTransactionRepository:
         if not keys:
             return {}
         session = await self._session()
-        rows = await session.fetch(
-            sql(
-                f"SELECT {_SELECT} FROM transactions WHERE {{}}",
-                any_of("hash", keys, session.dialect),
+        if session.dialect == "postgres":
+            statement = sql(f"{_BY_KEY} WHERE {{}}", any_of("k.hash", keys, "postgres"))
+        else:
+            statement = sql(
+                f"SELECT {_SELECT} FROM transactions WHERE {{}}", any_of("hash", keys, "sqlite")
             )
-        )
+        rows = await session.fetch(statement)
         return {tx.hash: tx for tx in map(TRANSACTIONS.from_row, rows)}
 
     async def list_by_time(self, period: TimeRange, page: PageRequest) -> Page[Transaction]:

@@ -18,6 +18,9 @@ Conventions:
   audit trail must outlive the users it mentions, and record any actor id it is given.
   Deleting a transaction, prediction, model or model version that something still points at
   is refused (RESTRICT); an API key goes with its user (CASCADE).
+* On PostgreSQL the tables of ``PARTITIONED`` are monthly range partitions; what that
+  changes (primary keys with the partition key, ``transaction_keys``, foreign keys to it,
+  checked plain references) is ``adapters.piccolo.schema.layout``'s. SQLite: as declared.
 * Labels point at their transaction (RESTRICT: ground truth is what training learns from,
   so a labelled transaction is not pruned by accident); ``labels.created_by`` and
   ``labels.anomaly_id`` are plain UUIDs, so a label outlives the user and the reviewed
@@ -275,6 +278,17 @@ TABLES: tuple[type[Table], ...] = (
     ConsoleSessions,
 )
 """Every chainwatch table, parents before children (the order to create them in)."""
+
+PARTITIONED: dict[str, str] = {
+    "transactions": "timestamp",
+    "predictions": "created_at",
+    "anomalies": "detected_at",
+    "audit_logs": "timestamp",
+    "system_metrics": "recorded_at",
+}
+"""The time-ordered tables that are range-partitioned by month on PostgreSQL, each with
+the column it is partitioned by (``adapters.piccolo.schema.layout`` renders the layout;
+SQLite keeps them plain)."""
 
 
 @dataclass(frozen=True, slots=True)
