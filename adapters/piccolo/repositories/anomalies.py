@@ -100,6 +100,22 @@ def _bounded_count(criteria: AnomalyFilter, dialect: Dialect, at_most: int) -> Q
     )
 
 
+_CONTEXT_JOINS = {
+    "sqlite": (
+        "JOIN transactions AS t ON t.hash = a.transaction_hash "
+        "LEFT JOIN predictions AS p ON p.id = a.prediction_id AND p.served"
+    ),
+    # Monthly partitions: the transaction's instant comes from its key, so each probe is
+    # pruned to one partition at run time.
+    "postgres": (
+        "JOIN transaction_keys AS k ON k.hash = a.transaction_hash "
+        'JOIN transactions AS t ON t.hash = k.hash AND t."timestamp" = k."timestamp" '
+        "LEFT JOIN predictions AS p ON p.id = a.prediction_id AND p.served"
+    ),
+}
+"""How a page of anomalies finds its transactions and flagging predictions, per dialect."""
+
+
 class PiccoloAnomalyRepository:
     def __init__(self, session: SessionProvider) -> None:
         self._session = session
@@ -197,8 +213,7 @@ class PiccoloAnomalyRepository:
                 f"LEFT JOIN (SELECT {_IN_CONTEXT} FROM ("
                 f"SELECT {_SELECT} FROM anomalies {{}} "
                 'ORDER BY "detected_at" DESC, "id" DESC LIMIT {}) AS a '
-                "JOIN transactions AS t ON t.hash = a.transaction_hash "
-                "LEFT JOIN predictions AS p ON p.id = a.prediction_id AND p.served"
+                f"{_CONTEXT_JOINS[dialect]}"
                 ") AS listed ON 1 = 1 "
                 'ORDER BY listed."detected_at" DESC, listed."id" DESC',
                 _bounded_count(criteria, dialect, count_at_most),
