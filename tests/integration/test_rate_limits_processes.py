@@ -60,7 +60,7 @@ def serving(database_url: str, folder: Path, name: str) -> Iterator[str]:
         )
         try:
             try:
-                wait_until_ready(f"http://127.0.0.1:{port}/ready", server)
+                wait_until_ready(f"http://127.0.0.1:{port}/health", server)
             except AssertionError as failure:
                 raise AssertionError(f"{failure}\n{log.read_text()}") from None
             yield f"http://127.0.0.1:{port}"

@@ -480,6 +480,19 @@ async def test_cookies_are_secure_behind_a_trusted_tls_proxy_only() -> None:
     assert "Secure" not in cookies["192.0.2.1"]
 
 
+def _url_of(route: HTTPRoute, api: Api, flag: Any) -> str:
+    """``route``'s path with a value for each of its parameters (an anomaly and its
+    transaction, a model, a user, a key that does not exist)."""
+    return route.path_format.format(
+        anomaly_id=flag.anomaly.id,
+        tx_hash=flag.transaction.hash,
+        name="m",
+        version=1,
+        user_id=api.users[Role.VIEWER].id,
+        key_id=MISSING_KEY,
+    )
+
+
 async def test_every_console_route_declares_who_may_use_it_and_holds_to_it(
     api: Api, browsers: Any
 ) -> None:
@@ -504,14 +517,7 @@ async def test_every_console_route_declares_who_may_use_it_and_holds_to_it(
             if not isinstance(permission, Permission):
                 wrong.append(f"{route.path}: neither public nor a permission")
                 continue
-            url = route.path_format.format(
-                anomaly_id=flag.anomaly.id,
-                tx_hash=flag.transaction.hash,
-                name="m",
-                version=1,
-                user_id=api.users[Role.VIEWER].id,
-                key_id=MISSING_KEY,
-            )
+            url = _url_of(route, api, flag)
             for method in handler.http_methods:
                 checked += 1
                 anonymous = await stranger.client.request(method, url)
@@ -571,9 +577,7 @@ async def test_every_unsafe_console_route_refuses_a_post_without_the_csrf_token(
             unsafe = handler.http_methods & {"POST", "PUT", "PATCH", "DELETE"}
             if not handler.opt.get(CONSOLE_OPT) or not unsafe:
                 continue
-            url = route.path_format.format(
-                anomaly_id=flag.anomaly.id, tx_hash=flag.transaction.hash
-            )
+            url = _url_of(route, api, flag)
             browser = stranger if handler.opt.get("public") else admin
             for method in unsafe:
                 checked += 1
