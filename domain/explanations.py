@@ -81,6 +81,29 @@ def normalize_contributions(value: object) -> tuple[Contribution, ...] | None:
     return _Normalised(sorted(items, key=lambda item: -abs(item.contribution)))
 
 
+def stored_contributions(value: object) -> tuple[Contribution, ...] | None:
+    """What ``normalize_contributions`` returns for contributions it has already
+    normalised and that were stored as JSON (a list of ``{"feature", "contribution"}``,
+    largest first): rebuilt without checking each again - a listing reads one per row.
+    Anything of another shape goes through ``normalize_contributions``."""
+    if value is None:
+        return None
+    if type(value) is not list or len(value) > MAX_CONTRIBUTIONS:
+        return normalize_contributions(value)
+    items = []
+    for item in value:
+        if type(item) is not dict or len(item) != 2:
+            return normalize_contributions(value)
+        feature, contribution = item.get("feature"), item.get("contribution")
+        if type(feature) is not str or type(contribution) is not float:
+            return normalize_contributions(value)
+        made = object.__new__(Contribution)
+        object.__setattr__(made, "feature", feature)
+        object.__setattr__(made, "contribution", contribution)
+        items.append(made)
+    return _Normalised(items)
+
+
 def top_contributions(
     names: Sequence[str], values: Sequence[float], limit: int = MAX_CONTRIBUTIONS
 ) -> tuple[Contribution, ...]:

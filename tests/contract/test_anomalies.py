@@ -408,6 +408,39 @@ async def test_each_listed_anomaly_carries_its_transaction_and_flagging_contribu
     ]
 
 
+async def test_contributions_are_found_whether_or_not_the_anomaly_shares_its_prediction_instant(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    # Scoring writes an anomaly at its prediction's instant (PostgreSQL looks there
+    # first, in one partition); one detected at another instant must still be explained.
+    version = await stored_model_version(uow_factory)
+    transactions = [a_transaction(timestamp=at(i)) for i in range(2)]
+    why = (Contribution("log_value", 2.5),)
+    predictions = [
+        a_prediction(tx, version, contributions=why, created_at=at(40 * (i + 1)))
+        for i, tx in enumerate(transactions)
+    ]
+    async with uow_factory() as uow:
+        await uow.transactions.add_many(transactions)
+        await uow.predictions.add_many(predictions)
+        await uow.commit()
+    same, later = await _store(
+        uow_factory,
+        an_anomaly(predictions[0], detected_at=predictions[0].created_at),
+        an_anomaly(predictions[1], detected_at=at(86_400 * 45)),  # another month
+    )
+
+    async with uow_factory() as uow:
+        listed = await uow.anomalies.list_in_context(
+            AnomalyFilter(model_version_id=version.id), PageRequest(10), count_at_most=10
+        )
+
+    assert [(i.anomaly, i.contributions) for i in listed.page.items] == [
+        (later, why),
+        (same, why),
+    ]
+
+
 async def test_a_page_past_the_last_match_is_empty_and_still_counts(
     uow_factory: UnitOfWorkFactory,
 ) -> None:

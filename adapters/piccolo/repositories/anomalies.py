@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from piccolo.querystring import QueryString
 
@@ -23,6 +22,7 @@ from adapters.piccolo.sql.statements import (
     after,
     any_of,
     first_repeat,
+    limit,
     newest_first,
     sql,
     update,
@@ -37,17 +37,15 @@ from domain.errors import (
     PredictionNotFound,
     TransactionNotFound,
 )
-from domain.explanations import normalize_contributions
+from domain.explanations import stored_contributions
 from domain.model import Anomaly
 from domain.pagination import Page, PageRequest, page_from_rows
 from ports.repositories import AnomalyFilter, AnomalyInContext, AnomalyListPage
 
 _SELECT = ANOMALIES.select()
 # A listing row: the anomaly's columns as they are, its transaction's prefixed with "t_".
-_IN_CONTEXT = (
-    f"{ANOMALIES.select('a')}, "
-    + ", ".join(f't."{column}" AS "t_{column}"' for column in TRANSACTIONS.columns)
-    + ', p.contributions AS "p_contributions"'
+_IN_CONTEXT = f"{ANOMALIES.select('a')}, " + ", ".join(
+    f't."{column}" AS "t_{column}"' for column in TRANSACTIONS.columns
 )
 _REVIEW = ("status", "reviewed_by", "reviewed_at", "note")
 _ASSIGNMENT = ("assigned_to", "assigned_at")
@@ -77,40 +75,37 @@ def _conditions(criteria: AnomalyFilter, dialect: Dialect) -> list[QueryString |
     ]
 
 
-class _Prefixed:
-    """The columns of ``row`` named ``prefix + name``, read by ``name`` (for a codec)."""
-
-    __slots__ = ("_prefix", "_row")
-
-    def __init__(self, row: Any, prefix: str) -> None:
-        self._row = row
-        self._prefix = prefix
-
-    def __getitem__(self, name: str) -> Any:
-        return self._row[self._prefix + name]
-
-
 def _bounded_count(criteria: AnomalyFilter, dialect: Dialect, at_most: int) -> QueryString:
     """``SELECT COUNT(*) AS total`` of the matches, stopping after ``at_most`` index
     entries instead of counting them all."""
     return sql(
-        "SELECT COUNT(*) AS total FROM (SELECT 1 FROM anomalies {} LIMIT {}) AS matching",
+        f"SELECT COUNT(*) AS total FROM (SELECT 1 FROM anomalies {{}} {limit(at_most)}) "
+        "AS matching",
         where(*_conditions(criteria, dialect)),
-        at_most,
     )
 
 
 _CONTEXT_JOINS = {
     "sqlite": (
+        ', p.contributions AS "p_contributions" '
+        "FROM ({}) AS a "
         "JOIN transactions AS t ON t.hash = a.transaction_hash "
         "LEFT JOIN predictions AS p ON p.id = a.prediction_id AND p.served"
     ),
-    # Monthly partitions: the transaction's instant comes from its key, so each probe is
-    # pruned to one partition at run time.
+    # Monthly partitions. The transaction's instant comes from its key, and the flagging
+    # prediction is looked for at the anomaly's own instant first (scoring writes both
+    # with one clock reading), so each probe is pruned to one partition at run time. The
+    # second branch (any instant) is a superset of the first, so the answer is the same
+    # either way; it runs (a probe of every partition) only when the first finds nothing.
     "postgres": (
+        ", (SELECT found.contributions FROM ("
+        "SELECT p.contributions FROM predictions AS p WHERE p.id = a.prediction_id "
+        "AND p.created_at = a.detected_at AND p.served UNION ALL "
+        "SELECT p.contributions FROM predictions AS p WHERE p.id = a.prediction_id "
+        'AND p.served) AS found LIMIT 1) AS "p_contributions" '
+        "FROM ({}) AS a "
         "JOIN transaction_keys AS k ON k.hash = a.transaction_hash "
-        'JOIN transactions AS t ON t.hash = k.hash AND t."timestamp" = k."timestamp" '
-        "LEFT JOIN predictions AS p ON p.id = a.prediction_id AND p.served"
+        'JOIN transactions AS t ON t.hash = k.hash AND t."timestamp" = k."timestamp"'
     ),
 }
 """How a page of anomalies finds its transactions and flagging predictions, per dialect."""
@@ -210,23 +205,23 @@ class PiccoloAnomalyRepository:
         rows = await session.fetch(
             sql(
                 "SELECT counted.total AS matching_total, listed.* FROM ({}) AS counted "
-                f"LEFT JOIN (SELECT {_IN_CONTEXT} FROM ("
-                f"SELECT {_SELECT} FROM anomalies {{}} "
-                'ORDER BY "detected_at" DESC, "id" DESC LIMIT {}) AS a '
-                f"{_CONTEXT_JOINS[dialect]}"
+                f"LEFT JOIN (SELECT {_IN_CONTEXT}{_CONTEXT_JOINS[dialect]}"
                 ") AS listed ON 1 = 1 "
                 'ORDER BY listed."detected_at" DESC, listed."id" DESC',
                 _bounded_count(criteria, dialect, count_at_most),
-                conditions,
-                page.limit + 1,
+                sql(
+                    f"SELECT {_SELECT} FROM anomalies {{}} "
+                    f'ORDER BY "detected_at" DESC, "id" DESC {limit(page.limit + 1)}',
+                    conditions,
+                ),
             )
         )
         matching = int(rows[0]["matching_total"]) if rows else 0
         items = [
             AnomalyInContext(
                 ANOMALIES.from_row(row),
-                TRANSACTIONS.from_row(_Prefixed(row, "t_")),
-                normalize_contributions(from_json(row["p_contributions"])),
+                TRANSACTIONS.from_row(row, "t_"),
+                stored_contributions(from_json(row["p_contributions"])),
             )
             for row in rows
             if row["id"] is not None

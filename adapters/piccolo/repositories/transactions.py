@@ -32,6 +32,7 @@ from adapters.piccolo.sql.statements import (
     any_of,
     chunk_size,
     insert,
+    limit,
     newest_first,
     sql,
     where,
@@ -181,18 +182,17 @@ class PiccoloTransactionRepository:
         # copy of a transfer to oneself. An OR would have to sort every match instead.
         sides = [
             sql(
-                f"SELECT * FROM (SELECT {_SELECT} FROM transactions {{}} {_ORDER} LIMIT {{}}) "
-                f"AS {side}_side",
+                f"SELECT * FROM (SELECT {_SELECT} FROM transactions {{}} {_ORDER} "
+                f"{limit(page.limit + 1)}) AS {side}_side",
                 where(sql(f"{side} = {{}}", wanted), *_period_and_cursor(session, period, page)),
-                page.limit + 1,
             )
             for side in ("from_address", "to_address")
         ]
         rows = await session.fetch(
             sql(
-                f"SELECT {_SELECT} FROM ({{}} UNION {{}}) AS both_sides {_ORDER} LIMIT {{}}",
+                f"SELECT {_SELECT} FROM ({{}} UNION {{}}) AS both_sides {_ORDER} "
+                f"{limit(page.limit + 1)}",
                 *sides,
-                page.limit + 1,
             )
         )
         return page_from_rows([TRANSACTIONS.from_row(row) for row in rows], page, _sort_key)

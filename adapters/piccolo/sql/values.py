@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from adapters.piccolo.sql.engine import Dialect
 
 SQLITE_INSTANT = "%Y-%m-%d %H:%M:%S.%f+00:00"
@@ -87,7 +89,16 @@ def as_wei(value: object) -> int:
     raise TypeError(f"unexpected Uint256 value from the database: {type(value).__name__}")
 
 
+_decode_json = msgspec.json.decode
+
+
 def from_json(value: object) -> Any:
+    """A JSON column's value: msgspec's decoder (several times the standard library's on
+    the contributions and metrics every listing row carries), the standard library's for
+    what msgspec refuses and ``json.loads`` takes (``NaN``, ``Infinity``)."""
     if isinstance(value, str | bytes):
-        return json.loads(value)
+        try:
+            return _decode_json(value)
+        except msgspec.DecodeError:
+            return json.loads(value)
     return value
