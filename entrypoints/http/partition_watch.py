@@ -21,11 +21,9 @@ failed refresh keeps the previous figures; the refresh timestamp then stops adva
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
@@ -33,12 +31,11 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from adapters.piccolo.partitions import PiccoloPartitions, TablePartitions
-from domain.errors import DomainError
 from entrypoints.http.observability import scrape_time
+from entrypoints.http.periodic import periodically
 from ports.clock import Clock
 
 _logger = logging.getLogger("chainwatch.partitions")
-_WAIT_FOR_DATABASE_S = 1.0
 LOCK_TIMEOUT_S = 5.0
 """A server's ensure gives up (and tries again at the next check) rather than make writes
 wait longer than this behind its locks."""
@@ -75,33 +72,15 @@ class PartitionWatch:
     ) -> Callable[[Any], AbstractAsyncContextManager[None]]:
         """An app lifespan hook: refresh once ``started()`` (the database is up) and every
         ``check_s`` seconds until shutdown, in a background task."""
-
-        @asynccontextmanager
-        async def watch_partitions(_: Any) -> AsyncIterator[None]:
-            refresher = asyncio.create_task(self._refresh_periodically(started))
-            _COLLECTOR.watches.append(self)
-            try:
-                yield
-            finally:
-                _COLLECTOR.watches.remove(self)
-                refresher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await refresher
-
-        return watch_partitions
-
-    async def _refresh_periodically(self, started: Callable[[], bool]) -> None:
-        while True:
-            if not started():
-                await asyncio.sleep(_WAIT_FOR_DATABASE_S)
-                continue
-            try:
-                await self.refresh()
-            except DomainError as error:  # the database is down, say: keep the figures
-                _logger.warning("could not ensure partitions: %s", error.message)
-            except Exception:  # a bug (or a driver error) must not end the loop
-                _logger.exception("could not ensure partitions")
-            await asyncio.sleep(self.check_s)
+        return periodically(
+            self.refresh,
+            self.check_s,
+            failure="could not ensure partitions",
+            logger=_logger,
+            watches=_COLLECTOR.watches,
+            watch=self,
+            started=started,
+        )
 
 
 class _PartitionCollector(Collector):

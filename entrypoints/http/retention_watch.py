@@ -20,11 +20,9 @@ A failed refresh keeps the previous figures; the refresh timestamp then stops ad
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
@@ -32,9 +30,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from domain.archival import RetentionPolicy
-from domain.errors import DomainError
 from domain.services.retention import TableRetention, retention_status
 from entrypoints.http.observability import scrape_time
+from entrypoints.http.periodic import periodically
 from ports.archival import ArchivalDatabase
 from ports.clock import Clock
 
@@ -66,30 +64,14 @@ class RetentionWatch:
     def lifespan(self) -> Callable[[Any], AbstractAsyncContextManager[None]]:
         """An app lifespan hook: refresh now and every ``refresh_s`` seconds until
         shutdown, in a background task; the gauges are on ``/metrics`` meanwhile."""
-
-        @asynccontextmanager
-        async def watch_retention(_: Any) -> AsyncIterator[None]:
-            refresher = asyncio.create_task(self._refresh_periodically())
-            _COLLECTOR.watches.append(self)
-            try:
-                yield
-            finally:
-                _COLLECTOR.watches.remove(self)
-                refresher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await refresher
-
-        return watch_retention
-
-    async def _refresh_periodically(self) -> None:
-        while True:
-            try:
-                await self.refresh()
-            except DomainError as error:  # the database is down, say: keep the figures
-                _logger.warning("could not read retention's progress: %s", error.message)
-            except Exception:  # a bug (or a driver error) must not end the loop
-                _logger.exception("could not read retention's progress")
-            await asyncio.sleep(self.refresh_s)
+        return periodically(
+            self.refresh,
+            self.refresh_s,
+            failure="could not read retention's progress",
+            logger=_logger,
+            watches=_COLLECTOR.watches,
+            watch=self,
+        )
 
 
 class _RetentionCollector(Collector):
