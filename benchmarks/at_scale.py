@@ -11,7 +11,9 @@ migrations, dropped afterwards):
            reviewed) and one audit row per prediction, generated with numpy as CSV chunks
            (``scale_rows``) into a temporary folder first, then COPYed by ``--jobs``
            connections at once: the migrations' indexes and constraints are dropped,
-           the rows loaded, the same definitions built again (``scale_load``). Baseline:
+           the rows loaded, the same definitions built again (``scale_load``), then
+           VACUUM ANALYZE and a CHECKPOINT (not in the load time; the queries measured
+           next then do not race the checkpointer). Baseline:
            the same files COPYed into tables of the same columns without any index
            (``raw COPY``). Reported: seconds per phase, rows/s, load / raw COPY;
   queries  ``chainwatch serve`` on it, an admin key from ``chainwatch create-user``, then
