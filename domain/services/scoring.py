@@ -1,7 +1,8 @@
 """Scoring transactions: the hot path.
 
 ``Scorer.score_transactions(batch)`` is the one code path for a single transaction and for
-a batch of any size:
+a batch of any size, in one unit of work (one pooled connection: its reads run before the
+write transaction begins, so no transaction stays open while the batch is scored):
 
 1. one short read: which transactions are stored already, and (a second read, only when
    some are) which of those a served prediction has scored (those are *replays*: their
@@ -17,7 +18,7 @@ a batch of any size:
    is fed the feature set stored with it), then each ACTIVE version
    scores the transactions that ``policies.assign_version`` sends it, and each SHADOW
    version scores all of them;
-3. one all-or-nothing unit of work (``UnitOfWork.all_or_nothing``: one multi-row
+3. one all-or-nothing write (``UnitOfWork.all_or_nothing``: one multi-row
    statement, or COPY, per table and no savepoints): the new transactions, one served
    prediction per transaction, one shadow prediction per shadow version, and an
    ``Anomaly`` for each transaction its served prediction flags. The stored score, the
@@ -198,6 +199,10 @@ class Scorer:
         audit: AuditFor | None,
     ) -> dict[str, ScoredTransaction]:
         hashes = [tx.hash for tx in unique]
+        # One unit of work for the read and the write: one pooled connection per batch.
+        # The read runs before the write transaction begins (adapters send ``BEGIN`` with
+        # the first write), so no transaction - and no snapshot - stays open while the
+        # batch is scored; a hash stored in between is caught by ``add_many`` below.
         async with self._uow() as uow:
             stored = await uow.transactions.get_many(hashes)
             # A served prediction is stored with its transaction: only a stored hash can
@@ -215,8 +220,7 @@ class Scorer:
                     HistoryPoint.of(tx) for tx in pending
                 )
                 histories = batch_histories(pending, activity)
-        scored = await asyncio.to_thread(score_pending, serving, pending, histories)
-        async with self._uow() as uow:
+            scored = await asyncio.to_thread(score_pending, serving, pending, histories)
             uow.all_or_nothing()  # one multi-row statement per table, no savepoints
             new = [tx for tx in pending if tx.hash not in stored]
             # Looked up in the read above: a hash stored since is a Conflict, retried.

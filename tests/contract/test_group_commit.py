@@ -96,6 +96,12 @@ async def _statements_of(database: PiccoloDatabase, call: Awaitable[object]) -> 
     return database.statements.statements - before
 
 
+async def _sessions_of(database: PiccoloDatabase, call: Awaitable[object]) -> int:
+    before = database.statements.sessions
+    await call
+    return database.statements.sessions - before
+
+
 def _audit_each(results: Sequence[ScoredTransaction]) -> list[AuditLog]:
     return [an_audit_entry(resource=f"transactions/{r.transaction.hash}") for r in results]
 
@@ -143,6 +149,27 @@ async def test_concurrent_single_transactions_share_one_transaction_of_few_state
     assert sum(r.anomaly is not None for r in results) == 16
     async with database.uow() as uow:
         assert len((await uow.audit.query(AuditFilter(), PageRequest(100))).items) == 32
+
+
+async def test_a_micro_batch_reads_and_writes_on_one_pooled_connection(
+    database: PiccoloDatabase,
+) -> None:
+    scorer = await _scorer(database)
+    stored = _half_flagged(2)
+    await scorer.score_transactions(stored)
+    batcher = MicroBatcher(scorer.score_transactions, micro_batch=64, flush_ms=50, workers=1)
+    # New transactions and replays: the read of what is stored, scoring, then the write.
+    transactions = [*stored, *_half_flagged(6)]
+
+    async with batcher.running_workers():
+        before = database.statements.sessions
+        await asyncio.gather(
+            *(batcher.submit(tx, an_audit_entry(resource=tx.hash)) for tx in transactions)
+        )
+        opened = database.statements.sessions - before
+    replays_only = await _sessions_of(database, scorer.score_transactions(stored))
+
+    assert (opened, replays_only) == (1, 1)
 
 
 async def test_a_batch_with_stored_transactions_reads_their_predictions_once_more(

@@ -50,6 +50,8 @@ class StatementMeter:
     from a cursor (``executemany`` counts once: asyncpg pipelines it)."""
 
     statements: int = 0
+    sessions: int = 0
+    """Sessions opened: each one a connection taken from the pool (a new one on SQLite)."""
 
 
 class _DeferredPostgresTransaction(PostgresTransaction):
@@ -146,7 +148,9 @@ class Session:
             current.reset(outer)
             raise
         dialect: Dialect = "postgres" if isinstance(engine, PostgresEngine) else "sqlite"
-        return cls(dialect, transaction, outer, meter)
+        session = cls(dialect, transaction, outer, meter)
+        session._meter.sessions += 1
+        return session
 
     @property
     def connection(self) -> Any:
