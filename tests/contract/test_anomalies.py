@@ -9,7 +9,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domain.errors import AnomalyNotFound, DuplicateRecord, NotFound, TransactionNotFound
+from domain.errors import (
+    AnomalyNotFound,
+    DuplicateRecord,
+    NotFound,
+    PredictionNotFound,
+    TransactionNotFound,
+)
 from domain.explanations import Contribution
 from domain.model import Anomaly, ModelVersion, Prediction, ReviewStatus, Severity
 from domain.pagination import Cursor, Page, PageRequest
@@ -124,6 +130,56 @@ async def test_an_anomaly_for_an_unknown_prediction_is_refused(
     async with uow_factory() as uow:
         with pytest.raises(NotFound):
             await uow.anomalies.add_many([an_anomaly(unsaved)])
+
+
+async def test_an_anomaly_for_a_prediction_written_earlier_in_its_unit_of_work_is_stored(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    version = await stored_model_version(uow_factory)
+    tx = a_transaction()
+    prediction = a_prediction(tx, version)
+    anomaly = an_anomaly(prediction)
+
+    async with uow_factory() as uow:
+        uow.all_or_nothing()
+        await uow.transactions.add_many([tx])
+        await uow.predictions.add_many([prediction])
+        await uow.anomalies.add_many([anomaly])
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.anomalies.get(anomaly.id) == anomaly
+
+
+async def test_an_unknown_prediction_is_refused_beside_ones_written_in_the_same_unit_of_work(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    version = await stored_model_version(uow_factory)
+    tx = a_transaction()
+    written = a_prediction(tx, version)
+    unsaved = a_prediction(tx, version, served=False)
+
+    async with uow_factory() as uow:
+        await uow.transactions.add_many([tx])
+        await uow.predictions.add_many([written])
+        with pytest.raises(PredictionNotFound) as refused:
+            await uow.anomalies.add_many([an_anomaly(written), an_anomaly(unsaved)])
+    assert refused.value.key == unsaved.id
+
+
+async def test_a_prediction_rolled_back_is_no_longer_a_reference_for_an_anomaly(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    version = await stored_model_version(uow_factory)
+    (stored,) = await stored_predictions(uow_factory, version, 1)
+    undone = a_prediction(a_transaction(hash=stored.transaction_hash), version, served=False)
+
+    async with uow_factory() as uow:
+        await uow.predictions.add_many([undone])
+        await uow.rollback()  # the unit of work goes on in a new transaction
+        with pytest.raises(PredictionNotFound) as refused:
+            await uow.anomalies.add_many([an_anomaly(undone)])
+    assert refused.value.key == undone.id
 
 
 async def test_list_without_criteria_is_newest_first_with_ties_broken_by_id(

@@ -122,10 +122,12 @@ class PiccoloAnomalyRepository:
         if repeated is not None:
             raise DuplicateRecord("anomaly", repeated)
         session = await self._session()
-        if session.dialect == "postgres":
+        referenced = [a.prediction_id for a in anomalies]
+        if session.dialect == "postgres" and not session.inserted_all("predictions", referenced):
             # A logical reference on the partitioned layout (no foreign key can point at
-            # a partitioned table's id alone): checked here instead.
-            prediction = await missing_prediction(session, [a.prediction_id for a in anomalies])
+            # a partitioned table's id alone): checked here instead - unless this very
+            # transaction inserted every referenced prediction (the hot path's batch).
+            prediction = await missing_prediction(session, referenced)
             if prediction is not None:
                 raise PredictionNotFound(prediction)
         try:

@@ -57,6 +57,7 @@ class PiccoloPredictionRepository:
                 raise TransactionNotFound(missing) from None
             versions = [p.model_version_id for p in predictions]
             raise ModelVersionNotFound(await missing_model_version(session, versions)) from None
+        session.note_inserted("predictions", (p.id for p in predictions))
 
     async def list_by_transaction(self, tx_hash: str) -> list[Prediction]:
         session = await self._session()

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -126,6 +126,7 @@ class Session:
         self._meter = meter if meter is not None else StatementMeter()
         self.all_or_nothing = False
         self._failed = False
+        self._inserted: dict[str, set[Hashable]] = {}
 
     @classmethod
     async def open(
@@ -196,6 +197,21 @@ class Session:
         current.reset(transaction.context)
         current.reset(self._outer)
 
+    def note_inserted(self, table: str, keys: Iterable[Hashable]) -> None:
+        """Remember that this session's transaction inserted the rows of ``table`` with
+        these keys (call after the write succeeded), for ``inserted_all``."""
+        self._inserted.setdefault(table, set()).update(keys)
+
+    def inserted_all(self, table: str, keys: Iterable[Hashable]) -> bool:
+        """Whether every one of ``keys`` names a row of ``table`` that this session's
+        transaction inserted (``note_inserted``) and still holds: such a row exists for
+        the rest of the transaction, so a reference to it needs no lookup. Forgotten
+        when a savepoint is rolled back, an all-or-nothing write fails or ``execute``
+        runs (deletes and updates go through it; inserts do not); a new session
+        (the next transaction of a unit of work) starts with none."""
+        noted = self._inserted.get(table)
+        return noted is not None and all(key in noted for key in keys)
+
     def _count(self, statements: int = 1) -> None:
         self._meter.statements += statements
 
@@ -257,6 +273,7 @@ class Session:
         """Run a statement; return the number of rows it changed."""
         sql, args = query.compile_string(self.dialect)
         self._count()
+        self._inserted.clear()  # a DELETE (or an UPDATE of a key) may remove noted rows
         with translate_errors():
             if self.dialect == "postgres":
                 status: str = await self.connection.execute(sql, *args)
@@ -274,6 +291,7 @@ class Session:
             return
         sql, _ = QueryString(template, *rows[0]).compile_string(self.dialect)
         self._count()
+        self._inserted.clear()
         with translate_errors():
             await self.connection.executemany(sql, rows)
 
@@ -326,6 +344,7 @@ class Session:
             yield self
         except BaseException:
             self._count(2)
+            self._inserted.clear()  # the block may have undone rows noted before it
             with translate_errors():
                 await point.rollback_to()  # type: ignore[no-untyped-call]
                 await point.release()  # type: ignore[no-untyped-call]
@@ -337,6 +356,7 @@ class Session:
     async def _fail(self) -> None:
         """End the transaction of a failed all-or-nothing write; later writes are refused."""
         self._failed = True
+        self._inserted.clear()
         transaction = self._transaction
         self._count(1 if transaction.begun else 0)
         with contextlib.suppress(Exception):  # a broken connection: the server discards it
