@@ -169,8 +169,8 @@ class TransactionRepository(Protocol):
         """Insert new transactions; a hash already stored (or repeated in the batch) is
         reported in ``duplicates`` and left untouched — never overwritten, never an error.
         In an ``all_or_nothing`` unit of work, a hash that a concurrent unit of work
-        stores while this one writes may instead raise ``Conflict`` (retry the unit of
-        work: the hash is then stored).
+        stores while this one writes may instead raise ``Conflict``, here or from
+        ``commit()`` (retry the unit of work: the hash is then stored).
 
         ``found_absent=True`` says the caller has just looked the hashes up and found none
         stored (the scoring hot path): an adapter may then skip looking again, so that in
@@ -588,7 +588,11 @@ class UnitOfWork(Protocol):
         """Declare (inside ``async with``) that no write of this unit of work is retried
         or recovered from: when one fails, the caller leaves the unit of work and all of
         its work is undone. An adapter may then skip the per-write savepoints that keep a
-        unit of work usable after a failed write, and refuse to commit after one."""
+        unit of work usable after a failed write, and refuse to commit after one. It may
+        also hold the writes back and send them with the commit: a refused write then
+        raises its domain error (the same one, naming the same key) from ``commit()``
+        instead, and nothing of the unit is stored. The unit's reads still see its
+        writes."""
         ...
 
 

@@ -19,15 +19,17 @@ write transaction begins, so no transaction stays open while the batch is scored
    scores the transactions that ``policies.assign_version`` sends it, and each SHADOW
    version scores all of them;
 3. one all-or-nothing write (``UnitOfWork.all_or_nothing``: one multi-row
-   statement, or COPY, per table and no savepoints): the new transactions, one served
+   statement, or COPY, per table and no savepoints - on PostgreSQL all of them held for
+   the commit and sent as one statement): the new transactions, one served
    prediction per transaction, one shadow prediction per shadow version, and an
    ``Anomaly`` for each transaction its served prediction flags. The stored score, the
    anomaly flag and the severity come from the version's ``calibration.ScoreRule``: the
    calibrated score (the quantile of the raw score in the version's reference
    distribution) under ``services.alerts``, or - for a version trained before
    calibration - the raw score and its stored raw floors. A concurrent writer that stored
-   and scored the same hash in between shows up as a duplicate of ``add_many``: that
-   transaction becomes a replay too. The caller's audit rows (``audit=``, built from the
+   and scored the same hash in between shows up as a duplicate of ``add_many`` (that
+   transaction becomes a replay too) or as a ``Conflict`` (the batch is scored again,
+   and finds it stored). The caller's audit rows (``audit=``, built from the
    results) are appended in that same unit of work, with one statement, so they exist
    exactly when the predictions do; when every transaction is a replay, they are
    committed on their own (the request still happened).

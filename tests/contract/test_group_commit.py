@@ -1,8 +1,9 @@
 """Group commit on the real databases (sqlite | postgres): concurrent single ``/predict``
 transactions share one micro-batch, and that batch costs a fixed number of statements,
 whatever its size - one read (``get_many``; a second, ``served_for``, only when some of
-the batch is stored already), then ``BEGIN``, one multi-row statement per table written
-(transactions, predictions, anomalies, audit rows) and ``COMMIT``. Counted with the
+the batch is stored already), then on SQLite ``BEGIN``, one multi-row statement per table
+written (transactions, predictions, anomalies, audit rows) and ``COMMIT``, on PostgreSQL one
+statement for all of those writes, committed by itself. Counted with the
 database's ``StatementMeter`` (every statement a session sends), so a regression that
 adds a statement per row, or a savepoint per table, fails here.
 
@@ -19,7 +20,7 @@ import pytest
 from adapters.memory.blobs import InMemoryBlobStore
 from adapters.piccolo import PiccoloDatabase
 from adapters.piccolo.sql.statements import COPY_THRESHOLD
-from domain.errors import DuplicateRecord, TransactionNotFound
+from domain.errors import Conflict, DuplicateRecord, TransactionNotFound
 from domain.model import AuditLog, ModelStatus, Transaction
 from domain.pagination import PageRequest
 from domain.services.artifacts import artifact_uri_for, store_artifact
@@ -43,17 +44,21 @@ from tests.detectors import LinearFactory
 
 BANDS = {"threshold": 19.0, "low": 19.0, "medium": 20.0, "high": 21.0, "critical": 22.0}
 FLAGGED = 10**20  # log_value 20.0: an anomaly (medium)
-STATEMENTS_PER_BATCH = 7
-"""get_many, BEGIN, INSERT transactions, predictions, anomalies, audit, COMMIT: new
-transactions only (nothing stored, so no served prediction to look up)."""
-# The partitioned layout on PostgreSQL adds one: claiming the hashes in transaction_keys.
-# (No foreign key can check that the anomalies' predictions exist there, but the batch's
-# session wrote those predictions itself, so it skips that lookup.)
-PARTITIONED_EXTRA = {"postgres": 1, "sqlite": 0}
+STATEMENTS_PER_BATCH = {"sqlite": 7, "postgres": 2}
+"""New transactions only (nothing stored, so no served prediction to look up). SQLite:
+get_many, BEGIN, INSERT transactions, predictions, anomalies, audit, COMMIT. PostgreSQL:
+get_many, then every INSERT - the hashes' claim in transaction_keys included - held for
+the commit and sent as one statement, its own transaction (``adapters.piccolo.sql.held``;
+no lookup of the anomalies' predictions either: the batch inserts them itself)."""
+PER_TABLE = {"sqlite": 1, "postgres": 0}
+"""What a table written (or not) adds to a batch."""
+COPIED_PER_BATCH = 8
+"""A batch of ``COPY_THRESHOLD`` rows or more on PostgreSQL is not held: get_many, BEGIN,
+claim, COPY transactions, COPY predictions, INSERT anomalies, INSERT audit, COMMIT."""
 
 
 def per_batch(database: PiccoloDatabase) -> int:
-    return STATEMENTS_PER_BATCH + PARTITIONED_EXTRA[database.dialect]
+    return STATEMENTS_PER_BATCH[database.dialect]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -120,8 +125,8 @@ async def test_a_batch_costs_the_same_few_statements_whatever_its_size(
             database, scorer.score_transactions(_half_flagged(size), audit=_audit_each)
         )
 
-    # One statement fewer without anomalies.
-    without_anomalies = per_batch(database) - 1
+    # One statement fewer without anomalies, on SQLite.
+    without_anomalies = per_batch(database) - PER_TABLE[database.dialect]
     assert counts == {
         1: without_anomalies,
         40: per_batch(database),
@@ -315,8 +320,8 @@ async def test_large_batches_are_copied_in_the_same_few_statements(
         for size in (COPY_THRESHOLD, 3 * COPY_THRESHOLD)
     ]
 
-    # COPY instead of INSERT: the same statements (the key claim is the existence check).
-    assert spent == [per_batch(postgres_database)] * 2
+    # COPY instead of INSERT, and the claim: the same statements whatever the size.
+    assert spent == [COPIED_PER_BATCH] * 2
     async with postgres_database.uow() as uow:
         page = await uow.transactions.list_by_time(TimeRange(), PageRequest(1))
     assert page.items
@@ -368,3 +373,54 @@ async def test_hashes_said_absent_that_are_stored_are_duplicates_not_stored_twic
     async with database.uow() as uow:
         stored = await uow.transactions.get_many(tx.hash for tx in batch)
     assert sorted(stored) == sorted(tx.hash for tx in batch)
+
+
+@pytest.mark.postgres
+async def test_a_held_batch_with_a_hash_stored_meanwhile_is_a_conflict_and_stores_nothing(
+    postgres_database: PiccoloDatabase,
+) -> None:
+    database = postgres_database
+    await reset_database(database)
+    version = await stored_model_version(database.uow)
+    batch = [a_transaction() for _ in range(3)]
+    async with database.uow() as uow:
+        await uow.transactions.add_many(batch[1:2])
+        await uow.commit()
+
+    async with database.uow() as uow:
+        uow.all_or_nothing()
+        # Said absent (as the hot path's read found them): held, not claimed one by one.
+        added = await uow.transactions.add_many(batch, found_absent=True)
+        await uow.predictions.add_many([a_prediction(tx, version) for tx in batch])
+        with pytest.raises(Conflict, match=batch[1].hash):
+            await uow.commit()
+
+    assert len(added.inserted) == 3
+    async with database.uow() as uow:
+        assert list(await uow.transactions.get_many(tx.hash for tx in batch)) == [batch[1].hash]
+        assert await uow.predictions.served_for(tx.hash for tx in batch) == {}
+
+
+@pytest.mark.postgres
+async def test_a_batch_racing_a_writer_of_the_same_hash_waits_then_retries_it_as_stored(
+    postgres_database: PiccoloDatabase,
+) -> None:
+    database = postgres_database
+    await reset_database(database)
+    scorer = await _scorer(database)
+    batch = _half_flagged(4)
+
+    async with database.uow() as first:
+        await first.transactions.add_many(batch[:1])
+        scoring = asyncio.create_task(scorer.score_transactions(batch))
+        await asyncio.sleep(0.5)  # its held claim waits for the first writer's key
+        assert not scoring.done()
+        await first.commit()
+    results = await scoring
+
+    assert [r.transaction.hash for r in results] == [tx.hash for tx in batch]
+    assert not any(r.replayed for r in results)  # the first writer stored no prediction
+    async with database.uow() as uow:
+        served = await uow.predictions.served_for(tx.hash for tx in batch)
+        stored = await uow.transactions.get_many(tx.hash for tx in batch)
+    assert sorted(served) == sorted(stored) == sorted(tx.hash for tx in batch)

@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 
 from piccolo.querystring import QueryString
 
 from adapters.piccolo.repositories.references import (
-    first_present,
-    missing_model_version,
+    first_missing,
+    first_stored,
+    first_unheld_missing,
     missing_prediction,
-    missing_transaction,
 )
 from adapters.piccolo.schema.codecs import ANOMALIES, TRANSACTIONS
 from adapters.piccolo.sql.engine import Dialect
-from adapters.piccolo.sql.errors import ForeignKeyViolation, UniqueViolation
-from adapters.piccolo.sql.session import SessionProvider
+from adapters.piccolo.sql.errors import ConstraintViolation, ForeignKeyViolation, UniqueViolation
+from adapters.piccolo.sql.session import Session, SessionProvider
 from adapters.piccolo.sql.statements import (
     add_rows,
     after,
     any_of,
     first_repeat,
+    hold_rows,
     limit,
     newest_first,
     sql,
@@ -111,6 +112,34 @@ _CONTEXT_JOINS = {
 """How a page of anomalies finds its transactions and flagging predictions, per dialect."""
 
 
+async def _refusal(
+    session: Session,
+    anomalies: Sequence[Anomaly],
+    error: ConstraintViolation,
+    written: Mapping[str, set[Hashable]],
+) -> Exception | None:
+    """The domain error of ``error`` if these anomalies caused it, else None; the rows in
+    ``written`` count as present (``adapters.piccolo.sql.held``)."""
+    if isinstance(error, UniqueViolation):
+        stored = await first_stored(session, "anomalies", "id", [a.id for a in anomalies])
+        return None if stored is None else DuplicateRecord("anomaly", stored)
+    if isinstance(error, ForeignKeyViolation):
+        hashes = [a.transaction_hash for a in anomalies]
+        held = written.get("transactions", set())
+        tx_hash = await first_unheld_missing(session, "transactions", "hash", hashes, held)
+        if tx_hash is not None:
+            return TransactionNotFound(tx_hash)
+        predictions = [a.prediction_id for a in anomalies]
+        held = written.get("predictions", set())
+        prediction = await first_unheld_missing(session, "predictions", "id", predictions, held)
+        if prediction is not None:
+            return PredictionNotFound(prediction)
+        versions = [a.model_version_id for a in anomalies]
+        version = await first_missing(session, "model_versions", "id", versions)
+        return None if version is None else ModelVersionNotFound(version)
+    return None
+
+
 class PiccoloAnomalyRepository:
     def __init__(self, session: SessionProvider) -> None:
         self._session = session
@@ -130,23 +159,28 @@ class PiccoloAnomalyRepository:
             prediction = await missing_prediction(session, referenced)
             if prediction is not None:
                 raise PredictionNotFound(prediction)
-        try:
-            async with session.write():
-                await add_rows(session, ANOMALIES, anomalies)
-        except UniqueViolation:
-            ids = [a.id for a in anomalies]
-            raise DuplicateRecord(
-                "anomaly", await first_present(session, "anomalies", "id", ids)
-            ) from None
-        except ForeignKeyViolation:
-            tx_hash = await missing_transaction(session, [a.transaction_hash for a in anomalies])
-            if tx_hash is not None:
-                raise TransactionNotFound(tx_hash) from None
-            prediction = await missing_prediction(session, [a.prediction_id for a in anomalies])
-            if prediction is not None:
-                raise PredictionNotFound(prediction) from None
-            versions = [a.model_version_id for a in anomalies]
-            raise ModelVersionNotFound(await missing_model_version(session, versions)) from None
+        ids = [a.id for a in anomalies]
+        again = session.first_noted("anomalies", ids)
+        if again is not None:
+            raise DuplicateRecord("anomaly", again)
+
+        async def explain(
+            error: ConstraintViolation, written: Mapping[str, set[Hashable]]
+        ) -> Exception | None:
+            return await _refusal(session, anomalies, error, written)
+
+        if not hold_rows(session, ANOMALIES, anomalies, explain):
+            try:
+                async with session.write():
+                    await add_rows(session, ANOMALIES, anomalies)
+            except UniqueViolation as error:
+                refusal = await _refusal(session, anomalies, error, session.undone)
+                raise refusal or DuplicateRecord("anomaly", ids[0]) from None
+            except ForeignKeyViolation as error:
+                refusal = await _refusal(session, anomalies, error, session.undone)
+                versions = [a.model_version_id for a in anomalies]
+                raise refusal or ModelVersionNotFound(versions[0]) from None
+        session.note_inserted("anomalies", ids)
 
     async def get(self, anomaly_id: uuid.UUID) -> Anomaly:
         session = await self._session()

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from datetime import datetime
 
 from adapters.piccolo.repositories.references import (
-    first_present,
-    missing_model_version,
-    missing_transaction,
+    first_missing,
+    first_stored,
+    first_unheld_missing,
 )
 from adapters.piccolo.schema.codecs import PREDICTIONS
-from adapters.piccolo.sql.errors import ForeignKeyViolation, UniqueViolation
-from adapters.piccolo.sql.session import SessionProvider
+from adapters.piccolo.sql.errors import ConstraintViolation, ForeignKeyViolation, UniqueViolation
+from adapters.piccolo.sql.session import Session, SessionProvider
 from adapters.piccolo.sql.statements import (
     add_rows,
     any_of,
     first_repeat,
+    hold_rows,
     newest_first,
     sql,
     within,
@@ -43,21 +44,28 @@ class PiccoloPredictionRepository:
         if repeated is not None:
             raise DuplicateRecord("prediction", repeated)
         session = await self._session()
-        try:
-            async with session.write():
-                await add_rows(session, PREDICTIONS, predictions)
-        except UniqueViolation:
-            ids = [p.id for p in predictions]
-            stored = await first_present(session, "predictions", "id", ids)
-            raise DuplicateRecord("prediction", stored) from None
-        except ForeignKeyViolation:
-            hashes = [p.transaction_hash for p in predictions]
-            missing = await missing_transaction(session, hashes)
-            if missing is not None:
-                raise TransactionNotFound(missing) from None
-            versions = [p.model_version_id for p in predictions]
-            raise ModelVersionNotFound(await missing_model_version(session, versions)) from None
-        session.note_inserted("predictions", (p.id for p in predictions))
+        ids = [p.id for p in predictions]
+        again = session.first_noted("predictions", ids)
+        if again is not None:
+            raise DuplicateRecord("prediction", again)
+
+        async def explain(
+            error: ConstraintViolation, written: Mapping[str, set[Hashable]]
+        ) -> Exception | None:
+            return await _refusal(session, predictions, error, written)
+
+        if not hold_rows(session, PREDICTIONS, predictions, explain):
+            try:
+                async with session.write():
+                    await add_rows(session, PREDICTIONS, predictions)
+            except UniqueViolation as error:
+                refusal = await _refusal(session, predictions, error, session.undone)
+                raise refusal or DuplicateRecord("prediction", ids[0]) from None
+            except ForeignKeyViolation as error:
+                refusal = await _refusal(session, predictions, error, session.undone)
+                versions = [p.model_version_id for p in predictions]
+                raise refusal or ModelVersionNotFound(versions[0]) from None
+        session.note_inserted("predictions", ids)
 
     async def list_by_transaction(self, tx_hash: str) -> list[Prediction]:
         session = await self._session()
@@ -116,3 +124,26 @@ class PiccoloPredictionRepository:
         for row in rows:
             counts[int(row["bin"])] = int(row["scored"])
         return ScoreHistogram(tuple(counts))
+
+
+async def _refusal(
+    session: Session,
+    predictions: Sequence[Prediction],
+    error: ConstraintViolation,
+    written: Mapping[str, set[Hashable]],
+) -> Exception | None:
+    """The domain error of ``error`` if these predictions caused it, else None; the rows in
+    ``written`` count as present (``adapters.piccolo.sql.held``)."""
+    if isinstance(error, UniqueViolation):
+        stored = await first_stored(session, "predictions", "id", [p.id for p in predictions])
+        return None if stored is None else DuplicateRecord("prediction", stored)
+    if isinstance(error, ForeignKeyViolation):
+        hashes = [p.transaction_hash for p in predictions]
+        held = written.get("transactions", set())
+        missing = await first_unheld_missing(session, "transactions", "hash", hashes, held)
+        if missing is not None:
+            return TransactionNotFound(missing)
+        versions = [p.model_version_id for p in predictions]
+        version = await first_missing(session, "model_versions", "id", versions)
+        return None if version is None else ModelVersionNotFound(version)
+    return None

@@ -8,7 +8,7 @@ references up (only on the failure path, after the savepoint undid the insert).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import TypeVar
 
 from adapters.piccolo.sql.session import Session
@@ -33,11 +33,28 @@ async def first_missing(session: Session, table: str, column: str, keys: Sequenc
     return next((key for key in keys if str(key) not in stored), None)
 
 
+async def first_stored(session: Session, table: str, column: str, keys: Sequence[K]) -> K | None:
+    """The first of ``keys`` that has a row in ``table``, or None (no lookup for no keys)."""
+    if not keys:
+        return None
+    stored = await _stored(session, table, column, keys)
+    return next((key for key in keys if str(key) in stored), None)
+
+
 async def first_present(session: Session, table: str, column: str, keys: Sequence[K]) -> K:
     """The first of ``keys`` that has a row in ``table`` (the first key if none has:
     the row that clashed may have gone since)."""
-    stored = await _stored(session, table, column, keys)
-    return next((key for key in keys if str(key) in stored), keys[0])
+    found = await first_stored(session, table, column, keys)
+    return keys[0] if found is None else found
+
+
+async def first_unheld_missing(
+    session: Session, table: str, column: str, keys: Sequence[K], held: set[Hashable]
+) -> K | None:
+    """``first_missing`` of the ``keys`` not in ``held`` (rows a held statement would have
+    inserted beside them; ``adapters.piccolo.sql.held``)."""
+    rest = [key for key in keys if key not in held]
+    return await first_missing(session, table, column, rest) if rest else None
 
 
 async def missing_transaction(session: Session, hashes: Sequence[str]) -> str | None:

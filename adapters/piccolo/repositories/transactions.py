@@ -8,22 +8,27 @@ hash is stored once across every partition and a concurrent claimer of the same 
 on its key, then finds it taken. A lookup by hash reads its key, then ``(hash, timestamp)``
 in the one partition that holds it.
 
-The claim is the existence check, so ``found_absent`` (the caller has just found the
-hashes absent) saves nothing here and is ignored.
+The claim is the existence check. With ``found_absent`` (the caller has just found the
+hashes absent) in a session that holds its writes for the commit
+(``adapters.piccolo.sql.held``), the claim is a plain ``INSERT`` held with the rows' own:
+a hash stored by then fails the whole held statement, and that is a ``Conflict``.
 
 SQLite: ``INSERT ... ON CONFLICT (hash) DO NOTHING RETURNING hash`` (``statements.insert``).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Hashable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from piccolo.querystring import QueryString
 
+from adapters.piccolo.repositories.references import first_stored
 from adapters.piccolo.repositories.sender_activity import sender_activity
 from adapters.piccolo.schema.codecs import TRANSACTIONS
+from adapters.piccolo.schema.layout import KEY_TABLE
+from adapters.piccolo.sql.errors import ConstraintViolation, UniqueViolation
 from adapters.piccolo.sql.session import Session, SessionProvider
 from adapters.piccolo.sql.statements import (
     COPY_THRESHOLD,
@@ -31,6 +36,7 @@ from adapters.piccolo.sql.statements import (
     after,
     any_of,
     chunk_size,
+    hold_insert,
     insert,
     limit,
     newest_first,
@@ -39,7 +45,7 @@ from adapters.piccolo.sql.statements import (
     within,
 )
 from adapters.piccolo.sql.values import as_instant
-from domain.errors import TransactionNotFound
+from domain.errors import Conflict, TransactionNotFound
 from domain.history import HistoryPoint, SenderActivity
 from domain.model import Transaction
 from domain.pagination import Page, PageRequest, page_from_rows
@@ -93,6 +99,17 @@ class _Keys:
 _KEYS = _Keys()
 
 
+def _holds(session: Session, batch: Sequence[Transaction]) -> bool:
+    """Whether ``add_many`` holds ``batch`` for the commit (see ``_hold``)."""
+    return session.can_hold and len(batch) < COPY_THRESHOLD
+
+
+async def _explained_by_the_keys(
+    error: ConstraintViolation, written: Mapping[str, set[Hashable]]
+) -> Exception | None:
+    return None  # a row clashes only where its key, held beside it, does
+
+
 class PiccoloTransactionRepository:
     def __init__(self, session: SessionProvider) -> None:
         self._session = session
@@ -107,10 +124,14 @@ class PiccoloTransactionRepository:
         if first:
             session = await self._session()
             unique = list(first.values())
-            if session.dialect == "postgres":
+            if session.dialect == "postgres" and found_absent and _holds(session, unique):
+                stored = self._hold(session, unique)
+            elif session.dialect == "postgres":
                 stored = await self._claim_and_insert(session, unique)
+                session.note_inserted("transactions", stored)
             else:
                 stored = await self._insert(session, unique)
+                session.note_inserted("transactions", stored)
         inserted: list[str] = []
         duplicates: list[str] = []
         for tx in transactions:
@@ -120,6 +141,30 @@ class PiccoloTransactionRepository:
             else:
                 duplicates.append(tx.hash)
         return AddManyResult(tuple(inserted), tuple(duplicates))
+
+    def _hold(self, session: Session, batch: list[Transaction]) -> set[str]:
+        """Hold the claim and the rows for the commit (a clash there is a ``Conflict``);
+        the hashes this session holds or wrote already are duplicates, as stored ones."""
+        new = [tx for tx in batch if session.first_noted("transactions", [tx.hash]) is None]
+        hashes = [tx.hash for tx in new]
+        if not new:
+            return set()
+
+        async def explain(
+            error: ConstraintViolation, written: Mapping[str, set[Hashable]]
+        ) -> Exception | None:
+            if not isinstance(error, UniqueViolation):
+                return None
+            taken = await first_stored(session, KEY_TABLE, "hash", hashes)
+            if taken is None:
+                return None
+            return Conflict(f"transaction {taken} was stored by another writer meanwhile; retry")
+
+        ordered = sorted(new, key=lambda tx: tx.hash)  # as ``_claim_and_insert``: no deadlock
+        hold_insert(session, _KEYS, ordered, explain)
+        hold_insert(session, TRANSACTIONS, new, _explained_by_the_keys)
+        session.note_inserted("transactions", hashes)
+        return set(hashes)
 
     async def _claim_and_insert(self, session: Session, batch: list[Transaction]) -> set[str]:
         # Claimed in hash order: two batches sharing hashes then wait, never deadlock.

@@ -17,7 +17,8 @@ into a ``StatementMeter``: each one is a round trip, and the hot path's tests co
 per micro-batch so that a regression fails. An *all-or-nothing* session
 (``UnitOfWork.all_or_nothing``) takes no per-statement savepoints: the first failed write
 rolls the whole transaction back at once, and the session refuses every later write and
-the commit.
+the commit. On PostgreSQL it also holds its inserts back until the commit, which sends them
+as one statement (``adapters.piccolo.sql.held``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionTy
 from piccolo.querystring import QueryString
 
 from adapters.piccolo.sql.engine import Dialect
-from adapters.piccolo.sql.errors import translate_errors
+from adapters.piccolo.sql.errors import ConstraintViolation, translate_errors
+from adapters.piccolo.sql.held import Explain, HeldWrites, explain
 
 
 class Row(Protocol):
@@ -127,6 +129,11 @@ class Session:
         self.all_or_nothing = False
         self._failed = False
         self._inserted: dict[str, set[Hashable]] = {}
+        self.undone: dict[str, set[Hashable]] = {}
+        """The keys noted as inserted (``note_inserted``) by the transaction that a failed
+        all-or-nothing write rolled back: rows that the failed write could reference, and
+        so not the missing ones an explanation of its failure looks for."""
+        self._held = HeldWrites()
 
     @classmethod
     async def open(
@@ -168,6 +175,9 @@ class Session:
                     "a write of this all-or-nothing unit of work failed and it was rolled "
                     "back whole; it cannot be committed"
                 )
+            if commit and self._held:
+                await self._send_held()  # without a transaction begun, that commits it
+            self._held.clear()
             with translate_errors():
                 self._count(1 if transaction.begun else 0)
                 if commit:
@@ -197,6 +207,29 @@ class Session:
         current.reset(transaction.context)
         current.reset(self._outer)
 
+    @property
+    def can_hold(self) -> bool:
+        """Whether a write may be held back for the commit (``adapters.piccolo.sql.held``):
+        an all-or-nothing session on PostgreSQL that has not begun its transaction."""
+        return (
+            self.dialect == "postgres"
+            and self.all_or_nothing
+            and not self._failed
+            and not self._transaction.begun
+        )
+
+    def hold(self, statement: QueryString, explain: Explain) -> None:
+        """Send ``statement`` (an ``INSERT``) with the commit, or before the next other
+        statement; ``explain`` names the domain error if it fails (see ``held``)."""
+        if not self.can_hold:
+            raise RuntimeError("only an all-or-nothing session that has not begun holds writes")
+        self._held.add(statement, explain)
+
+    def first_noted(self, table: str, keys: Iterable[Hashable]) -> Hashable | None:
+        """The first of ``keys`` already noted as inserted into ``table``, or None."""
+        noted = self._inserted.get(table, set())
+        return next((key for key in keys if key in noted), None)
+
     def note_inserted(self, table: str, keys: Iterable[Hashable]) -> None:
         """Remember that this session's transaction inserted the rows of ``table`` with
         these keys (call after the write succeeded), for ``inserted_all``."""
@@ -216,6 +249,7 @@ class Session:
         self._meter.statements += statements
 
     async def fetch(self, query: QueryString) -> list[Row]:
+        await self._send_held_first()
         sql, args = query.compile_string(self.dialect)
         self._count()
         with translate_errors():
@@ -261,6 +295,7 @@ class Session:
 
     async def fetchrow(self, query: QueryString) -> Row | None:
         if self.dialect == "postgres":
+            await self._send_held_first()
             sql, args = query.compile_string(self.dialect)
             self._count()
             with translate_errors():
@@ -271,6 +306,7 @@ class Session:
 
     async def execute(self, query: QueryString) -> int:
         """Run a statement; return the number of rows it changed."""
+        await self._send_held_first()
         sql, args = query.compile_string(self.dialect)
         self._count()
         self._inserted.clear()  # a DELETE (or an UPDATE of a key) may remove noted rows
@@ -289,6 +325,7 @@ class Session:
         """Run ``template`` (``{}`` placeholders, as in a ``QueryString``) once per row."""
         if not rows:
             return
+        await self._send_held_first()
         sql, _ = QueryString(template, *rows[0]).compile_string(self.dialect)
         self._count()
         self._inserted.clear()
@@ -299,6 +336,7 @@ class Session:
         self, table: str, records: Sequence[Sequence[Any]], columns: Sequence[str]
     ) -> None:
         """``COPY table (columns) FROM STDIN`` (binary) of ``records``, PostgreSQL only."""
+        await self._send_held_first()
         self._count()
         with translate_errors():
             await self.connection.copy_records_to_table(table, records=records, columns=columns)
@@ -313,6 +351,29 @@ class Session:
         if not transaction.begun:
             self._count()
             await transaction.ensure_begun()
+        if self._held:
+            await self._send_held()
+
+    async def _send_held_first(self) -> None:
+        """Before any other statement: begin the transaction and send the held writes, so
+        that they belong to it and the statement sees them."""
+        if self._held:
+            with translate_errors():
+                await self._begin()
+
+    async def _send_held(self) -> None:
+        statement, explains = self._held.take()
+        sql, args = statement.compile_string(self.dialect)
+        self._count()
+        try:
+            with translate_errors():
+                await self.connection.execute(sql, *args)
+        except ConstraintViolation as error:
+            await self._fail()
+            raise await explain(error, explains, self.undone) from None
+        except BaseException:
+            await self._fail()
+            raise
 
     @asynccontextmanager
     async def write(self, *, savepoint: bool = True) -> AsyncIterator[Session]:
@@ -356,7 +417,8 @@ class Session:
     async def _fail(self) -> None:
         """End the transaction of a failed all-or-nothing write; later writes are refused."""
         self._failed = True
-        self._inserted.clear()
+        self.undone, self._inserted = self._inserted, {}
+        self._held.clear()
         transaction = self._transaction
         self._count(1 if transaction.begun else 0)
         with contextlib.suppress(Exception):  # a broken connection: the server discards it

@@ -23,6 +23,7 @@ from piccolo.querystring import QueryString
 
 from adapters.piccolo.sql.engine import Dialect
 from adapters.piccolo.sql.errors import ConstraintViolation
+from adapters.piccolo.sql.held import Explain
 from adapters.piccolo.sql.session import Row, Session
 from adapters.piccolo.sql.values import db_instant, db_uuid
 from domain.errors import InvalidInput
@@ -182,28 +183,53 @@ async def insert(
     with a savepoint when the whole batch must be all-or-nothing.
     """
     dialect = session.dialect
-    names = quoted(codec.columns)
     records = [codec.to_row(entity, dialect) for entity in entities]
     size = chunk_size(dialect, len(codec.columns))
     returned: list[Row] = []
     for start in range(0, len(records), size):
         chunk = records[start : start + size]
-        if dialect == "postgres":
-            arrays = ", ".join(f"{{}}::{kind}[]" for kind in codec.pg_types)
-            columns = [list(column) for column in zip(*chunk, strict=True)]
-            statement = sql(
-                f"INSERT INTO {codec.tablename} ({names}) SELECT * FROM unnest({arrays}) {tail}",
-                *columns,
-            )
-        else:
-            row = "(" + ", ".join("{}" for _ in codec.columns) + ")"
-            statement = sql(
-                f"INSERT INTO {codec.tablename} ({names}) "
-                f"VALUES {', '.join(row for _ in chunk)} {tail}",
-                *(value for record in chunk for value in record),
-            )
-        returned += await session.fetch(statement)
+        returned += await session.fetch(_insert_of(codec, chunk, dialect, tail))
     return returned
+
+
+def _insert_of(
+    codec: RowCodec[Any], records: Sequence[tuple[Any, ...]], dialect: Dialect, tail: str
+) -> QueryString:
+    names = quoted(codec.columns)
+    if dialect == "postgres":
+        arrays = ", ".join(f"{{}}::{kind}[]" for kind in codec.pg_types)
+        columns = [list(column) for column in zip(*records, strict=True)]
+        return sql(
+            f"INSERT INTO {codec.tablename} ({names}) SELECT * FROM unnest({arrays}) {tail}",
+            *columns,
+        )
+    row = "(" + ", ".join("{}" for _ in codec.columns) + ")"
+    return sql(
+        f"INSERT INTO {codec.tablename} ({names}) VALUES {', '.join(row for _ in records)} {tail}",
+        *(value for record in records for value in record),
+    )
+
+
+def hold_rows(
+    session: Session, codec: RowCodec[E], entities: Sequence[E], explain: Explain
+) -> bool:
+    """Hold the insert of the entities back for the session's commit, when it holds writes
+    (``adapters.piccolo.sql.held``) and they are fewer than ``COPY_THRESHOLD`` (one
+    ``unnest`` insert; more are copied, right away). True if held; ``explain`` names the
+    domain error should the held statement fail."""
+    if not session.can_hold or len(entities) >= COPY_THRESHOLD:
+        return False
+    hold_insert(session, codec, entities, explain)
+    return True
+
+
+def hold_insert(
+    session: Session, codec: RowCodec[E], entities: Sequence[E], explain: Explain
+) -> None:
+    """Hold one ``unnest`` insert of the entities for the commit (``session.can_hold``
+    must be true; ``RuntimeError`` otherwise)."""
+    records = [codec.to_row(entity, "postgres") for entity in entities]
+    session.hold(_insert_of(codec, records, "postgres", ""), explain)
 
 
 async def copy(session: Session, codec: RowCodec[E], entities: Sequence[E]) -> None:
