@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -43,6 +44,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -81,6 +83,7 @@ from domain.model import Model, ModelStatus, ModelVersion, Role, User
 from entrypoints.bootstrap import wire
 from tests.backends import admin_url, postgres_config
 from tests.integration.faults import servers
+from tests.integration.faults.private_postgres import PrivateCluster
 from tests.integration.faults.servers import chainwatch, server_environment, serving
 
 TARGET_P95_MS = 5.0
@@ -217,6 +220,30 @@ def _serve_and_measure(
     return figures, page, queries
 
 
+_PREWARM = """
+SELECT count(pg_prewarm(oid, mode)) FROM (
+    SELECT c.oid, CASE c.relkind WHEN 'i' THEN 'buffer' ELSE 'read' END AS mode
+    FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+    WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i')
+    ORDER BY c.relkind = 'i', pg_relation_size(c.oid) DESC
+) AS relations
+"""
+"""Tables first (read into the OS cache), then indexes into shared buffers, largest first,
+so that if they do not all fit the smaller ones stay."""
+
+
+async def prewarm(connection: asyncpg.Connection) -> float:
+    """``pg_prewarm`` every table of the database into the OS cache and every index into
+    shared buffers (what ``pg_prewarm.autoprewarm`` restores after a restart of a server
+    that has been answering): the queries are then measured in the steady state of a
+    running service, not straight after a bulk load that left the server's cache empty
+    (COPY and index builds pass through a small ring of buffers). Seconds taken."""
+    started = time.perf_counter()
+    await connection.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+    await connection.fetchval(_PREWARM)
+    return time.perf_counter() - started
+
+
 async def run_layout(
     layout: str, shape: Shape, files: list[tuple[str, Path]], arguments: argparse.Namespace
 ) -> dict[str, Any]:
@@ -234,6 +261,7 @@ async def run_layout(
         connection = await asyncpg.connect(url)
         samples = await draw_samples(connection, shape.rows, list(shape.service_users))
         size = await connection.fetchval("SELECT pg_database_size(current_database())")
+        prewarm_s = await prewarm(connection) if arguments.prewarm else None
         await connection.close()
         print(f"[{layout}] serving and measuring ...", flush=True)
         figures, page, queries = await asyncio.to_thread(
@@ -252,6 +280,7 @@ async def run_layout(
         "raw_copy_s": raw_s,
         "load_s": phases,
         "database_bytes": size,
+        "prewarm_s": prewarm_s,
         "deep_page": page,
         "queries": figures,
         "load_average_after_http": load_average,
@@ -272,6 +301,7 @@ def _report(shape: Shape, generate_s: float, results: dict[str, dict[str, Any]])
             f"VACUUM ANALYZE {load_s['vacuum_analyze']:.1f} s) = {rows / load_s['total']:,.0f} "
             f"tx/s; raw COPY {raw_s:.1f} s = {rows / raw_s:,.0f} tx/s; load / raw COPY = "
             f"{load_s['total'] / raw_s:.2f}x; database {result['database_bytes'] / 2**30:.1f} GiB"
+            + ("" if result["prewarm_s"] is None else f"; prewarmed in {result['prewarm_s']:.1f} s")
         )
         _query_table(layout, result)
     if len(results) == 2:
@@ -313,6 +343,45 @@ def _print_plans(results: dict[str, dict[str, Any]]) -> None:
                     print("    " + line)
 
 
+PRODUCTION_SETTINGS = {
+    "fsync": "on",
+    "max_connections": "100",
+    "effective_cache_size": "16GB",
+    "maintenance_work_mem": "1GB",
+    "work_mem": "16MB",
+    "max_wal_size": "8GB",
+    "checkpoint_timeout": "15min",
+    "random_page_cost": "1.1",
+    "effective_io_concurrency": "200",
+}
+"""``--cluster private``: what an operator would set on a machine like this one (24 GB of
+RAM, SSD) for a database of this size, beside ``shared_buffers`` (``--shared-buffers``):
+the shared server keeps PostgreSQL's defaults (128 MB of shared buffers), which a 16 GB
+database does not fit in, so most of its random probes there are reads from outside the
+server's cache."""
+
+
+@contextlib.contextmanager
+def private_cluster(shared_buffers: str) -> Iterator[None]:
+    """A cluster of its own (``PrivateCluster``: initdb into a temporary folder, a free
+    port) with ``PRODUCTION_SETTINGS``, made the benchmark's server for the block
+    (``CHAINWATCH_TEST_DATABASE_URL``); stopped and removed afterwards."""
+    cluster = PrivateCluster()
+    previous = os.environ.get("CHAINWATCH_TEST_DATABASE_URL")
+    try:
+        cluster.initdb()
+        cluster.start({**PRODUCTION_SETTINGS, "shared_buffers": shared_buffers})
+        os.environ["CHAINWATCH_TEST_DATABASE_URL"] = cluster.url()
+        print(f"private cluster on port {cluster.port}, shared_buffers={shared_buffers}")
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("CHAINWATCH_TEST_DATABASE_URL", None)
+        else:
+            os.environ["CHAINWATCH_TEST_DATABASE_URL"] = previous
+        cluster.remove()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
@@ -326,7 +395,30 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path, help="write every figure and plan here")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database(s)")
+    parser.add_argument(
+        "--cluster",
+        choices=("shared", "private"),
+        default="shared",
+        help="shared: the PostgreSQL at CHAINWATCH_TEST_DATABASE_URL (or the default); "
+        "private: a cluster of its own, started here with PRODUCTION_SETTINGS",
+    )
+    parser.add_argument(
+        "--shared-buffers", default="6GB", help="the private cluster's shared_buffers"
+    )
+    parser.add_argument(
+        "--prewarm",
+        action="store_true",
+        help="pg_prewarm the tables (OS cache) and indexes (shared buffers) before measuring",
+    )
     arguments = parser.parse_args()
+    if arguments.cluster == "private":
+        with private_cluster(arguments.shared_buffers):
+            _run(arguments)
+    else:
+        _run(arguments)
+
+
+def _run(arguments: argparse.Namespace) -> None:
     addresses = arguments.addresses or max(1000, min(300_000, arguments.rows // 30))
     shape = shape_for(arguments.rows, arguments.chunk_rows, addresses)
     layouts = ["plain", "partitioned"] if arguments.layout == "both" else [arguments.layout]

@@ -29,7 +29,6 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from litestar import Controller, Response, get
-from litestar.datastructures import MutableScopeHeaders
 from litestar.types import Message, Scope
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -49,11 +48,16 @@ from entrypoints.http.context import REQUEST_ID_HEADER, request_context
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
+_REQUEST_ID_NAME = REQUEST_ID_HEADER.lower().encode()
+
+
 async def echo_request_id(message: Message, scope: Scope) -> None:
-    """``before_send`` hook: the request id on every response, routed or not."""
+    """``before_send`` hook: the request id on every response, routed or not. Added to a
+    copy of the raw header list (nothing else sets this header, so there is none to find
+    and replace; the list may be shared with the response that made it)."""
     if message["type"] == "http.response.start":
-        headers = MutableScopeHeaders.from_message(message)
-        headers[REQUEST_ID_HEADER] = request_context(scope).request_id
+        value = request_context(scope).request_id.encode("latin-1")
+        message["headers"] = [*message.get("headers", ()), (_REQUEST_ID_NAME, value)]
 
 
 class MetricsController(Controller):

@@ -15,6 +15,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -61,10 +62,12 @@ class PrivateCluster:
             "-XAtqc", statement,
         )  # fmt: skip
 
-    def start(self) -> None:
-        options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c max_connections=50"
+    def start(self, settings: Mapping[str, str] | None = None) -> None:
+        """Start the cluster; ``settings`` (name -> value) override the defaults here
+        (no fsync: tests do not need a durable disk; 50 connections)."""
+        chosen = {"fsync": "off", "max_connections": "50", **(settings or {})}
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 " + " ".join(
+            f"-c {name}={value}" for name, value in chosen.items()
         )
         self._run(
             "pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w",
