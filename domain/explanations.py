@@ -95,7 +95,11 @@ def stored_contributions(value: object) -> tuple[Contribution, ...] | None:
         if type(item) is not dict or len(item) != 2:
             return normalize_contributions(value)
         feature, contribution = item.get("feature"), item.get("contribution")
-        if type(feature) is not str or type(contribution) is not float:
+        if (
+            type(feature) is not str
+            or type(contribution) is not float
+            or not math.isfinite(contribution)
+        ):
             return normalize_contributions(value)
         made = object.__new__(Contribution)
         object.__setattr__(made, "feature", feature)
