@@ -211,6 +211,8 @@ def _serve_and_measure(
         serving(environment, work / "serve.log") as server,
         httpx.Client(base_url=server.url, timeout=60) as client,
     ):
+        waited = asyncio.run(settle(url))
+        print(f"  the server's start-up work on the database settled after {waited:.1f} s")
         cursor, page = deep_cursor(client, headers)
         queries = catalogue(samples, cursor)
         figures = {}
@@ -241,6 +243,31 @@ async def prewarm(connection: asyncpg.Connection) -> float:
     started = time.perf_counter()
     await connection.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
     await connection.fetchval(_PREWARM)
+    return time.perf_counter() - started
+
+
+async def settle(url: str, quiet_s: float = 3.0, at_most_s: float = 600.0) -> float:
+    """Wait until no other session runs a statement on the database for ``quiet_s`` in a
+    row (at most ``at_most_s``): a server starting on 10 M rows reads retention's pending
+    rows and the partitions' state in the background (``/metrics``), in each worker - the
+    measurement is of queries on a settled server, not of those. Seconds waited."""
+    started = time.perf_counter()
+    connection = await asyncpg.connect(url)
+    try:
+        quiet_since = time.perf_counter()
+        while time.perf_counter() - started < at_most_s:
+            busy = await connection.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state = 'active'"
+            )
+            now = time.perf_counter()
+            if busy:
+                quiet_since = now
+            elif now - quiet_since >= quiet_s:
+                break
+            await asyncio.sleep(0.2)
+    finally:
+        await connection.close()
     return time.perf_counter() - started
 
 

@@ -193,9 +193,15 @@ class StatementRecorder:
     arguments, while ``recording`` (installed once; asyncpg's ``Connection._execute``)."""
 
     recording: list[tuple[str, tuple[Any, ...]]] | None = None
+    installed = False
 
     @classmethod
     def install(cls) -> None:
+        """Wrap ``Connection._execute`` - once per process: a second wrap (the second
+        layout of ``--layout both``) would record every statement twice."""
+        if cls.installed:
+            return
+        cls.installed = True
         execute = Connection._execute
 
         async def recorded(self: Connection, query: str, args: Any, *rest: Any, **kw: Any) -> Any:
