@@ -13,16 +13,15 @@ from adapters.piccolo.repositories.references import (
     first_unheld_missing,
     missing_prediction,
 )
+from adapters.piccolo.repositories.writing import write_rows
 from adapters.piccolo.schema.codecs import ANOMALIES, TRANSACTIONS
 from adapters.piccolo.sql.engine import Dialect
 from adapters.piccolo.sql.errors import ConstraintViolation, ForeignKeyViolation, UniqueViolation
 from adapters.piccolo.sql.session import Session, SessionProvider
 from adapters.piccolo.sql.statements import (
-    add_rows,
     after,
     any_of,
     first_repeat,
-    hold_rows,
     limit,
     newest_first,
     sql,
@@ -160,27 +159,20 @@ class PiccoloAnomalyRepository:
             if prediction is not None:
                 raise PredictionNotFound(prediction)
         ids = [a.id for a in anomalies]
-        again = session.first_noted("anomalies", ids)
-        if again is not None:
-            raise DuplicateRecord("anomaly", again)
 
-        async def explain(
-            error: ConstraintViolation, written: Mapping[str, set[Hashable]]
+        async def refusal(
+            error: ConstraintViolation, present: Mapping[str, set[Hashable]]
         ) -> Exception | None:
-            return await _refusal(session, anomalies, error, written)
+            return await _refusal(session, anomalies, error, present)
 
-        if not hold_rows(session, ANOMALIES, anomalies, explain):
-            try:
-                async with session.write():
-                    await add_rows(session, ANOMALIES, anomalies)
-            except UniqueViolation as error:
-                refusal = await _refusal(session, anomalies, error, session.undone)
-                raise refusal or DuplicateRecord("anomaly", ids[0]) from None
-            except ForeignKeyViolation as error:
-                refusal = await _refusal(session, anomalies, error, session.undone)
-                versions = [a.model_version_id for a in anomalies]
-                raise refusal or ModelVersionNotFound(versions[0]) from None
-        session.note_inserted("anomalies", ids)
+        def otherwise(error: ConstraintViolation) -> Exception:
+            if isinstance(error, UniqueViolation):
+                return DuplicateRecord("anomaly", ids[0])
+            return ModelVersionNotFound(anomalies[0].model_version_id)
+
+        await write_rows(
+            session, ANOMALIES, anomalies, ids, kind="anomaly", refusal=refusal, otherwise=otherwise
+        )
 
     async def get(self, anomaly_id: uuid.UUID) -> Anomaly:
         session = await self._session()

@@ -5,14 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Hashable, Mapping, Sequence
 
-from adapters.piccolo.repositories.references import first_present, first_stored
+from adapters.piccolo.repositories.references import first_stored
+from adapters.piccolo.repositories.writing import write_rows
 from adapters.piccolo.schema.codecs import AUDIT_LOGS
 from adapters.piccolo.sql.errors import ConstraintViolation, UniqueViolation
 from adapters.piccolo.sql.session import SessionProvider
 from adapters.piccolo.sql.statements import (
-    add_rows,
     first_repeat,
-    hold_rows,
     insert,
     newest_first,
     sql,
@@ -43,26 +42,28 @@ class PiccoloAuditLogRepository:
             raise DuplicateRecord("audit log entry", repeated)
         session = await self._session()
         ids = [entry.id for entry in entries]
-        again = session.first_noted("audit_logs", ids)
-        if again is not None:
-            raise DuplicateRecord("audit log entry", again)
 
-        async def explain(
-            error: ConstraintViolation, written: Mapping[str, set[Hashable]]
+        async def refusal(
+            error: ConstraintViolation, present: Mapping[str, set[Hashable]]
         ) -> Exception | None:
             if not isinstance(error, UniqueViolation):
                 return None
             stored = await first_stored(session, "audit_logs", "id", ids)
             return None if stored is None else DuplicateRecord("audit log entry", stored)
 
-        if not hold_rows(session, AUDIT_LOGS, entries, explain):
-            try:
-                async with session.write():
-                    await add_rows(session, AUDIT_LOGS, entries)
-            except UniqueViolation:
-                stored = await first_present(session, "audit_logs", "id", ids)
-                raise DuplicateRecord("audit log entry", stored) from None
-        session.note_inserted("audit_logs", ids)
+        await write_rows(
+            session,
+            AUDIT_LOGS,
+            entries,
+            ids,
+            kind="audit log entry",
+            refusal=refusal,
+            otherwise=lambda error: (
+                error
+                if not isinstance(error, UniqueViolation)
+                else DuplicateRecord("audit log entry", ids[0])
+            ),
+        )
 
     async def find(self, entry_id: uuid.UUID) -> AuditLog | None:
         session = await self._session()

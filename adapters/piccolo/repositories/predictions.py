@@ -11,14 +11,13 @@ from adapters.piccolo.repositories.references import (
     first_stored,
     first_unheld_missing,
 )
+from adapters.piccolo.repositories.writing import write_rows
 from adapters.piccolo.schema.codecs import PREDICTIONS
 from adapters.piccolo.sql.errors import ConstraintViolation, ForeignKeyViolation, UniqueViolation
 from adapters.piccolo.sql.session import Session, SessionProvider
 from adapters.piccolo.sql.statements import (
-    add_rows,
     any_of,
     first_repeat,
-    hold_rows,
     newest_first,
     sql,
     within,
@@ -45,27 +44,26 @@ class PiccoloPredictionRepository:
             raise DuplicateRecord("prediction", repeated)
         session = await self._session()
         ids = [p.id for p in predictions]
-        again = session.first_noted("predictions", ids)
-        if again is not None:
-            raise DuplicateRecord("prediction", again)
 
-        async def explain(
-            error: ConstraintViolation, written: Mapping[str, set[Hashable]]
+        async def refusal(
+            error: ConstraintViolation, present: Mapping[str, set[Hashable]]
         ) -> Exception | None:
-            return await _refusal(session, predictions, error, written)
+            return await _refusal(session, predictions, error, present)
 
-        if not hold_rows(session, PREDICTIONS, predictions, explain):
-            try:
-                async with session.write():
-                    await add_rows(session, PREDICTIONS, predictions)
-            except UniqueViolation as error:
-                refusal = await _refusal(session, predictions, error, session.undone)
-                raise refusal or DuplicateRecord("prediction", ids[0]) from None
-            except ForeignKeyViolation as error:
-                refusal = await _refusal(session, predictions, error, session.undone)
-                versions = [p.model_version_id for p in predictions]
-                raise refusal or ModelVersionNotFound(versions[0]) from None
-        session.note_inserted("predictions", ids)
+        def otherwise(error: ConstraintViolation) -> Exception:
+            if isinstance(error, UniqueViolation):
+                return DuplicateRecord("prediction", ids[0])
+            return ModelVersionNotFound(predictions[0].model_version_id)
+
+        await write_rows(
+            session,
+            PREDICTIONS,
+            predictions,
+            ids,
+            kind="prediction",
+            refusal=refusal,
+            otherwise=otherwise,
+        )
 
     async def list_by_transaction(self, tx_hash: str) -> list[Prediction]:
         session = await self._session()
