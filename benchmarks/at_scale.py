@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/at_scale.py [--rows 10000000] [--layout plain|partitioned|both]
         [--requests 500] [--warmup 50] [--jobs 2] [--chunk-rows 250000] [--json PATH]
+        [--keep] [--database NAME ...]
 
 For each layout, on a scratch PostgreSQL database (created, migrated by the app's own
 migrations, dropped afterwards):
@@ -30,6 +31,9 @@ month the rows span, ``to_partitioned``); ``plain`` reverts the partitioning mig
 and keeps ``transaction_keys``, which the repositories read on PostgreSQL (same code,
 unpartitioned tables). Both fill it after the COPY. Watch the disk (``df -h /``): at
 10 M rows the CSV files take about 10 GB (deleted at the end) and the database about 15 GB.
+``--keep`` leaves the loaded databases in place; ``--database NAME`` (repeatable, one per
+layout) measures such a database again - server, queries, plans - without generating or
+loading anything, the layout read off the database.
 """
 
 from __future__ import annotations
@@ -49,7 +53,6 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -81,7 +84,7 @@ from adapters.piccolo.schema.layout import (
 from adapters.piccolo.schema.tables import PARTITIONED
 from domain.model import Model, ModelStatus, ModelVersion, Role, User
 from entrypoints.bootstrap import wire
-from tests.backends import admin_url, postgres_config
+from tests.backends import admin_url, postgres_config, url_of_database
 from tests.integration.faults import servers
 from tests.integration.faults.private_postgres import PrivateCluster
 from tests.integration.faults.servers import chainwatch, server_environment, serving
@@ -277,14 +280,28 @@ async def run_layout(
     name = f"chainwatch_scale_{layout}_{uuid.uuid4().hex[:6]}"
     admin = await asyncpg.connect(admin_url())
     await admin.execute(f'CREATE DATABASE "{name}"')
-    url = urlunsplit(urlsplit(admin_url())._replace(path=f"/{name}"))
-    work = Path(tempfile.mkdtemp(prefix=f"chainwatch-scale-{layout}-"))
+    url = url_of_database(admin_url(), name)
     try:
         after_copy = await prepare(url, shape, layout)
         print(f"[{layout}] raw COPY baseline ...", flush=True)
         raw_s = await raw_copy(url, files, arguments.jobs)
         print(f"[{layout}] load (drop indexes, COPY, build indexes and keys) ...", flush=True)
         phases = await load(url, files, arguments.jobs, after_copy)
+        measured = await measure_database(layout, shape, url, arguments)
+    finally:
+        if not arguments.keep:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+    return {"database": name, "raw_copy_s": raw_s, "load_s": phases, **measured}
+
+
+async def measure_database(
+    layout: str, shape: Shape, url: str, arguments: argparse.Namespace
+) -> dict[str, Any]:
+    """The queries through a server on the loaded database at ``url``, then in process
+    with their plans."""
+    work = Path(tempfile.mkdtemp(prefix=f"chainwatch-scale-{layout}-"))
+    try:
         connection = await asyncpg.connect(url)
         samples = await draw_samples(connection, shape.rows, list(shape.service_users))
         size = await connection.fetchval("SELECT pg_database_size(current_database())")
@@ -298,14 +315,8 @@ async def run_layout(
         print(f"[{layout}] the same use cases in process, and EXPLAIN ...", flush=True)
         in_process, plans = await _in_process(url, queries, arguments.requests, arguments.warmup)
     finally:
-        if not arguments.keep:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
         shutil.rmtree(work, ignore_errors=True)
     return {
-        "database": name,
-        "raw_copy_s": raw_s,
-        "load_s": phases,
         "database_bytes": size,
         "prewarm_s": prewarm_s,
         "deep_page": page,
@@ -316,18 +327,41 @@ async def run_layout(
     }
 
 
-def _report(shape: Shape, generate_s: float, results: dict[str, dict[str, Any]]) -> None:
-    rows = shape.rows
+async def existing_layout(name: str) -> tuple[str, str, int]:
+    """(layout, url, transactions) of a database an earlier ``--keep`` run loaded."""
+    url = url_of_database(admin_url(), name)
+    connection = await asyncpg.connect(url)
+    try:
+        partitioned = await connection.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM pg_partitioned_table "
+            "WHERE partrelid = 'transactions'::regclass)"
+        )
+        rows = await connection.fetchval("SELECT count(*) FROM transaction_keys")
+    finally:
+        await connection.close()
+    return ("partitioned" if partitioned else "plain"), url, int(rows)
+
+
+def _report(rows: int, generate_s: float | None, results: dict[str, dict[str, Any]]) -> None:
     print()
-    print(f"transactions={rows:,} (generation {generate_s:.1f} s, {rows / generate_s:,.0f} tx/s)")
-    for layout, result in results.items():
-        load_s, raw_s = result["load_s"], result["raw_copy_s"]
+    if generate_s is None:
+        print(f"transactions={rows:,} (loaded by an earlier run)")
+    else:
         print(
-            f"[{layout}] load {load_s['total']:.1f} s (COPY {load_s['copy']:.1f} s, indexes "
-            f"{load_s['indexes']:.1f} s, foreign keys {load_s['foreign_keys']:.1f} s; then "
-            f"VACUUM ANALYZE {load_s['vacuum_analyze']:.1f} s) = {rows / load_s['total']:,.0f} "
-            f"tx/s; raw COPY {raw_s:.1f} s = {rows / raw_s:,.0f} tx/s; load / raw COPY = "
-            f"{load_s['total'] / raw_s:.2f}x; database {result['database_bytes'] / 2**30:.1f} GiB"
+            f"transactions={rows:,} (generation {generate_s:.1f} s, {rows / generate_s:,.0f} tx/s)"
+        )
+    for layout, result in results.items():
+        if "load_s" in result:
+            load_s, raw_s = result["load_s"], result["raw_copy_s"]
+            print(
+                f"[{layout}] load {load_s['total']:.1f} s (COPY {load_s['copy']:.1f} s, indexes "
+                f"{load_s['indexes']:.1f} s, foreign keys {load_s['foreign_keys']:.1f} s; then "
+                f"VACUUM ANALYZE {load_s['vacuum_analyze']:.1f} s) = "
+                f"{rows / load_s['total']:,.0f} tx/s; raw COPY {raw_s:.1f} s = "
+                f"{rows / raw_s:,.0f} tx/s; load / raw COPY = {load_s['total'] / raw_s:.2f}x"
+            )
+        print(
+            f"[{layout}] database {result['database_bytes'] / 2**30:.1f} GiB"
             + ("" if result["prewarm_s"] is None else f"; prewarmed in {result['prewarm_s']:.1f} s")
         )
         _query_table(layout, result)
@@ -423,6 +457,14 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write every figure and plan here")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database(s)")
     parser.add_argument(
+        "--database",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="measure a database an earlier --keep run loaded instead of generating and "
+        "loading one (repeat for several; the layout is read off the database)",
+    )
+    parser.add_argument(
         "--cluster",
         choices=("shared", "private"),
         default="shared",
@@ -446,6 +488,9 @@ def main() -> None:
 
 
 def _run(arguments: argparse.Namespace) -> None:
+    if arguments.database:
+        _run_existing(arguments)
+        return
     addresses = arguments.addresses or max(1000, min(300_000, arguments.rows // 30))
     shape = shape_for(arguments.rows, arguments.chunk_rows, addresses)
     layouts = ["plain", "partitioned"] if arguments.layout == "both" else [arguments.layout]
@@ -460,10 +505,33 @@ def _run(arguments: argparse.Namespace) -> None:
         }
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    _finish(arguments, shape.rows, generate_s, results)
+
+
+def _run_existing(arguments: argparse.Namespace) -> None:
+    results: dict[str, dict[str, Any]] = {}
+    rows = 0
+    for name in arguments.database:
+        layout, url, rows = asyncio.run(existing_layout(name))
+        if layout in results:
+            raise SystemExit(f"--database: two {layout} databases given; one of each at most")
+        shape = shape_for(rows, arguments.chunk_rows, 1)
+        print(f"[{layout}] {name}: {rows:,} transactions, loaded by an earlier run", flush=True)
+        measured = asyncio.run(measure_database(layout, shape, url, arguments))
+        results[layout] = {"database": name, **measured}
+    _finish(arguments, rows, None, results)
+
+
+def _finish(
+    arguments: argparse.Namespace,
+    rows: int,
+    generate_s: float | None,
+    results: dict[str, dict[str, Any]],
+) -> None:
     _print_plans(results)
-    _report(shape, generate_s, results)
+    _report(rows, generate_s, results)
     if arguments.json:
-        document = {"rows": shape.rows, "generate_s": generate_s, "layouts": results}
+        document = {"rows": rows, "generate_s": generate_s, "layouts": results}
         arguments.json.write_text(json.dumps(document, indent=2, default=str))
 
 
