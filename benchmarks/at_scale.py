@@ -75,6 +75,8 @@ from scale_rows import Shape, chunk
 
 from adapters.piccolo import PiccoloDatabase
 from adapters.piccolo.schema.layout import (
+    KEY_COLUMNS,
+    KEY_INDEXES,
     KEY_TABLE,
     KEY_TABLE_DDL,
     add_months,
@@ -91,9 +93,8 @@ from tests.integration.faults.servers import chainwatch, server_environment, ser
 
 TARGET_P95_MS = 5.0
 READY_TIMEOUT_S = 900.0
-_FILL_KEYS = (
-    f'INSERT INTO {KEY_TABLE} (hash, "timestamp") SELECT hash, "timestamp" FROM transactions'
-)
+_KEY_COLUMNS = ", ".join(f'"{column}"' for column in KEY_COLUMNS[KEY_TABLE])
+_FILL_KEYS = f"INSERT INTO {KEY_TABLE} ({_KEY_COLUMNS}) SELECT {_KEY_COLUMNS} FROM transactions"
 PARTITIONING = "2026-12-04T01:00:00:000000"  # the migration that partitions the tables
 SERVICE_USERS = 8
 
@@ -172,7 +173,8 @@ async def prepare(url: str, shape: Shape, layout: str) -> list[str]:
             # The tables as before the partitioning migration, plus the key table the
             # repositories read on PostgreSQL: the same code, unpartitioned tables.
             await database.migrate_backwards(PARTITIONING)
-            await database.engine.run_ddl(KEY_TABLE_DDL)
+            for statement in (KEY_TABLE_DDL, *KEY_INDEXES):
+                await database.engine.run_ddl(statement)
             after_copy = [_FILL_KEYS]
         await _seed(database, shape)
     finally:

@@ -27,7 +27,7 @@ from piccolo.querystring import QueryString
 from adapters.piccolo.repositories.references import first_stored
 from adapters.piccolo.repositories.sender_activity import sender_activity
 from adapters.piccolo.schema.codecs import TRANSACTIONS
-from adapters.piccolo.schema.layout import KEY_TABLE
+from adapters.piccolo.schema.layout import KEY_COLUMNS, KEY_TABLE
 from adapters.piccolo.sql.errors import ConstraintViolation, UniqueViolation
 from adapters.piccolo.sql.session import Session, SessionProvider
 from adapters.piccolo.sql.statements import (
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from adapters.piccolo.sql.engine import Dialect
 
 _SELECT = TRANSACTIONS.select()
+_TABLE = TRANSACTIONS.tablename
 _ORDER = 'ORDER BY "timestamp" DESC, hash DESC'
 _ON_CONFLICT = "ON CONFLICT (hash) DO NOTHING RETURNING hash"
 # PostgreSQL: the transaction's row in the one partition its key names. For one hash the
@@ -77,20 +78,21 @@ def _sort_key(tx: Transaction) -> tuple[datetime, str]:
 
 
 class _Keys:
-    """The ``RowCodec`` of ``transaction_keys``: a transaction's hash and instant."""
+    """The ``RowCodec`` of ``transaction_keys``: a transaction's hash, instant and
+    addresses (``layout.KEY_COLUMNS``)."""
 
-    tablename = "transaction_keys"
-    columns = ("hash", "timestamp")
-    pg_types = ("varchar", "timestamptz")
+    tablename = KEY_TABLE
+    columns = KEY_COLUMNS[KEY_TABLE]
+    pg_types = ("varchar", "timestamptz", "varchar", "varchar")
 
     def to_row(self, entity: Transaction, dialect: Dialect) -> tuple[Any, ...]:
-        return entity.hash, entity.timestamp
+        return entity.hash, entity.timestamp, entity.from_address, entity.to_address
 
     def encode(self, column: str, value: Any, dialect: Dialect) -> Any:
         return value
 
     def select(self, alias: str | None = None) -> str:
-        return "hash, timestamp"
+        return ", ".join(f'"{column}"' for column in self.columns)
 
     def from_row(self, row: Any) -> Transaction:
         raise NotImplementedError("keys are claimed, never read back as transactions")
@@ -223,23 +225,34 @@ class PiccoloTransactionRepository:
     ) -> Page[Transaction]:
         session = await self._session()
         wanted = lookup_key(address)
+        postgres = session.dialect == "postgres"
+        # PostgreSQL: the page's keys from transaction_keys' address indexes (index-only,
+        # one plain table), then each row from the one partition its key names - not
+        # every month's address index of the partitioned table.
+        source, columns = (KEY_TABLE, 'hash, "timestamp"') if postgres else (_TABLE, _SELECT)
         # One ordered index range scan per side (from/to), merged; UNION drops the second
         # copy of a transfer to oneself. An OR would have to sort every match instead.
         sides = [
             sql(
-                f"SELECT * FROM (SELECT {_SELECT} FROM transactions {{}} {_ORDER} "
+                f"SELECT * FROM (SELECT {columns} FROM {source} {{}} {_ORDER} "
                 f"{limit(page.limit + 1)}) AS {side}_side",
                 where(sql(f"{side} = {{}}", wanted), *_period_and_cursor(session, period, page)),
             )
             for side in ("from_address", "to_address")
         ]
-        rows = await session.fetch(
-            sql(
-                f"SELECT {_SELECT} FROM ({{}} UNION {{}}) AS both_sides {_ORDER} "
-                f"{limit(page.limit + 1)}",
-                *sides,
-            )
+        both = sql(
+            f"SELECT {columns} FROM ({{}} UNION {{}}) AS both_sides {_ORDER} "
+            f"{limit(page.limit + 1)}",
+            *sides,
         )
+        if postgres:
+            both = sql(
+                f"SELECT {TRANSACTIONS.select('t')} FROM ({{}}) AS k JOIN transactions AS t "
+                'ON t.hash = k.hash AND t."timestamp" = k."timestamp" '
+                'ORDER BY t."timestamp" DESC, t.hash DESC',
+                both,
+            )
+        rows = await session.fetch(both)
         return page_from_rows([TRANSACTIONS.from_row(row) for row in rows], page, _sort_key)
 
     async def training_columns(
