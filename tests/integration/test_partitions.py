@@ -12,11 +12,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from piccolo.querystring import QueryString
 from prometheus_client import REGISTRY, generate_latest
 
 from adapters.piccolo import PiccoloDatabase
 from adapters.piccolo.partitions import PiccoloPartitions
-from adapters.piccolo.repositories.transactions import BY_HASH_POSTGRES
+from adapters.piccolo.repositories.transactions import BY_HASH_POSTGRES, by_address
 from adapters.piccolo.schema.codecs import (
     ANOMALIES,
     AUDIT_LOGS,
@@ -34,7 +35,7 @@ from domain.comments import Comment
 from domain.model import Anomaly, AuditLog, LabelKind, Prediction, ReviewStatus, Transaction
 from domain.pagination import PageRequest
 from entrypoints.http.partition_watch import PartitionWatch
-from ports import AnomalyFilter, AuditFilter
+from ports import AnomalyFilter, AuditFilter, TimeRange
 from tests.backends import (
     create_scratch_postgres,
     drop_scratch_postgres,
@@ -200,6 +201,58 @@ async def test_a_hash_is_stored_once_across_months_and_found_with_one_probe(
     probed = [line for line in plan if "transactions_" in line and "never executed" not in line]
     assert len(probed) == 1, "\n".join(plan)
     assert f"transactions_p{first.timestamp:%Y_%m}" in probed[0]
+
+
+@pytest.mark.postgres
+async def test_a_listing_by_address_reads_the_key_index_and_probes_only_the_pages_months(
+    database: PiccoloDatabase,
+) -> None:
+    address = a_transaction().from_address
+    mine = [
+        a_transaction(**{side: address}, timestamp=month + timedelta(days=3, hours=hour))
+        for month in MONTHS
+        for hour, side in enumerate(("from_address", "to_address"))
+    ]
+    # Enough other rows for the planner to prefer indexes, as it does at any real size.
+    others = [
+        a_transaction(timestamp=MONTHS[n % len(MONTHS)] + timedelta(days=3, seconds=n))
+        for n in range(4_000)
+    ]
+    async with database.uow() as uow:
+        await uow.transactions.add_many([*mine, *others])
+        await uow.commit()
+    await PiccoloPartitions(lambda: database.engine).ensure(3, NOW)  # a month each, no default
+    await database.engine.run_ddl("VACUUM ANALYZE transactions, transaction_keys")
+    async with database.uow() as uow:
+        page = await uow.transactions.list_by_address(address, TimeRange(), PageRequest(2))
+    newest = sorted(mine, key=lambda tx: (tx.timestamp, tx.hash), reverse=True)
+    assert page.items == newest[:2]
+
+    query = by_address("postgres", address, TimeRange(), PageRequest(2))
+    plan = await _explain_querystring(database, query)
+
+    text = "\n".join(plan)
+    print(text)  # the captured plan, for the record (pytest -s)
+    for index in ("transaction_keys_from_time_idx", "transaction_keys_to_time_idx"):
+        assert re.search(f"Index Only Scan (Backward )?using {index} ", text), text
+    probed = [
+        line
+        for line in plan
+        if re.search(r" on transactions_(p\d{4}_\d{2}|default)", line)
+        and "never executed" not in line
+    ]
+    # The page's keys (two rows and the one past it) lie in the newest two months.
+    months = {re.search(r"transactions_(p\d{4}_\d{2}|default)", line)[1] for line in probed}
+    assert months == {f"p{MONTHS[-1]:%Y_%m}", f"p{MONTHS[-2]:%Y_%m}"}, text
+    assert not any("address" in line for line in probed), text  # by key, not by address
+
+
+async def _explain_querystring(database: PiccoloDatabase, query: QueryString) -> list[str]:
+    explained = QueryString(
+        "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF) {}", query
+    )
+    rows = await database.engine.run_querystring(explained)
+    return [row["QUERY PLAN"] for row in rows]
 
 
 async def _explain(database: PiccoloDatabase, query: str, *, analyze: bool = False) -> list[str]:

@@ -6,7 +6,8 @@ NOTHING RETURNING hash``; only the claimed transactions are then inserted (``COP
 ``COPY_THRESHOLD`` rows or more, else one ``unnest`` insert), in the same savepoint, so a
 hash is stored once across every partition and a concurrent claimer of the same hash waits
 on its key, then finds it taken. A lookup by hash reads its key, then ``(hash, timestamp)``
-in the one partition that holds it.
+in the one partition that holds it; a listing by address reads its page's keys from the
+key table's address indexes, then each row the same way (``by_address``).
 
 The claim is the existence check. With ``found_absent`` (the caller has just found the
 hashes absent) in a session that holds its writes for the commit
@@ -70,7 +71,7 @@ _BY_KEY = (
     f"SELECT {TRANSACTIONS.select('t')} FROM transaction_keys AS k "
     'JOIN transactions AS t ON t.hash = k.hash AND t."timestamp" = k."timestamp" '
 )
-__all__ = ["BY_HASH_POSTGRES", "COPY_THRESHOLD", "PiccoloTransactionRepository"]
+__all__ = ["BY_HASH_POSTGRES", "COPY_THRESHOLD", "PiccoloTransactionRepository", "by_address"]
 
 
 def _sort_key(tx: Transaction) -> tuple[datetime, str]:
@@ -224,35 +225,7 @@ class PiccoloTransactionRepository:
         self, address: str, period: TimeRange, page: PageRequest
     ) -> Page[Transaction]:
         session = await self._session()
-        wanted = lookup_key(address)
-        postgres = session.dialect == "postgres"
-        # PostgreSQL: the page's keys from transaction_keys' address indexes (index-only,
-        # one plain table), then each row from the one partition its key names - not
-        # every month's address index of the partitioned table.
-        source, columns = (KEY_TABLE, 'hash, "timestamp"') if postgres else (_TABLE, _SELECT)
-        # One ordered index range scan per side (from/to), merged; UNION drops the second
-        # copy of a transfer to oneself. An OR would have to sort every match instead.
-        sides = [
-            sql(
-                f"SELECT * FROM (SELECT {columns} FROM {source} {{}} {_ORDER} "
-                f"{limit(page.limit + 1)}) AS {side}_side",
-                where(sql(f"{side} = {{}}", wanted), *_period_and_cursor(session, period, page)),
-            )
-            for side in ("from_address", "to_address")
-        ]
-        both = sql(
-            f"SELECT {columns} FROM ({{}} UNION {{}}) AS both_sides {_ORDER} "
-            f"{limit(page.limit + 1)}",
-            *sides,
-        )
-        if postgres:
-            both = sql(
-                f"SELECT {TRANSACTIONS.select('t')} FROM ({{}}) AS k JOIN transactions AS t "
-                'ON t.hash = k.hash AND t."timestamp" = k."timestamp" '
-                'ORDER BY t."timestamp" DESC, t.hash DESC',
-                both,
-            )
-        rows = await session.fetch(both)
+        rows = await session.fetch(by_address(session.dialect, address, period, page))
         return page_from_rows([TRANSACTIONS.from_row(row) for row in rows], page, _sort_key)
 
     async def training_columns(
@@ -296,10 +269,42 @@ class PiccoloTransactionRepository:
         return await sender_activity(await self._session(), list(points))
 
 
+def by_address(dialect: Dialect, address: str, period: TimeRange, page: PageRequest) -> QueryString:
+    """What ``list_by_address`` runs: the page's rows, and one more if there is a next.
+
+    PostgreSQL: the page's keys from ``transaction_keys``' address indexes (index-only
+    range scans of one plain table), then each row from the one partition its key names
+    (pruned at run time, as ``_BY_KEY``) - not a merge of every month's address index."""
+    postgres = dialect == "postgres"
+    source, columns = (KEY_TABLE, 'hash, "timestamp"') if postgres else (_TABLE, _SELECT)
+    # One ordered index range scan per side (from/to), merged; UNION drops the second
+    # copy of a transfer to oneself. An OR would have to sort every match instead.
+    wanted = lookup_key(address)
+    sides = [
+        sql(
+            f"SELECT * FROM (SELECT {columns} FROM {source} {{}} {_ORDER} "
+            f"{limit(page.limit + 1)}) AS {side}_side",
+            where(sql(f"{side} = {{}}", wanted), *_period_and_cursor(dialect, period, page)),
+        )
+        for side in ("from_address", "to_address")
+    ]
+    both = sql(
+        f"SELECT {columns} FROM ({{}} UNION {{}}) AS both_sides {_ORDER} {limit(page.limit + 1)}",
+        *sides,
+    )
+    if not postgres:
+        return both
+    return sql(
+        f"SELECT {TRANSACTIONS.select('t')} FROM ({{}}) AS k JOIN transactions AS t "
+        'ON t.hash = k.hash AND t."timestamp" = k."timestamp" '
+        'ORDER BY t."timestamp" DESC, t.hash DESC',
+        both,
+    )
+
+
 def _period_and_cursor(
-    session: Session, period: TimeRange, page: PageRequest
+    dialect: Dialect, period: TimeRange, page: PageRequest
 ) -> list[QueryString | None]:
-    dialect = session.dialect
     return [
         *within('"timestamp"', period.since, period.until, dialect),
         after('"timestamp"', "hash", page.cursor, dialect, key_is_uuid=False),
