@@ -235,14 +235,14 @@ async def test_a_listing_by_address_reads_the_key_index_and_probes_only_the_page
     print(text)  # the captured plan, for the record (pytest -s)
     for index in ("transaction_keys_from_time_idx", "transaction_keys_to_time_idx"):
         assert re.search(f"Index Only Scan (Backward )?using {index} ", text), text
-    probed = [
-        line
+    partition = re.compile(r" on transactions_(p\d{4}_\d{2}|default)")
+    probed = {
+        line: found[1]
         for line in plan
-        if re.search(r" on transactions_(p\d{4}_\d{2}|default)", line)
-        and "never executed" not in line
-    ]
+        if (found := partition.search(line)) and "never executed" not in line
+    }
     # The page's keys (two rows and the one past it) lie in the newest two months.
-    months = {re.search(r"transactions_(p\d{4}_\d{2}|default)", line)[1] for line in probed}
+    months = set(probed.values())
     assert months == {f"p{MONTHS[-1]:%Y_%m}", f"p{MONTHS[-2]:%Y_%m}"}, text
     assert not any("address" in line for line in probed), text  # by key, not by address
 
