@@ -156,7 +156,9 @@ def chunk(shape: Shape, index: int, book: Column | None = None) -> dict[str, byt
     tables = {
         TRANSACTIONS.tablename: _csv(tx, TRANSACTIONS.columns),
         PREDICTIONS.tablename: _csv(predictions, PREDICTIONS.columns),
-        ANOMALIES.tablename: _anomalies(shape, rng, anomalous, predictions, scored_at, index),
+        ANOMALIES.tablename: _anomalies(
+            shape, rng, anomalous, predictions, tx["timestamp"], scored_at, index
+        ),
         AUDIT_LOGS.tablename: _audit(shape, rng, tx_hash, scored),
     }
     return tables
@@ -167,6 +169,7 @@ def _anomalies(
     rng: np.random.Generator,
     anomalous: np.ndarray,
     predictions: dict[str, Column],
+    tx_at: Column,
     scored_at: np.ndarray,
     index: int,
 ) -> bytes:
@@ -196,6 +199,8 @@ def _anomalies(
         "detected_at": predictions["created_at"][picked],
         "assigned_to": np.full(k, b""),
         "assigned_at": np.full(k, b""),
+        "contributions": predictions["contributions"][picked],
+        "transaction_timestamp": tx_at[picked],
     }
     return _csv(columns, ANOMALIES.columns)
 

@@ -208,10 +208,21 @@ class Anomaly:
     assigned_to: uuid.UUID | None = None
     """The analyst working on it (None: unassigned)."""
     assigned_at: datetime | None = None
+    contributions: tuple[Contribution, ...] | None = None
+    """Why the flagging prediction scored so, recorded with the anomaly (None: look at the
+    prediction, as for anomalies stored before it was recorded here)."""
+    transaction_timestamp: datetime | None = None
+    """The flagged transaction's own instant, carried with the reference so a listing finds
+    the transaction's row without looking its hash up first (None: not recorded)."""
 
     def __post_init__(self) -> None:
         self.transaction_hash = normalize_hash(self.transaction_hash, "transaction_hash")
         self.severity = parse_enum(Severity, self.severity, "severity")
+        self.contributions = normalize_contributions(self.contributions)
+        if self.transaction_timestamp is not None:
+            self.transaction_timestamp = check_utc(
+                self.transaction_timestamp, "transaction_timestamp"
+            )
         if self.assigned_at is not None:
             self.assigned_at = check_utc(self.assigned_at, "assigned_at")
         self.status = parse_enum(ReviewStatus, self.status, "status")

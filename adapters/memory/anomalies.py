@@ -76,8 +76,10 @@ class InMemoryAnomalyRepository:
             transaction = work.transactions.get(anomaly.transaction_hash)
             if transaction is None:  # the foreign key of the real schema
                 raise TransactionNotFound(anomaly.transaction_hash)
-            flagging = work.predictions.get(anomaly.prediction_id)
-            why = flagging.contributions if flagging is not None and flagging.served else None
+            why = anomaly.contributions
+            if why is None:  # not recorded with the anomaly: the flagging prediction's
+                flagging = work.predictions.get(anomaly.prediction_id)
+                why = flagging.contributions if flagging is not None and flagging.served else None
             items.append(AnomalyInContext(anomaly, copied([transaction])[0], why))
         matching = await self.count(criteria, at_most=count_at_most)
         return AnomalyListPage(Page(items, found.next_cursor), matching)

@@ -312,6 +312,8 @@ class Scorer:
                         severity=severity,
                         score=verdict.score,
                         detected_at=now,
+                        contributions=prediction.contributions,
+                        transaction_timestamp=tx.timestamp,
                     )
                     written.anomalies.append(anomaly)
                 written.results[tx.hash] = ScoredTransaction(

@@ -514,3 +514,52 @@ async def test_a_page_past_the_last_match_is_empty_and_still_counts(
     assert listed.page.items == []
     assert listed.page.next_cursor is None
     assert listed.matching == 3
+
+
+async def test_an_anomaly_carries_its_own_contributions_and_transaction_instant(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    # Scoring records both with the anomaly, so a listing need not read the prediction or
+    # (partitioned) the transaction's key; the listing still finds the transaction when
+    # the instant carried is missing or is not the transaction's.
+    version = await stored_model_version(uow_factory)
+    transactions = [a_transaction(timestamp=at(86_400 * 40 * i)) for i in range(3)]
+    predictions = [
+        a_prediction(tx, version, contributions=(Contribution("gas_price", 1.0),))
+        for tx in transactions
+    ]
+    async with uow_factory() as uow:
+        await uow.transactions.add_many(transactions)
+        await uow.predictions.add_many(predictions)
+        await uow.commit()
+    own = (Contribution("log_value", 3.5), Contribution("input_size", -0.5))
+    carried, missing, wrong = await _store(
+        uow_factory,
+        an_anomaly(
+            predictions[0],
+            detected_at=at(30),
+            contributions=own,
+            transaction_timestamp=transactions[0].timestamp,
+        ),
+        an_anomaly(predictions[1], detected_at=at(20), contributions=own),
+        an_anomaly(
+            predictions[2],
+            detected_at=at(10),
+            transaction_timestamp=transactions[2].timestamp + timedelta(days=45),
+        ),
+    )
+
+    async with uow_factory() as uow:
+        assert await uow.anomalies.get(carried.id) == carried
+        assert (await uow.anomalies.get(wrong.id)).transaction_timestamp == (
+            wrong.transaction_timestamp
+        )
+        listed = await uow.anomalies.list_in_context(
+            AnomalyFilter(model_version_id=version.id), PageRequest(10), count_at_most=10
+        )
+
+    assert [(i.anomaly, i.transaction, i.contributions) for i in listed.page.items] == [
+        (carried, transactions[0], own),
+        (missing, transactions[1], own),
+        (wrong, transactions[2], predictions[2].contributions),
+    ]

@@ -17,7 +17,7 @@ from adapters.piccolo.repositories.writing import write_rows
 from adapters.piccolo.schema.codecs import ANOMALIES, TRANSACTIONS
 from adapters.piccolo.sql.engine import Dialect
 from adapters.piccolo.sql.errors import ConstraintViolation, ForeignKeyViolation, UniqueViolation
-from adapters.piccolo.sql.session import Session, SessionProvider
+from adapters.piccolo.sql.session import Row, Session, SessionProvider
 from adapters.piccolo.sql.statements import (
     after,
     any_of,
@@ -85,27 +85,38 @@ def _bounded_count(criteria: AnomalyFilter, dialect: Dialect, at_most: int) -> Q
     )
 
 
+# The flagging prediction's contributions, read only for an anomaly stored without its
+# own copy of them (rows from before it was recorded there).
+_RECORDED_ELSEWHERE = 'CASE WHEN a.contributions IS NULL THEN ({}) END AS "p_contributions" '
 _CONTEXT_JOINS = {
     "sqlite": (
-        ', p.contributions AS "p_contributions" '
-        "FROM ({}) AS a "
-        "JOIN transactions AS t ON t.hash = a.transaction_hash "
-        "LEFT JOIN predictions AS p ON p.id = a.prediction_id AND p.served"
+        ", "
+        + _RECORDED_ELSEWHERE.format(
+            "SELECT p.contributions FROM predictions AS p WHERE p.id = a.prediction_id AND p.served"
+        )
+        + "FROM ({}) AS a JOIN transactions AS t ON t.hash = a.transaction_hash"
     ),
-    # Monthly partitions. The transaction's instant comes from its key, and the flagging
-    # prediction is looked for at the anomaly's own instant first (scoring writes both
-    # with one clock reading), so each probe is pruned to one partition at run time. The
-    # second branch (any instant) is a superset of the first, so the answer is the same
-    # either way; it runs (a probe of every partition) only when the first finds nothing.
+    # Monthly partitions. The transaction is probed at the instant the anomaly carries (one
+    # partition, pruned at run time); only if that finds nothing (an anomaly stored without
+    # it) is its instant read from its key. An older anomaly's flagging prediction is looked
+    # for at the anomaly's own instant first (scoring writes both with one clock reading),
+    # then at any. Each second branch is a superset of its first, so the answer is the same
+    # either way; under the LIMIT it runs only when the first finds nothing.
     "postgres": (
-        ", (SELECT found.contributions FROM ("
-        "SELECT p.contributions FROM predictions AS p WHERE p.id = a.prediction_id "
-        "AND p.created_at = a.detected_at AND p.served UNION ALL "
-        "SELECT p.contributions FROM predictions AS p WHERE p.id = a.prediction_id "
-        'AND p.served) AS found LIMIT 1) AS "p_contributions" '
-        "FROM ({}) AS a "
-        "JOIN transaction_keys AS k ON k.hash = a.transaction_hash "
-        'JOIN transactions AS t ON t.hash = k.hash AND t."timestamp" = k."timestamp"'
+        ", "
+        + _RECORDED_ELSEWHERE.format(
+            "SELECT found.contributions FROM ("
+            "SELECT p.contributions FROM predictions AS p WHERE p.id = a.prediction_id "
+            "AND p.created_at = a.detected_at AND p.served UNION ALL "
+            "SELECT p.contributions FROM predictions AS p WHERE p.id = a.prediction_id "
+            "AND p.served) AS found LIMIT 1"
+        )
+        + "FROM ({}) AS a CROSS JOIN LATERAL ("
+        "SELECT * FROM transactions AS t WHERE t.hash = a.transaction_hash "
+        'AND t."timestamp" = a.transaction_timestamp UNION ALL '
+        "SELECT t.* FROM transaction_keys AS k "
+        'JOIN transactions AS t ON t.hash = k.hash AND t."timestamp" = k."timestamp" '
+        "WHERE k.hash = a.transaction_hash LIMIT 1) AS t"
     ),
 }
 """How a page of anomalies finds its transactions and flagging predictions, per dialect."""
@@ -137,6 +148,14 @@ async def _refusal(
         version = await first_missing(session, "model_versions", "id", versions)
         return None if version is None else ModelVersionNotFound(version)
     return None
+
+
+def _in_context(row: Row) -> AnomalyInContext:
+    anomaly = ANOMALIES.from_row(row)
+    contributions = anomaly.contributions
+    if contributions is None:
+        contributions = stored_contributions(from_json(row["p_contributions"]))
+    return AnomalyInContext(anomaly, TRANSACTIONS.from_row(row, "t_"), contributions)
 
 
 class PiccoloAnomalyRepository:
@@ -245,15 +264,7 @@ class PiccoloAnomalyRepository:
             )
         )
         matching = int(rows[0]["matching_total"]) if rows else 0
-        items = [
-            AnomalyInContext(
-                ANOMALIES.from_row(row),
-                TRANSACTIONS.from_row(row, "t_"),
-                stored_contributions(from_json(row["p_contributions"])),
-            )
-            for row in rows
-            if row["id"] is not None
-        ]
+        items = [_in_context(row) for row in rows if row["id"] is not None]
         found = page_from_rows(items, page, lambda i: (i.anomaly.detected_at, str(i.anomaly.id)))
         return AnomalyListPage(found, matching)
 

@@ -342,7 +342,7 @@ def _trusted_steps(
 # ``Codec.from_row``); tests/unit/test_trusted_rows.py holds them to the constructors.
 TRANSACTIONS = Codec(Transactions, Transaction, trusted={})
 PREDICTIONS = Codec(Predictions, Prediction, trusted={"contributions": stored_contributions})
-ANOMALIES = Codec(Anomalies, Anomaly, trusted={})
+ANOMALIES = Codec(Anomalies, Anomaly, trusted={"contributions": stored_contributions})
 LABELS = Codec(Labels, Label)
 MODELS = Codec(Models, Model)
 MODEL_VERSIONS = Codec(ModelVersions, ModelVersion)

@@ -123,6 +123,11 @@ class Anomalies(Table, tablename="anomalies"):
     # A plain UUID like reviewed_by: the assignment outlives the user it names.
     assigned_to = UUID(null=True, default=None)
     assigned_at = Timestamptz(null=True, default=None)
+    # Copies of immutable facts, so a listing page reads no prediction and, partitioned,
+    # no transaction key: the flagging prediction's contributions and the transaction's
+    # instant (its partition key). NULL for rows stored before (read from the source).
+    contributions = JSON(null=True, default=None)
+    transaction_timestamp = Timestamptz(null=True, default=None)
 
 
 class Users(Table, tablename="users"):
