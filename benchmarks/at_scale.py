@@ -27,9 +27,10 @@ migrations, dropped afterwards):
 
 "rows" counts transactions; the database holds about 3.01 times as many rows.
 ``--layout partitioned`` is the migrated layout (monthly partitions, plus one for every
-month the rows span, ``to_partitioned``); ``plain`` is every migration but the partitioning one
-(reverted, then the later ones applied again) and keeps ``transaction_keys``, which the repositories read on PostgreSQL (same code,
-unpartitioned tables). Both fill it after the COPY. Watch the disk (``df -h /``): at
+month the rows span, ``to_partitioned``); ``plain`` is every migration but the
+partitioning one (reverted, then the later ones applied again) and keeps
+``transaction_keys``, which the repositories read on PostgreSQL (same code, unpartitioned
+tables). Both fill it after the COPY. Watch the disk (``df -h /``): at
 10 M rows the CSV files take about 10 GB (deleted at the end) and the database about 15 GB.
 ``--keep`` leaves the loaded databases in place; ``--database NAME`` (repeatable, one per
 layout) measures such a database again - server, queries, plans - without generating or
@@ -212,7 +213,9 @@ def _serve_and_measure(
     servers.START_TIMEOUT_S = max(servers.START_TIMEOUT_S, READY_TIMEOUT_S)
     # Auto-migrate off: the plain layout is the partitioning migration reverted, on purpose.
     environment = server_environment(url, work / "data", CHAINWATCH_AUTO_MIGRATE="false")
-    key = chainwatch(environment, "create-user", "--username", "scale-admin", "--role", "admin")
+    # A new admin per run: a database measured again (--database) keeps earlier ones.
+    admin = f"scale-admin-{uuid.uuid4().hex[:8]}"
+    key = chainwatch(environment, "create-user", "--username", admin, "--role", "admin")
     headers = {"X-API-Key": key.strip().splitlines()[-1]}
     with (
         serving(environment, work / "serve.log") as server,
@@ -512,6 +515,19 @@ def _run(arguments: argparse.Namespace) -> None:
     _finish(arguments, shape.rows, generate_s, results)
 
 
+async def _retire_served_versions(url: str) -> None:
+    """Retire what an earlier run's server trained: its model file went with that run's
+    folder, so this run's server trains and serves its own bootstrap model again."""
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute(
+            "UPDATE model_versions SET status = 'retired', traffic_weight = 0 "
+            "WHERE status <> 'retired'"
+        )
+    finally:
+        await connection.close()
+
+
 def _run_existing(arguments: argparse.Namespace) -> None:
     results: dict[str, dict[str, Any]] = {}
     rows = 0
@@ -521,6 +537,7 @@ def _run_existing(arguments: argparse.Namespace) -> None:
             raise SystemExit(f"--database: two {layout} databases given; one of each at most")
         shape = shape_for(rows, arguments.chunk_rows, 1)
         print(f"[{layout}] {name}: {rows:,} transactions, loaded by an earlier run", flush=True)
+        asyncio.run(_retire_served_versions(url))
         measured = asyncio.run(measure_database(layout, shape, url, arguments))
         results[layout] = {"database": name, **measured}
     _finish(arguments, rows, None, results)

@@ -17,8 +17,15 @@ from adapters.piccolo import PiccoloDatabase, SQLiteConfig
 from adapters.piccolo.schema.layout import tables_of
 from adapters.piccolo.schema.migrations import migration_modules
 from adapters.piccolo.schema.tables import TABLES
+from domain.explanations import Contribution
 from tests.backends import postgres_config, scratch_postgres
-from tests.builders import a_transaction, a_user, stored_model_version, stored_predictions
+from tests.builders import (
+    a_transaction,
+    a_user,
+    an_anomaly,
+    stored_model_version,
+    stored_predictions,
+)
 from tests.integration.schema import TableSchema, declared_schema, index_names, schema_of
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -27,6 +34,8 @@ ALL_IDS = sorted(migration_modules())
 TABLE_NAMES = {table._meta.tablename for table in TABLES}
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 INDEX_MIGRATION = "2026-11-29T09:11:34:790455"  # the composite indexes
+CARRIED_MIGRATION = "2026-12-04T18:00:00:000000"  # anomalies carry contributions, tx instant
+CARRIED = {"contributions", "transaction_timestamp"}
 
 
 @pytest.fixture(params=BACKENDS)
@@ -129,6 +138,41 @@ async def test_reverting_the_index_migration_keeps_every_row(
             prediction
         ]
         assert await uow.models.get_version_by_id(version.id) == version
+
+
+async def test_the_carried_anomaly_columns_are_filled_for_stored_anomalies_and_dropped_backwards(
+    blank_database: PiccoloDatabase,
+) -> None:
+    await blank_database.migrate()
+    version = await stored_model_version(blank_database.uow)
+    why = (Contribution("log_value", 2.5), Contribution("gas_price", -0.25))
+    explained, unexplained = [
+        *await stored_predictions(blank_database.uow, version, 1, contributions=why),
+        *await stored_predictions(blank_database.uow, version, 1),
+    ]
+    # As a release before the columns stored them: neither carried.
+    stored = [an_anomaly(explained), an_anomaly(unexplained)]
+    async with blank_database.uow() as uow:
+        await uow.anomalies.add_many(stored)
+        transactions = await uow.transactions.get_many(p.transaction_hash for p in stored)
+        await uow.commit()
+
+    reverted = ALL_IDS[ALL_IDS.index(CARRIED_MIGRATION) :]
+    assert await blank_database.migrate_backwards(CARRIED_MIGRATION) == reverted[::-1]
+    assert not CARRIED & await _columns_of(blank_database, "anomalies")
+    assert await blank_database.migrate() == reverted
+
+    assert await _columns_of(blank_database, "anomalies") >= CARRIED
+    async with blank_database.uow() as uow:
+        filled = [await uow.anomalies.get(a.id) for a in stored]
+    assert [(a.contributions, a.transaction_timestamp) for a in filled] == [
+        (why, transactions[stored[0].transaction_hash].timestamp),
+        (None, transactions[stored[1].transaction_hash].timestamp),
+    ]
+
+
+async def _columns_of(db: PiccoloDatabase, table: str) -> set[str]:
+    return {name for name, *_ in (await schema_of(db))[table].columns}
 
 
 async def test_backwards_to_an_unknown_migration_is_refused(
