@@ -21,10 +21,6 @@ import asyncpg
 from scale_rows import TABLES
 
 LOADED = tuple(codec.tablename for codec in TABLES)
-FILLED = ("transaction_keys",)
-"""Tables filled from the loaded ones after the COPY (``load``'s ``after_copy``): their
-indexes and constraints are dropped and built again with the loaded tables' (an index
-maintained row by row through a 10 M row INSERT would cost more than building it)."""
 _SESSION = ("SET maintenance_work_mem = '1GB'", "SET synchronous_commit = off")
 
 
@@ -41,7 +37,7 @@ class SchemaObjects:
 
 
 async def schema_objects(connection: asyncpg.Connection) -> SchemaObjects:
-    tables = [*LOADED, *FILLED]
+    tables = list(LOADED)
     constraints = await connection.fetch(
         """
         SELECT conrelid::regclass::text AS tbl, conname, contype::text AS contype,
@@ -150,8 +146,7 @@ async def load(
         phases["foreign_keys"] = time.perf_counter() - mark
         phases["total"] = time.perf_counter() - started
         mark = time.perf_counter()
-        # The key table too: its index-only scans need the visibility map VACUUM sets.
-        await _in_parallel(pool, [f"VACUUM ANALYZE {table}" for table in (*LOADED, *FILLED)])
+        await _in_parallel(pool, [f"VACUUM ANALYZE {table}" for table in LOADED])
         phases["vacuum_analyze"] = time.perf_counter() - mark
         # The load leaves gigabytes of dirty pages; written out now, the queries measured
         # next do not share the disk with the checkpointer (not counted in the load).

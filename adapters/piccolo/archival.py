@@ -30,12 +30,7 @@ from piccolo.querystring import QueryString
 from adapters.piccolo.locks import advisory_key
 from adapters.piccolo.schema.codecs import ARCHIVES, referenced_column
 from adapters.piccolo.schema.columns import Uint256
-from adapters.piccolo.schema.layout import (
-    KEY_COLUMNS,
-    KEYED,
-    LOGICAL_REFERENCES,
-    PARTITION_LOCK,
-)
+from adapters.piccolo.schema.layout import KEYED, LOGICAL_REFERENCES, PARTITION_LOCK
 from adapters.piccolo.schema.tables import TABLES
 from adapters.piccolo.sql.engine import Dialect
 from adapters.piccolo.sql.session import Session
@@ -409,10 +404,10 @@ class PiccoloArchivalDatabase:
                     )
                 if keyed is not None and missing:
                     restored = [row[key] for row in missing]
-                    copied = ", ".join(f'"{column}"' for column in KEY_COLUMNS[keyed])
                     await session.execute(
                         sql(
-                            f'INSERT INTO "{keyed}" ({copied}) SELECT {copied} '
+                            f'INSERT INTO "{keyed}" ("{table.id_column}", "{table.time_column}") '
+                            f'SELECT "{table.id_column}", "{table.time_column}" '
                             f'FROM "{table.name}" WHERE {{}} ON CONFLICT DO NOTHING',
                             any_of(f'"{table.id_column}"', self._ids(table, restored), dialect),
                         )

@@ -89,16 +89,9 @@ def declared_schema(db: PiccoloDatabase) -> dict[str, TableSchema]:
                 {
                     ("hash", "character varying(66)", False, True),
                     ("timestamp", "timestamp with time zone", False, False),
-                    ("from_address", "character varying(42)", False, False),
-                    ("to_address", "character varying(42)", True, False),
                 }
             ),
-            frozenset(
-                {
-                    (("from_address", "timestamp", "hash"), False),
-                    (("to_address", "timestamp", "hash"), False),
-                }
-            ),
+            frozenset(),
             frozenset(),
         )
     return schema

@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from piccolo.querystring import QueryString
 from prometheus_client import REGISTRY, generate_latest
 
 from adapters.piccolo import PiccoloDatabase
 from adapters.piccolo.partitions import PiccoloPartitions
-from adapters.piccolo.repositories.transactions import BY_HASH_POSTGRES, by_address
+from adapters.piccolo.repositories.transactions import BY_HASH_POSTGRES
 from adapters.piccolo.schema.codecs import (
     ANOMALIES,
     AUDIT_LOGS,
@@ -38,7 +37,7 @@ from domain.comments import Comment
 from domain.model import Anomaly, AuditLog, LabelKind, Prediction, ReviewStatus, Transaction
 from domain.pagination import PageRequest
 from entrypoints.http.partition_watch import PartitionWatch
-from ports import AnomalyFilter, AuditFilter, TimeRange
+from ports import AnomalyFilter, AuditFilter
 from tests.backends import (
     create_scratch_postgres,
     drop_scratch_postgres,
@@ -59,7 +58,6 @@ from tests.clocks import ManualClock
 from tests.integration.test_cli_backups import run, succeeded
 
 PARTITIONING = "2026-12-04T01:00:00:000000"
-ADDRESSES = "2026-12-04T18:30:00:000000"  # transaction_keys carries the addresses
 NOW = datetime.now(UTC)
 # Months the data spans: two in the past, this one, and one past every partition made ahead.
 MONTHS = [add_months(month_of(NOW), n) for n in (-14, -2, 0, 8)]
@@ -166,7 +164,6 @@ async def test_the_migration_partitions_a_database_with_data_and_backwards_resto
             assert await _relkind(database, f"{table}_p{month:%Y_%m}") == "r", (table, month)
         assert await _count(database, table) == len(MONTHS), table
     assert await _count(database, "transaction_keys") == len(MONTHS)
-    assert await _key_addresses(database) == _addresses(transactions)
     partitioned_keys = await _foreign_keys(database)
     assert "predictions FOREIGN KEY (transaction_hash) REFERENCES transaction_keys(hash)" in (
         partitioned_keys
@@ -183,85 +180,7 @@ async def test_the_migration_partitions_a_database_with_data_and_backwards_resto
     assert await _foreign_keys(database) == plain_keys
     assert await _rows(database) == plain_rows
     assert await database.migrate() == reverted[::-1]
-    assert await _key_addresses(database) == _addresses(transactions)
     await _everything_is_there(database, transactions, predictions, anomalies, audit)
-
-
-def _addresses(transactions: list[Transaction]) -> set[tuple[str, str, str | None]]:
-    return {(tx.hash, tx.from_address, tx.to_address) for tx in transactions}
-
-
-async def _key_addresses(database: PiccoloDatabase) -> set[tuple[str, str, str | None]]:
-    rows = await database.engine.run_ddl(
-        "SELECT hash, from_address, to_address FROM transaction_keys"
-    )
-    return {(row["hash"], row["from_address"], row["to_address"]) for row in rows}
-
-
-async def _key_columns(database: PiccoloDatabase) -> dict[str, bool]:
-    """The key table's columns, each with whether it takes NULL."""
-    rows = await database.engine.run_ddl(
-        "SELECT column_name::text AS name, is_nullable = 'YES' AS nullable "
-        "FROM information_schema.columns WHERE table_name = 'transaction_keys'"
-    )
-    return {row["name"]: row["nullable"] for row in rows}
-
-
-async def _key_indexes(database: PiccoloDatabase) -> set[str]:
-    rows = await database.engine.run_ddl(
-        "SELECT indexname::text AS name FROM pg_indexes WHERE tablename = 'transaction_keys'"
-    )
-    return {row["name"] for row in rows}
-
-
-@pytest.mark.postgres
-async def test_the_address_migration_fills_the_keys_of_stored_rows_and_backwards_drops_them(
-    database: PiccoloDatabase,
-) -> None:
-    month = month_of(NOW)
-    stored = [
-        a_transaction(timestamp=month + timedelta(days=1)),
-        a_transaction(timestamp=add_months(month, -2), to_address=None),  # a contract creation
-    ]
-    async with database.uow() as uow:
-        await uow.transactions.add_many(stored)
-        await uow.commit()
-    indexes = {"transaction_keys_from_time_idx", "transaction_keys_to_time_idx"}
-    assert indexes <= await _key_indexes(database)
-
-    assert await database.migrate_backwards(ADDRESSES) == [ADDRESSES]
-
-    assert await _key_columns(database) == {"hash": False, "timestamp": False}
-    assert not indexes & await _key_indexes(database)
-    # Written meanwhile as the release before it did: the row and its hash's key alone.
-    older = a_transaction(timestamp=month + timedelta(days=2), from_address=stored[0].to_address)
-    session = await Session.open(database.engine)
-    async with session.write():
-        await insert(session, TRANSACTIONS, [older])
-        await session.execute(
-            QueryString(
-                'INSERT INTO transaction_keys (hash, "timestamp") VALUES ({}, {})',
-                older.hash,
-                older.timestamp,
-            )
-        )
-    await session.close(commit=True)
-
-    assert await database.migrate() == [ADDRESSES]
-
-    assert await _key_columns(database) == {
-        "hash": False,
-        "timestamp": False,
-        "from_address": False,
-        "to_address": True,
-    }
-    assert indexes <= await _key_indexes(database)
-    assert await _key_addresses(database) == _addresses([*stored, older])
-    async with database.uow() as uow:
-        listed = await uow.transactions.list_by_address(
-            stored[0].to_address or "", TimeRange(), PageRequest(10)
-        )
-    assert listed.items == [older, stored[0]]
 
 
 async def _rows(database: PiccoloDatabase) -> dict[str, list[str]]:
@@ -313,58 +232,6 @@ async def test_a_hash_is_stored_once_across_months_and_found_with_one_probe(
     probed = [line for line in plan if "transactions_" in line and "never executed" not in line]
     assert len(probed) == 1, "\n".join(plan)
     assert f"transactions_p{first.timestamp:%Y_%m}" in probed[0]
-
-
-@pytest.mark.postgres
-async def test_a_listing_by_address_reads_the_key_index_and_probes_only_the_pages_months(
-    database: PiccoloDatabase,
-) -> None:
-    address = a_transaction().from_address
-    mine = [
-        a_transaction(**{side: address}, timestamp=month + timedelta(days=3, hours=hour))
-        for month in MONTHS
-        for hour, side in enumerate(("from_address", "to_address"))
-    ]
-    # Enough other rows for the planner to prefer indexes, as it does at any real size.
-    others = [
-        a_transaction(timestamp=MONTHS[n % len(MONTHS)] + timedelta(days=3, seconds=n))
-        for n in range(4_000)
-    ]
-    async with database.uow() as uow:
-        await uow.transactions.add_many([*mine, *others])
-        await uow.commit()
-    await PiccoloPartitions(lambda: database.engine).ensure(3, NOW)  # a month each, no default
-    await database.engine.run_ddl("VACUUM ANALYZE transactions, transaction_keys")
-    async with database.uow() as uow:
-        page = await uow.transactions.list_by_address(address, TimeRange(), PageRequest(2))
-    newest = sorted(mine, key=lambda tx: (tx.timestamp, tx.hash), reverse=True)
-    assert page.items == newest[:2]
-
-    query = by_address("postgres", address, TimeRange(), PageRequest(2))
-    plan = await _explain_querystring(database, query)
-
-    text = "\n".join(plan)
-    print(text)  # the captured plan, for the record (pytest -s)
-    for index in ("transaction_keys_from_time_idx", "transaction_keys_to_time_idx"):
-        assert re.search(f"Index Only Scan (Backward )?using {index} ", text), text
-    partition = re.compile(r" on transactions_(p\d{4}_\d{2}|default)")
-    probed = {
-        line: found[1]
-        for line in plan
-        if (found := partition.search(line)) and "never executed" not in line
-    }
-    # The page's keys (two rows and the one past it) lie in the newest two months.
-    months = set(probed.values())
-    assert months == {f"p{MONTHS[-1]:%Y_%m}", f"p{MONTHS[-2]:%Y_%m}"}, text
-    assert not any("address" in line for line in probed), text  # by key, not by address
-
-
-async def _explain_querystring(database: PiccoloDatabase, query: QueryString) -> list[str]:
-    explained = QueryString(
-        "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF) {}", query
-    )
-    rows = await database.engine.run_querystring(explained)
-    return [row["QUERY PLAN"] for row in rows]
 
 
 async def _explain(database: PiccoloDatabase, query: str, *, analyze: bool = False) -> list[str]:

@@ -9,9 +9,7 @@ Per call, whatever the number of points (``domain.history`` defines what is answ
    unless the address saturated the cap *and* stored sends fall between its points; only
    such points are read again, each on its own range (a second statement, same shape);
 2. **first seen**: one statement asks, per point, for the oldest row before it on each of
-   the (from_address, ...) and (to_address, ...) indexes: two index seeks of one row. On
-   PostgreSQL those are ``transaction_keys``' indexes (index-only, one plain table): the
-   partitioned table's would be descended month by month, every one for a new address.
+   the (from_address, ...) and (to_address, ...) indexes: two index seeks of one row.
 
 PostgreSQL drives each index scan from ``unnest`` of the points (``CROSS JOIN LATERAL``);
 SQLite has neither arrays nor ``LATERAL``, so the points arrive as one JSON text and the
@@ -27,7 +25,6 @@ from datetime import datetime
 
 from piccolo.querystring import QueryString
 
-from adapters.piccolo.schema.layout import KEY_TABLE
 from adapters.piccolo.sql.session import Session
 from adapters.piccolo.sql.statements import sql
 from adapters.piccolo.sql.values import as_instant, as_wei, db_instant
@@ -105,9 +102,8 @@ async def _sends(session: Session, ranges: Sequence[_Range]) -> dict[int, list[S
 async def _first_seen(session: Session, points: Sequence[HistoryPoint]) -> list[datetime | None]:
     """When each point's address first appears before it, as sender or receiver."""
     ranges = [_Range(point.address, point.timestamp, point) for point in points]
-    source = KEY_TABLE if session.dialect == "postgres" else "transactions"
     oldest = (
-        f'SELECT "timestamp" FROM {source} WHERE {{side}} = p.address AND '
+        'SELECT "timestamp" FROM transactions WHERE {side} = p.address AND '
         f'{_BEFORE} ORDER BY "timestamp", hash LIMIT 1'
     )
     # One index seek per side and point (ORDER BY ... LIMIT 1, not min(): SQLite would

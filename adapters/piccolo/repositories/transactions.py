@@ -6,8 +6,7 @@ NOTHING RETURNING hash``; only the claimed transactions are then inserted (``COP
 ``COPY_THRESHOLD`` rows or more, else one ``unnest`` insert), in the same savepoint, so a
 hash is stored once across every partition and a concurrent claimer of the same hash waits
 on its key, then finds it taken. A lookup by hash reads its key, then ``(hash, timestamp)``
-in the one partition that holds it; a listing by address reads its page's keys from the
-key table's address indexes, then each row the same way (``by_address``).
+in the one partition that holds it.
 
 The claim is the existence check. With ``found_absent`` (the caller has just found the
 hashes absent) in a session that holds its writes for the commit
@@ -28,7 +27,7 @@ from piccolo.querystring import QueryString
 from adapters.piccolo.repositories.references import first_stored
 from adapters.piccolo.repositories.sender_activity import sender_activity
 from adapters.piccolo.schema.codecs import TRANSACTIONS
-from adapters.piccolo.schema.layout import KEY_COLUMNS, KEY_TABLE
+from adapters.piccolo.schema.layout import KEY_TABLE
 from adapters.piccolo.sql.errors import ConstraintViolation, UniqueViolation
 from adapters.piccolo.sql.session import Session, SessionProvider
 from adapters.piccolo.sql.statements import (
@@ -57,7 +56,6 @@ if TYPE_CHECKING:
     from adapters.piccolo.sql.engine import Dialect
 
 _SELECT = TRANSACTIONS.select()
-_TABLE = TRANSACTIONS.tablename
 _ORDER = 'ORDER BY "timestamp" DESC, hash DESC'
 _ON_CONFLICT = "ON CONFLICT (hash) DO NOTHING RETURNING hash"
 # PostgreSQL: the transaction's row in the one partition its key names. For one hash the
@@ -71,7 +69,7 @@ _BY_KEY = (
     f"SELECT {TRANSACTIONS.select('t')} FROM transaction_keys AS k "
     'JOIN transactions AS t ON t.hash = k.hash AND t."timestamp" = k."timestamp" '
 )
-__all__ = ["BY_HASH_POSTGRES", "COPY_THRESHOLD", "PiccoloTransactionRepository", "by_address"]
+__all__ = ["BY_HASH_POSTGRES", "COPY_THRESHOLD", "PiccoloTransactionRepository"]
 
 
 def _sort_key(tx: Transaction) -> tuple[datetime, str]:
@@ -79,21 +77,20 @@ def _sort_key(tx: Transaction) -> tuple[datetime, str]:
 
 
 class _Keys:
-    """The ``RowCodec`` of ``transaction_keys``: a transaction's hash, instant and
-    addresses (``layout.KEY_COLUMNS``)."""
+    """The ``RowCodec`` of ``transaction_keys``: a transaction's hash and instant."""
 
-    tablename = KEY_TABLE
-    columns = KEY_COLUMNS[KEY_TABLE]
-    pg_types = ("varchar", "timestamptz", "varchar", "varchar")
+    tablename = "transaction_keys"
+    columns = ("hash", "timestamp")
+    pg_types = ("varchar", "timestamptz")
 
     def to_row(self, entity: Transaction, dialect: Dialect) -> tuple[Any, ...]:
-        return entity.hash, entity.timestamp, entity.from_address, entity.to_address
+        return entity.hash, entity.timestamp
 
     def encode(self, column: str, value: Any, dialect: Dialect) -> Any:
         return value
 
     def select(self, alias: str | None = None) -> str:
-        return ", ".join(f'"{column}"' for column in self.columns)
+        return "hash, timestamp"
 
     def from_row(self, row: Any) -> Transaction:
         raise NotImplementedError("keys are claimed, never read back as transactions")
@@ -225,7 +222,24 @@ class PiccoloTransactionRepository:
         self, address: str, period: TimeRange, page: PageRequest
     ) -> Page[Transaction]:
         session = await self._session()
-        rows = await session.fetch(by_address(session.dialect, address, period, page))
+        wanted = lookup_key(address)
+        # One ordered index range scan per side (from/to), merged; UNION drops the second
+        # copy of a transfer to oneself. An OR would have to sort every match instead.
+        sides = [
+            sql(
+                f"SELECT * FROM (SELECT {_SELECT} FROM transactions {{}} {_ORDER} "
+                f"{limit(page.limit + 1)}) AS {side}_side",
+                where(sql(f"{side} = {{}}", wanted), *_period_and_cursor(session, period, page)),
+            )
+            for side in ("from_address", "to_address")
+        ]
+        rows = await session.fetch(
+            sql(
+                f"SELECT {_SELECT} FROM ({{}} UNION {{}}) AS both_sides {_ORDER} "
+                f"{limit(page.limit + 1)}",
+                *sides,
+            )
+        )
         return page_from_rows([TRANSACTIONS.from_row(row) for row in rows], page, _sort_key)
 
     async def training_columns(
@@ -269,42 +283,10 @@ class PiccoloTransactionRepository:
         return await sender_activity(await self._session(), list(points))
 
 
-def by_address(dialect: Dialect, address: str, period: TimeRange, page: PageRequest) -> QueryString:
-    """What ``list_by_address`` runs: the page's rows, and one more if there is a next.
-
-    PostgreSQL: the page's keys from ``transaction_keys``' address indexes (index-only
-    range scans of one plain table), then each row from the one partition its key names
-    (pruned at run time, as ``_BY_KEY``) - not a merge of every month's address index."""
-    postgres = dialect == "postgres"
-    source, columns = (KEY_TABLE, 'hash, "timestamp"') if postgres else (_TABLE, _SELECT)
-    # One ordered index range scan per side (from/to), merged; UNION drops the second
-    # copy of a transfer to oneself. An OR would have to sort every match instead.
-    wanted = lookup_key(address)
-    sides = [
-        sql(
-            f"SELECT * FROM (SELECT {columns} FROM {source} {{}} {_ORDER} "
-            f"{limit(page.limit + 1)}) AS {side}_side",
-            where(sql(f"{side} = {{}}", wanted), *_period_and_cursor(dialect, period, page)),
-        )
-        for side in ("from_address", "to_address")
-    ]
-    both = sql(
-        f"SELECT {columns} FROM ({{}} UNION {{}}) AS both_sides {_ORDER} {limit(page.limit + 1)}",
-        *sides,
-    )
-    if not postgres:
-        return both
-    return sql(
-        f"SELECT {TRANSACTIONS.select('t')} FROM ({{}}) AS k JOIN transactions AS t "
-        'ON t.hash = k.hash AND t."timestamp" = k."timestamp" '
-        'ORDER BY t."timestamp" DESC, t.hash DESC',
-        both,
-    )
-
-
 def _period_and_cursor(
-    dialect: Dialect, period: TimeRange, page: PageRequest
+    session: Session, period: TimeRange, page: PageRequest
 ) -> list[QueryString | None]:
+    dialect = session.dialect
     return [
         *within('"timestamp"', period.since, period.until, dialect),
         after('"timestamp"', "hash", page.cursor, dialect, key_is_uuid=False),

@@ -35,16 +35,12 @@ Run = Callable[[str], Awaitable[Any]]
 
 @dataclass(frozen=True)
 class KeyTable:
-    """A plain table keeping ``column`` of a partitioned table globally unique, filled
-    with ``column``, ``time_column`` and ``carried`` from the table's rows; ``indexes`` are
-    built once it is filled."""
+    """A plain table keeping ``column`` of a partitioned table globally unique."""
 
     name: str
     column: str
     time_column: str
     ddl: str
-    carried: tuple[str, ...] = ()
-    indexes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -165,13 +161,10 @@ async def to_partitioned(
         return
     for table, key in keys.items():
         await run(key.ddl)
-        copied = ", ".join(f'"{c}"' for c in (key.column, key.time_column, *key.carried))
         await run(
-            f'INSERT INTO "{key.name}" ({copied}) '
-            f'SELECT {copied} FROM "{table}" ON CONFLICT DO NOTHING'
+            f'INSERT INTO "{key.name}" ("{key.column}", "{key.time_column}") '
+            f'SELECT "{key.column}", "{key.time_column}" FROM "{table}" ON CONFLICT DO NOTHING'
         )
-        for index in key.indexes:
-            await run(index)
     foreign_keys = await _foreign_keys(run, partitioned)
     for fk in foreign_keys:
         await run(f'ALTER TABLE "{fk.table}" DROP CONSTRAINT "{fk.name}"')

@@ -15,11 +15,6 @@ What partitioning changes, and why:
   a narrow plain table claimed in the same unit of work as the transaction row (``INSERT
   ... ON CONFLICT DO NOTHING RETURNING hash``: only a claimed hash inserts its row). A
   lookup by hash reads the key, then ``(hash, timestamp)`` of the one partition holding it.
-* The key table also carries each transaction's addresses, indexed with ``(timestamp,
-  hash)``: a listing by address finds its page's keys with one ordered index-only range
-  scan per side, then probes the one partition of each key - instead of descending every
-  month's address index (the default partition rules out an ordered Append) and fetching
-  the heads of partitions the page never returns.
 * PostgreSQL 15 lets a foreign key point at a partitioned table only through a unique key
   that includes the partition key. References to a transaction therefore point at
   ``transaction_keys (hash)`` (same RESTRICT semantics); ``anomalies.prediction_id`` and
@@ -41,21 +36,8 @@ KEYED: dict[str, str] = {"transactions": KEY_TABLE}
 
 KEY_TABLE_DDL = (
     f'CREATE TABLE IF NOT EXISTS "{KEY_TABLE}" '
-    '(hash VARCHAR(66) NOT NULL PRIMARY KEY, "timestamp" TIMESTAMPTZ NOT NULL, '
-    "from_address VARCHAR(42) NOT NULL, to_address VARCHAR(42) NULL)"
+    '(hash VARCHAR(66) NOT NULL PRIMARY KEY, "timestamp" TIMESTAMPTZ NOT NULL)'
 )
-KEY_COLUMNS: dict[str, tuple[str, ...]] = {
-    KEY_TABLE: ("hash", "timestamp", "from_address", "to_address")
-}
-"""Each key table's columns (by key table), each the same column of its table's row."""
-KEY_INDEXES = (
-    f'CREATE INDEX IF NOT EXISTS "{KEY_TABLE}_from_time_idx" '
-    f'ON "{KEY_TABLE}" ("from_address", "timestamp", "hash")',
-    f'CREATE INDEX IF NOT EXISTS "{KEY_TABLE}_to_time_idx" '
-    f'ON "{KEY_TABLE}" ("to_address", "timestamp", "hash")',
-)
-"""The key table's indexes besides its primary key: a listing by address, newest first,
-is one index-only range scan per side."""
 
 LOGICAL_REFERENCES: tuple[tuple[str, str, str, str], ...] = (
     ("anomalies", "prediction_id", "predictions", "id"),
