@@ -94,8 +94,8 @@ class ArchivalDatabase(Protocol):
         """Insert the rows whose id is not in the table; return (inserted, already present)."""
         ...
 
-    async def pending(self, table: RetainedTable, cutoff: datetime) -> int:
-        """How many rows of the table are eligible now."""
+    async def pending(self, table: RetainedTable, cutoff: datetime, *, at_most: int) -> int:
+        """How many rows of the table are eligible now, counted up to ``at_most``."""
         ...
 
 

@@ -34,7 +34,7 @@ from adapters.piccolo.schema.layout import KEYED, LOGICAL_REFERENCES, PARTITION_
 from adapters.piccolo.schema.tables import TABLES
 from adapters.piccolo.sql.engine import Dialect
 from adapters.piccolo.sql.session import Session
-from adapters.piccolo.sql.statements import any_of, insert, sql, update
+from adapters.piccolo.sql.statements import any_of, insert, limit, sql, update
 from adapters.piccolo.sql.values import (
     as_bool,
     as_instant,
@@ -414,11 +414,14 @@ class PiccoloArchivalDatabase:
                     )
         return len(missing), len(present)
 
-    async def pending(self, table: RetainedTable, cutoff: datetime) -> int:
+    async def pending(self, table: RetainedTable, cutoff: datetime, *, at_most: int) -> int:
+        if isinstance(at_most, bool) or at_most < 0:
+            raise ValueError(f"at_most must be a count, got {at_most!r}")
         async with self._session() as session:
             row = await session.fetchrow(
                 sql(
-                    f'SELECT count(*) AS rows FROM "{table.name}" AS t WHERE {{}}',
+                    f'SELECT count(*) AS rows FROM (SELECT 1 FROM "{table.name}" AS t '
+                    f"WHERE {{}} {limit(at_most)}) AS eligible",
                     await self._eligible(session, table, cutoff),
                 )
             )

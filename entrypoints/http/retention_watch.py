@@ -10,7 +10,7 @@ seconds. A scrape only reads what is kept. Gauges, per ``table``:
 * ``chainwatch_retention_last_run_timestamp_seconds``: when the table's last archive
   finished (0: never);
 * ``chainwatch_retention_rows_pending``: rows older than the policy allows that a run
-  would archive now;
+  would archive now, counted up to ``retention.PENDING_COUNT_BOUND`` (10,000);
 * ``chainwatch_retention_unfinished_archives``: archives begun and not finished;
 * ``chainwatch_retention_keep_days``: the policy (absent: kept forever);
 
@@ -97,7 +97,8 @@ class _RetentionCollector(Collector):
         )
         pending = GaugeMetricFamily(
             "chainwatch_retention_rows_pending",
-            "Rows older than the table's retention policy that a run would archive now",
+            "Rows older than the table's retention policy that a run would archive now "
+            "(counted up to 10,000)",
             labels=labels,
         )
         unfinished = GaugeMetricFamily(

@@ -10,11 +10,12 @@ import httpx
 import pytest
 
 from adapters.piccolo import LentDatabase, PiccoloDatabase
+from domain.archival import TABLES_BY_NAME
 from domain.jobs import JobStatus
 from domain.services.jobs import enqueue_job, get_job
 from entrypoints.bootstrap import wire
 from entrypoints.http import create_app
-from entrypoints.retention import RETENTION_APPLY
+from entrypoints.retention import RETENTION_APPLY, archival_database
 from entrypoints.settings import RetentionSettings
 from tests.backends import reset_database
 from tests.clocks import ManualClock
@@ -85,3 +86,17 @@ async def test_a_retention_job_runs_in_the_worker_and_the_gauges_follow(
         NOW.timestamp()
     )
     assert after['chainwatch_retention_unfinished_archives{table="predictions"}'] == 0
+
+
+async def test_the_pending_rows_are_counted_up_to_the_bound(database: PiccoloDatabase) -> None:
+    # The gauge's count stops at its bound (a scan of most of a large table otherwise).
+    await stored_history(database, [200, 190, 180, 150, 5])
+    archival = archival_database(database)
+    predictions = TABLES_BY_NAME["predictions"]
+    cutoff = NOW - timedelta(days=90)
+
+    assert await archival.pending(predictions, cutoff, at_most=10) == 4
+    assert await archival.pending(predictions, cutoff, at_most=2) == 2
+    assert await archival.pending(predictions, cutoff, at_most=0) == 0
+    with pytest.raises(ValueError, match="at_most"):
+        await archival.pending(predictions, cutoff, at_most=-1)
