@@ -13,6 +13,7 @@ from adapters.piccolo.repositories.references import (
     first_unheld_missing,
     missing_prediction,
 )
+from adapters.piccolo.repositories.transactions import BY_KEY_POSTGRES
 from adapters.piccolo.repositories.writing import write_rows
 from adapters.piccolo.schema.codecs import ANOMALIES, TRANSACTIONS
 from adapters.piccolo.sql.engine import Dialect
@@ -104,12 +105,8 @@ _CARRIED_TRANSACTIONS = (
     'WHERE hash = ANY({}::text[]) AND "timestamp" = ANY({}::timestamptz[])'
 )
 # Only for anomalies stored without them, or carrying an instant that is not their
-# transaction's: the transaction by its key, the contributions from the prediction.
-_KEYED_TRANSACTIONS = (
-    f"SELECT {TRANSACTIONS.select('t')} FROM transaction_keys AS k "
-    'JOIN transactions AS t ON t.hash = k.hash AND t."timestamp" = k."timestamp" '
-    "WHERE k.hash = ANY({}::text[])"
-)
+# transaction's: the transaction by its key (``BY_KEY_POSTGRES``), the contributions
+# from the prediction.
 _FLAGGING_CONTRIBUTIONS = (
     "SELECT id, contributions FROM predictions WHERE id = ANY({}::uuid[]) AND served"
 )
@@ -172,7 +169,9 @@ async def _in_context_postgres(
         transactions = {tx.hash: tx for tx in map(TRANSACTIONS.from_row, found)}
     unfound = sorted({a.transaction_hash for a in anomalies} - transactions.keys())
     if unfound:
-        found = await session.fetch(sql(_KEYED_TRANSACTIONS, unfound))
+        found = await session.fetch(
+            sql(f"{BY_KEY_POSTGRES} WHERE {{}}", any_of("k.hash", unfound, "postgres"))
+        )
         transactions.update((tx.hash, tx) for tx in map(TRANSACTIONS.from_row, found))
     unexplained = sorted({a.prediction_id for a in anomalies if a.contributions is None})
     explained: dict[uuid.UUID, tuple[Contribution, ...] | None] = {}

@@ -65,11 +65,11 @@ BY_HASH_POSTGRES = (
     f'SELECT {_SELECT} FROM transactions WHERE hash = {{}} AND "timestamp" = '
     '(SELECT "timestamp" FROM transaction_keys WHERE hash = {})'
 )
-_BY_KEY = (
+BY_KEY_POSTGRES = (
     f"SELECT {TRANSACTIONS.select('t')} FROM transaction_keys AS k "
     'JOIN transactions AS t ON t.hash = k.hash AND t."timestamp" = k."timestamp" '
 )
-__all__ = ["BY_HASH_POSTGRES", "COPY_THRESHOLD", "PiccoloTransactionRepository"]
+__all__ = ["BY_HASH_POSTGRES", "BY_KEY_POSTGRES", "COPY_THRESHOLD", "PiccoloTransactionRepository"]
 
 
 def _sort_key(tx: Transaction) -> tuple[datetime, str]:
@@ -203,7 +203,7 @@ class PiccoloTransactionRepository:
             return {}
         session = await self._session()
         if session.dialect == "postgres":
-            statement = sql(f"{_BY_KEY} WHERE {{}}", any_of("k.hash", keys, "postgres"))
+            statement = sql(f"{BY_KEY_POSTGRES} WHERE {{}}", any_of("k.hash", keys, "postgres"))
         else:
             statement = sql(
                 f"SELECT {_SELECT} FROM transactions WHERE {{}}", any_of("hash", keys, "sqlite")
